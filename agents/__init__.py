@@ -1,0 +1,1 @@
+"""Agents: the LangGraph Observer -> Analyst -> Decider graphs that explain candidate events."""

@@ -1,0 +1,1 @@
+"""Data engine: synthetic surveillance scenes with ground truth, and HIVAU-style instruction data."""

@@ -1,0 +1,396 @@
+"""Configuration: one optional YAML file, environment overrides, pydantic validation.
+
+Resolution order, later wins: built-in defaults < ``vigil.yaml`` < environment variables <
+command-line flags. A camera section holds only what differs from ``defaults``::
+
+    data_dir: /var/lib/vigil
+    llm: {url: http://gpu-box:8000/v1, model: Qwen/Qwen2.5-7B-Instruct}
+    defaults: {fps: 8, window: 16, stride: 8, threshold: 0.5}
+    cameras:
+      lobby:
+        source: rtsp://10.0.0.7/stream1
+        threshold: 0.6
+        zones:
+          - {name: server-room door, kind: restricted,
+             polygon: [[0.70, 0.40], [0.95, 0.40], [0.95, 0.90], [0.70, 0.90]]}
+
+Any invalid value raises :class:`~vigil.errors.ConfigError` with one line naming the field,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from vigil.errors import ConfigError, UnknownCameraError
+
+CONFIG_ENV = "VIGIL_CONFIG"
+DEFAULT_CONFIG_NAME = "vigil.yaml"
+CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+#: Environment variable -> dotted setting it overrides.
+ENV_OVERRIDES: dict[str, str] = {
+    "VIGIL_DATA_DIR": "data_dir",
+    "VIGIL_LLM_URL": "llm.url",
+    "VIGIL_LLM_MODEL": "llm.model",
+    "VIGIL_API_KEY": "llm.api_key",
+    "VIGIL_LLM_API_KEY": "llm.api_key",
+    "VIGIL_LLM_TIMEOUT": "llm.timeout_s",
+    "VIGIL_VLM_URL": "vlm.url",
+    "VIGIL_VLM_MODEL": "vlm.model",
+    "VIGIL_VLM_API_KEY": "vlm.api_key",
+    "VIGIL_VLM_TIMEOUT": "vlm.timeout_s",
+    "VIGIL_FPS": "defaults.fps",
+    "VIGIL_THRESHOLD": "defaults.threshold",
+}
+
+ZoneKind = Literal["restricted", "loitering", "pedestrian"]
+
+
+class Zone(BaseModel):
+    """A named region of the image, as a polygon in normalised (x, y) coordinates.
+
+    ``restricted``: nobody should enter; ``loitering``: nobody should linger;
+    ``pedestrian``: people only, no vehicles.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="Shown in alert explanations.")
+    kind: ZoneKind = Field(description="restricted | loitering | pedestrian")
+    polygon: tuple[tuple[float, float], ...] = Field(
+        description="At least three (x, y) vertices, each coordinate in [0, 1]."
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _check_polygon(cls, value: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        if len(value) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(value)}")
+        for x, y in value:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"point ({x}, {y}) is outside [0, 1]; use normalised coordinates")
+        return value
+
+    def contains(self, x: float, y: float) -> bool:
+        """Whether the normalised point (x, y) lies inside the polygon (even-odd rule)."""
+        inside = False
+        pts = self.polygon
+        j = len(pts) - 1
+        for i in range(len(pts)):
+            xi, yi = pts[i]
+            xj, yj = pts[j]
+            if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+                inside = not inside
+            j = i
+        return inside
+
+
+class CameraConfig(BaseModel):
+    """Per-camera settings; ``defaults`` fills whatever a camera section leaves out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(
+        None, description="Video file, frame folder, rtsp:// or http(s):// URL, or webcam index."
+    )
+    fps: float = Field(8.0, gt=0, le=60, description="Frames sampled per second of video.")
+    frame_width: int = Field(320, ge=32, le=3840, description="Frames are resized to this width.")
+    window: int = Field(16, ge=2, le=256, description="Frames per scoring window.")
+    stride: int = Field(8, ge=1, le=256, description="Frames between window starts.")
+    threshold: float = Field(0.5, ge=0, le=1, description="Calibrated score that marks a window anomalous.")
+    min_event_s: float = Field(1.0, ge=0, le=600, description="Shorter candidate events are dropped.")
+    confidence_threshold: float = Field(
+        0.8, ge=0, le=1, description="Type confidence needed to name a known anomaly type."
+    )
+    folder_fps: float | None = Field(
+        None, gt=0, le=1000, description="Frame rate of image-folder sources (default: fps)."
+    )
+    reconnect_attempts: int = Field(5, ge=0, le=100, description="Reconnects before a stream is given up.")
+    reconnect_max_delay_s: float = Field(10.0, gt=0, le=600, description="Cap on the reconnect backoff.")
+    zones: list[Zone] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _stride_within_window(self) -> CameraConfig:
+        if self.stride > self.window:
+            raise ValueError(f"stride ({self.stride}) must not exceed window ({self.window})")
+        names = [z.name for z in self.zones]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"zone names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class Endpoint(BaseModel):
+    """An OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, description="Base URL, e.g. http://localhost:8000/v1")
+    model: str | None = Field(None, description="Model name the server expects.")
+    api_key: SecretStr | None = Field(None, description="Prefer the environment variable.")
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @property
+    def configured(self) -> bool:
+        """True when a URL is set."""
+        return bool(self.url)
+
+
+class Settings(BaseModel):
+    """Everything Vigil reads from ``vigil.yaml`` and the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(Path("vigil-data"), description="Store, profiles, keyframes and clips.")
+    llm: Endpoint = Field(default_factory=Endpoint, description="Chat model for the agents.")
+    vlm: Endpoint = Field(default_factory=Endpoint, description="Vision-language model for describe.")
+    defaults: CameraConfig = Field(default_factory=CameraConfig)
+    cameras: dict[str, CameraConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_camera_defaults(cls, data: Any) -> Any:
+        # Camera sections override the defaults key by key, so each camera validates as a
+        # complete CameraConfig and errors point at cameras.<name>.<field>.
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("defaults") or {}
+        cameras = data.get("cameras")
+        if not isinstance(defaults, dict) or not isinstance(cameras, dict):
+            return data
+        merged = {}
+        for name, section in cameras.items():
+            if not isinstance(name, str) or not CAMERA_NAME.match(name):
+                raise ValueError(
+                    f"camera name {name!r} must be 1-64 letters, digits, '_', '-' or '.'"
+                )
+            merged[name] = {**defaults, **section} if isinstance(section, dict) else section
+        return {**data, "cameras": merged}
+
+    @model_validator(mode="after")
+    def _vlm_key_falls_back_to_llm_key(self) -> Settings:
+        if self.vlm.api_key is None and self.llm.api_key is not None:
+            self.vlm.api_key = self.llm.api_key
+        return self
+
+    def camera(self, name: str, *, must_exist: bool = False) -> CameraConfig:
+        """The effective settings of one camera.
+
+        Args:
+            name: camera name.
+            must_exist: raise if the camera has no section (otherwise ``defaults`` applies).
+        """
+        validate_camera_name(name)
+        if name in self.cameras:
+            return self.cameras[name]
+        if must_exist:
+            known = ", ".join(sorted(self.cameras)) or "none configured"
+            raise UnknownCameraError(f"unknown camera {name!r} (configured: {known})")
+        return self.defaults.model_copy(deep=True)
+
+
+def validate_camera_name(name: str) -> str:
+    """Check that a camera name is safe to use as a folder name; return it."""
+    if not CAMERA_NAME.match(name or ""):
+        raise ConfigError(f"camera name {name!r} must be 1-64 letters, digits, '_', '-' or '.'")
+    return name
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read: ``explicit``, else ``$VIGIL_CONFIG``, else ``./vigil.yaml``."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV}={env}: file not found")
+        return path
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.is_file() else None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+) -> Settings:
+    """Read, merge and validate the configuration.
+
+    Args:
+        path: YAML file; ``None`` looks for ``$VIGIL_CONFIG`` then ``./vigil.yaml``.
+        overrides: dotted keys from the command line, e.g. ``{"data_dir": "/tmp/v"}``; ``None``
+            values are ignored.
+        environ: environment to read overrides from (default ``os.environ``).
+
+    Raises:
+        ConfigError: unreadable file, invalid YAML or an invalid value.
+    """
+    environ = os.environ if environ is None else environ
+    file = find_config_file(path)
+    raw: dict[str, Any] = _read_yaml(file) if file else {}
+    origin: dict[tuple[str, ...], str] = {}
+    label = str(file) if file else "config"
+
+    for var, dotted in ENV_OVERRIDES.items():
+        value = environ.get(var)
+        if value:
+            _set_dotted(raw, dotted, value)
+            origin[tuple(dotted.split("."))] = f"{var}={value}"
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, dotted, value)
+            origin[tuple(dotted.split("."))] = f"--{dotted.replace('_', '-')} {value}"
+
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, raw, label, origin)) from None
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read config ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{file}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = raw
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+def _describe(exc: ValidationError, raw: dict[str, Any], label: str, origin: dict[tuple[str, ...], str]) -> str:
+    errors = exc.errors()
+    err = errors[0]
+    loc = tuple(str(p) for p in err["loc"])
+    field = ".".join(loc) or "(top level)"
+    where = origin.get(loc)
+    if where is None and len(loc) >= 3 and loc[0] == "cameras":
+        # A camera inherits a bad default: point at the default, which is what to fix.
+        where = origin.get(("defaults", *loc[2:]))
+    prefix = f"{where} ({field})" if where else f"{label}: {field}"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        message = f"{label}: unknown setting {field!r}{hint}"
+    elif kind == "missing":
+        message = f"{prefix}: missing required setting"
+    else:
+        value = _value_at(raw, loc)
+        shown = "" if value is _MISSING or where or isinstance(value, dict) else f" = {_short(value)}"
+        msg = err["msg"]
+        msg = msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
+        message = f"{prefix}{shown}: {msg[0].lower()}{msg[1:]}"
+    more = len(errors) - 1
+    return message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+_MISSING = object()
+
+
+def _value_at(raw: Any, loc: tuple[str, ...]) -> Any:
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:  # e.g. a camera value that came from the defaults
+            return _MISSING
+    return node
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _allowed_keys(loc: tuple[str, ...]) -> list[str]:
+    cls: Any = Settings
+    for part in loc:
+        cls = _unwrap(cls)
+        if isinstance(cls, type) and issubclass(cls, BaseModel):
+            field = cls.model_fields.get(part)
+            if field is None:
+                return []
+            cls = field.annotation
+        elif typing.get_origin(cls) in (dict, list, tuple):
+            args = typing.get_args(cls)
+            cls = args[-1] if typing.get_origin(cls) is dict else args[0]
+        else:
+            return []
+    cls = _unwrap(cls)
+    if typing.get_origin(cls) in (dict, list, tuple):
+        args = typing.get_args(cls)
+        cls = _unwrap(args[-1] if typing.get_origin(cls) is dict else args[0])
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return list(cls.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    # X | None -> X
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def dump_settings(settings: Settings) -> str:
+    """The effective configuration as YAML, secrets masked."""
+    data = settings.model_dump(mode="json")
+    for section in ("llm", "vlm"):
+        if data[section].get("api_key"):
+            data[section]["api_key"] = "********"
+    return yaml.safe_dump(copy.deepcopy(data), sort_keys=False)

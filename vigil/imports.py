@@ -1,0 +1,29 @@
+"""The one place that knows which optional extra provides which module."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from vigil.errors import MissingDependencyError
+
+# module -> extra that installs it
+_EXTRAS = {
+    "torch": "vjepa2",
+    "transformers": "vjepa2",
+}
+
+
+def require(module: str, purpose: str) -> ModuleType:
+    """Import an optional module or raise an error that says how to install it.
+
+    Args:
+        module: importable module name, e.g. ``"transformers"``.
+        purpose: what needs it, for the message, e.g. ``"the vjepa2 encoder"``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        extra = _EXTRAS.get(module)
+        fix = f"pip install 'vigil[{extra}]'" if extra else f"pip install {module}"
+        raise MissingDependencyError(f"{purpose} needs {module!r}, which is not installed: {fix}") from exc

@@ -1,0 +1,119 @@
+"""Shared data contracts: the anomaly taxonomy and the ground-truth file (``gt.json``).
+
+``gt.json`` maps a video name to its truth::
+
+    {"test_003_falling": {"path": "test/test_003_falling.mp4", "fps": 15.0, "n_frames": 600,
+                          "events": [[12.4, 40.0, "falling"]], "labels": [0, 0, ..., 1],
+                          "boxes": [{"frame": 186, "event": 0, "bbox": [0.41, 0.30, 0.47, 0.52]}]}}
+
+``labels`` has one 0/1 entry per source frame; ``boxes`` gives, per labelled frame, the box of
+each anomalous actor in normalised ``[x1, y1, x2, y2]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vigil.errors import DataError
+
+#: Canonical anomaly types, in the order reports list them, with their display names.
+ANOMALY_TYPES: dict[str, str] = {
+    "running": "Running",
+    "falling": "Falling",
+    "fighting": "Fighting",
+    "loitering": "Loitering",
+    "intrusion": "Intrusion",
+    "vehicle": "Vehicle in pedestrian area",
+    "abandoned_object": "Abandoned object",
+}
+UNKNOWN_ANOMALY = "unknown"
+
+
+class ActorBox(BaseModel):
+    """Where one anomalous actor is in one frame."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frame: int = Field(ge=0, description="Source frame index.")
+    event: int = Field(ge=0, description="Index into the video's events.")
+    bbox: tuple[float, float, float, float] = Field(description="Normalised x1, y1, x2, y2.")
+
+
+class VideoTruth(BaseModel):
+    """Ground truth of one video."""
+
+    model_config = ConfigDict(extra="allow")
+
+    path: str | None = Field(None, description="Video file, relative to the gt.json folder.")
+    fps: float = Field(gt=0)
+    n_frames: int = Field(ge=1)
+    events: list[tuple[float, float, str]] = Field(default_factory=list)
+    labels: list[int]
+    boxes: list[ActorBox] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VideoTruth:
+        if len(self.labels) != self.n_frames:
+            raise ValueError(f"labels has {len(self.labels)} entries but n_frames is {self.n_frames}")
+        if any(v not in (0, 1) for v in self.labels):
+            raise ValueError("labels must be 0 or 1")
+        for start, end, _kind in self.events:
+            if end < start:
+                raise ValueError(f"event [{start}, {end}] ends before it starts")
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the video in seconds."""
+        return self.n_frames / self.fps
+
+    @property
+    def event_types(self) -> list[str]:
+        """Distinct event types, in order of appearance."""
+        seen: list[str] = []
+        for _s, _e, kind in self.events:
+            if kind not in seen:
+                seen.append(kind)
+        return seen
+
+
+def frame_labels(events: list[tuple[float, float, str]], n_frames: int, fps: float) -> list[int]:
+    """Per-frame 0/1 labels: frame ``i`` (at ``i / fps`` s) is 1 inside any ``[start, end)``."""
+    labels = [0] * n_frames
+    for start, end, _kind in events:
+        first = max(0, math.ceil(start * fps - 1e-3))
+        last = min(n_frames, math.ceil(end * fps - 1e-3))
+        for i in range(first, last):
+            labels[i] = 1
+    return labels
+
+
+def load_ground_truth(path: str | Path) -> dict[str, VideoTruth]:
+    """Read and validate a ``gt.json`` file.
+
+    Raises:
+        DataError: missing file, invalid JSON or a video entry that does not validate.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"ground truth not found: {path}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or not raw:
+        raise DataError(f"{path}: expected a non-empty mapping of video name -> truth")
+    truth: dict[str, VideoTruth] = {}
+    for name, entry in raw.items():
+        try:
+            truth[name] = VideoTruth.model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            raise DataError(f"{path}: video {name!r}: {loc + ': ' if loc else ''}{msg}") from None
+    return truth

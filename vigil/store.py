@@ -1,0 +1,433 @@
+"""Persistent state: SQLite (WAL) for windows, events, clips and alerts; files for the rest.
+
+Layout of a data dir::
+
+    <data_dir>/vigil.db                     this store
+    <data_dir>/<camera>/profile/            the camera's fitted normality profile
+    <data_dir>/<camera>/<event_id>/         keyframe_XX.jpg and clip.mp4 of one event
+
+Every write goes through :meth:`Store.transaction`; a crash mid-write rolls back to the last
+commit and loses nothing committed before it. The schema carries a version (``PRAGMA
+user_version``) and is upgraded forward on open; a store written by a newer Vigil is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vigil.config import validate_camera_name
+from vigil.errors import StoreError
+
+STORE_NAME = "vigil.db"
+
+# Forward migrations; index i upgrades schema version i to i + 1. Never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: seed tables
+    """
+    CREATE TABLE windows (
+        id            INTEGER PRIMARY KEY,
+        camera_id     TEXT    NOT NULL,
+        source        TEXT    NOT NULL DEFAULT '',
+        ts_start      REAL    NOT NULL,
+        ts_end        REAL    NOT NULL,
+        anomaly_score REAL    NOT NULL,
+        is_anomaly    INTEGER NOT NULL DEFAULT 0,
+        model_version TEXT    NOT NULL DEFAULT '',
+        UNIQUE (camera_id, source, ts_start, model_version)
+    );
+    CREATE INDEX windows_by_time ON windows (camera_id, source, ts_start);
+    CREATE TABLE events (
+        event_id    TEXT PRIMARY KEY,
+        camera_id   TEXT NOT NULL,
+        source      TEXT NOT NULL DEFAULT '',
+        event_start REAL NOT NULL,
+        event_end   REAL NOT NULL,
+        peak_score  REAL NOT NULL,
+        event_type  TEXT NOT NULL DEFAULT 'unknown',
+        confidence  REAL NOT NULL DEFAULT 0,
+        status      TEXT NOT NULL DEFAULT 'candidate',
+        explanation TEXT NOT NULL DEFAULT '',
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX events_by_camera ON events (camera_id, event_start);
+    CREATE TABLE clips (
+        event_id    TEXT NOT NULL REFERENCES events (event_id) ON DELETE CASCADE,
+        clip_start  REAL NOT NULL,
+        clip_end    REAL NOT NULL,
+        storage_uri TEXT NOT NULL,
+        PRIMARY KEY (event_id, storage_uri)
+    );
+    CREATE TABLE alerts (
+        alert_id     TEXT PRIMARY KEY,
+        event_id     TEXT REFERENCES events (event_id) ON DELETE SET NULL,
+        camera_id    TEXT NOT NULL,
+        source       TEXT NOT NULL DEFAULT '',
+        event_type   TEXT NOT NULL,
+        start_s      REAL NOT NULL,
+        end_s        REAL NOT NULL,
+        confidence   REAL NOT NULL,
+        explained_by TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        delivered    INTEGER NOT NULL DEFAULT 0,
+        created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX alerts_by_camera ON alerts (camera_id, start_s);
+    """,
+    # 1 -> 2: which sources have been scanned, so questions and restarts know what is indexed
+    """
+    CREATE TABLE videos (
+        source        TEXT NOT NULL,
+        camera_id     TEXT NOT NULL,
+        fps           REAL,
+        n_frames      INTEGER,
+        duration_s    REAL,
+        model_version TEXT NOT NULL DEFAULT '',
+        scanned_until REAL NOT NULL DEFAULT 0,
+        updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (source, camera_id)
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class DataDir:
+    """Paths inside a data dir; creates folders on demand."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file."""
+        return self.root / STORE_NAME
+
+    def camera_dir(self, camera_id: str) -> Path:
+        """Folder of one camera."""
+        return self.root / validate_camera_name(camera_id)
+
+    def profile_dir(self, camera_id: str) -> Path:
+        """Where the camera's fitted profile lives."""
+        return self.camera_dir(camera_id) / "profile"
+
+    def event_dir(self, camera_id: str, event_id: str, *, create: bool = False) -> Path:
+        """Keyframes and clip of one event."""
+        path = self.camera_dir(camera_id) / event_id
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def open_store(self) -> Store:
+        """Open (creating if needed) the store of this data dir."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Store(self.store_path)
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    """One scored window as stored."""
+
+    camera_id: str
+    source: str
+    ts_start: float
+    ts_end: float
+    anomaly_score: float
+    is_anomaly: bool
+    model_version: str = ""
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One candidate or confirmed event as stored."""
+
+    event_id: str
+    camera_id: str
+    source: str
+    event_start: float
+    event_end: float
+    peak_score: float
+    event_type: str = "unknown"
+    confidence: float = 0.0
+    status: str = "candidate"
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """A stored clip of an event."""
+
+    event_id: str
+    clip_start: float
+    clip_end: float
+    storage_uri: str
+
+
+class Store:
+    """The SQLite store. One instance per process; safe to share between threads.
+
+    Args:
+        path: database file, created with its parent folder if missing.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.row_factory = sqlite3.Row
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch the store to WAL mode (got {mode})")
+            # FULL: a committed alert survives a power cut, not only a process crash.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable Vigil store ({exc})") from None
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this Vigil "
+                f"understands ({SCHEMA_VERSION}); upgrade vigil"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as db:
+                db.executescript_in_tx(MIGRATIONS[target - 1])
+                db.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        """A write transaction: everything inside commits together or not at all."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    # ------------------------------------------------------------------ windows
+    def add_windows(self, records: Iterable[WindowRecord]) -> int:
+        """Insert or replace scored windows in one transaction; returns how many were written."""
+        rows = [
+            (r.camera_id, r.source, r.ts_start, r.ts_end, float(r.anomaly_score), int(r.is_anomaly), r.model_version)
+            for r in records
+        ]
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO windows (camera_id, source, ts_start, ts_end, anomaly_score, is_anomaly, model_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (camera_id, source, ts_start, model_version) DO UPDATE SET"
+                " ts_end = excluded.ts_end, anomaly_score = excluded.anomaly_score, is_anomaly = excluded.is_anomaly",
+                rows,
+            )
+        return len(rows)
+
+    def windows(
+        self,
+        camera_id: str,
+        source: str | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[WindowRecord]:
+        """Stored windows of a camera (optionally one source, a time range), in time order."""
+        sql = "SELECT camera_id, source, ts_start, ts_end, anomaly_score, is_anomaly, model_version FROM windows WHERE camera_id = ?"
+        params: list[Any] = [camera_id]
+        if source is not None:
+            sql += " AND source = ?"
+            params.append(source)
+        if since is not None:
+            sql += " AND ts_end > ?"
+            params.append(since)
+        if until is not None:
+            sql += " AND ts_start < ?"
+            params.append(until)
+        sql += " ORDER BY source, ts_start"
+        return [
+            WindowRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in self._query(sql, params)
+        ]
+
+    # ------------------------------------------------------------------ events and clips
+    def upsert_event(self, event: EventRecord) -> None:
+        """Insert an event or update it in place (same ``event_id``)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO events (event_id, camera_id, source, event_start, event_end, peak_score,"
+                " event_type, confidence, status, explanation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (event_id) DO UPDATE SET event_start = excluded.event_start,"
+                " event_end = excluded.event_end, peak_score = excluded.peak_score,"
+                " event_type = excluded.event_type, confidence = excluded.confidence,"
+                " status = excluded.status, explanation = excluded.explanation",
+                (
+                    event.event_id, event.camera_id, event.source, event.event_start, event.event_end,
+                    event.peak_score, event.event_type, event.confidence, event.status, event.explanation,
+                ),
+            )
+
+    def events(self, camera_id: str | None = None, source: str | None = None) -> list[EventRecord]:
+        """Stored events, optionally of one camera and source, in time order."""
+        sql = (
+            "SELECT event_id, camera_id, source, event_start, event_end, peak_score, event_type,"
+            " confidence, status, explanation FROM events WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if camera_id is not None:
+            sql += " AND camera_id = ?"
+            params.append(camera_id)
+        if source is not None:
+            sql += " AND source = ?"
+            params.append(source)
+        sql += " ORDER BY camera_id, source, event_start"
+        return [EventRecord(*tuple(r)) for r in self._query(sql, params)]
+
+    def add_clip(self, clip: ClipRecord) -> None:
+        """Record a clip file of an event."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO clips (event_id, clip_start, clip_end, storage_uri) VALUES (?, ?, ?, ?)",
+                (clip.event_id, clip.clip_start, clip.clip_end, clip.storage_uri),
+            )
+
+    def clips(self, event_id: str) -> list[ClipRecord]:
+        """Clips of one event."""
+        rows = self._query(
+            "SELECT event_id, clip_start, clip_end, storage_uri FROM clips WHERE event_id = ? ORDER BY clip_start",
+            (event_id,),
+        )
+        return [ClipRecord(*tuple(r)) for r in rows]
+
+    # ------------------------------------------------------------------ alerts
+    def add_alert(self, alert: dict[str, Any], *, event_id: str | None = None) -> bool:
+        """Store an alert unless one with the same ``alert_id`` exists.
+
+        Args:
+            alert: the alert as a JSON-able mapping with at least ``alert_id``, ``camera_id``,
+                ``event_type``, ``start_s``, ``end_s``, ``confidence`` and ``explained_by``.
+            event_id: the event it came from, if stored.
+
+        Returns:
+            True if the alert is new, False if it was already stored (a restarted run).
+        """
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO alerts (alert_id, event_id, camera_id, source, event_type, start_s,"
+                " end_s, confidence, explained_by, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    alert["alert_id"], event_id, alert["camera_id"], alert.get("source", ""),
+                    alert["event_type"], alert["start_s"], alert["end_s"], alert["confidence"],
+                    alert["explained_by"], json.dumps(alert, sort_keys=True),
+                ),
+            )
+            return cur.rowcount == 1
+
+    def alerts(self, camera_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored alerts (their JSON payloads), in time order."""
+        sql = "SELECT payload FROM alerts"
+        params: list[Any] = []
+        if camera_id is not None:
+            sql += " WHERE camera_id = ?"
+            params.append(camera_id)
+        sql += " ORDER BY camera_id, source, start_s"
+        return [json.loads(r[0]) for r in self._query(sql, params)]
+
+    def mark_delivered(self, alert_id: str) -> None:
+        """Remember that an alert reached its webhook."""
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET delivered = 1 WHERE alert_id = ?", (alert_id,))
+
+    # ------------------------------------------------------------------ videos
+    def record_video(
+        self,
+        source: str,
+        camera_id: str,
+        *,
+        fps: float | None,
+        n_frames: int | None,
+        duration_s: float | None,
+        model_version: str = "",
+        scanned_until: float = 0.0,
+    ) -> None:
+        """Remember that a source was scanned (up to ``scanned_until`` seconds)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO videos (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, camera_id) DO UPDATE SET"
+                " fps = excluded.fps, n_frames = excluded.n_frames, duration_s = excluded.duration_s,"
+                " model_version = excluded.model_version, scanned_until = excluded.scanned_until,"
+                " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until),
+            )
+
+    def videos(self, camera_id: str | None = None) -> list[dict[str, Any]]:
+        """Scanned sources, optionally of one camera."""
+        sql = "SELECT * FROM videos"
+        params: list[Any] = []
+        if camera_id is not None:
+            sql += " WHERE camera_id = ?"
+            params.append(camera_id)
+        return [dict(r) for r in self._query(sql + " ORDER BY camera_id, source", params)]
+
+
+class _Tx:
+    """The handle a transaction block writes through."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> sqlite3.Cursor:
+        return self._db.executemany(sql, rows)
+
+    def executescript_in_tx(self, script: str) -> None:
+        # sqlite3.executescript would COMMIT first; run statement by statement instead.
+        for statement in _split_sql(script):
+            self._db.execute(statement)
+
+
+def _split_sql(script: str) -> list[str]:
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
