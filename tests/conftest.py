@@ -24,9 +24,23 @@ def shared_videos() -> Path:
 
 @pytest.fixture(scope="session")
 def synth_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic dataset: one training video, every anomaly type once, one normal test video."""
+    """A small synthetic camera: three normal training videos, every anomaly type once, two normal tests."""
     from data_engine.synthetic import SynthSpec, synthesize
 
     out = tmp_path_factory.mktemp("synth")
-    synthesize(SynthSpec(seed=7, n_train=1, per_type=1, n_normal_test=1, duration=40.0, fps=10.0, width=160, height=120), out)
+    synthesize(SynthSpec(seed=5, n_train=3, per_type=1, n_normal_test=2, duration=40.0, fps=10.0, width=160, height=120), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def fitted_camera(synth_small: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The small synthetic camera fitted as ``plaza``: (data dir, scores dir of its test videos)."""
+    from vigil.cli import main
+
+    data = tmp_path_factory.mktemp("data")
+    scores = tmp_path_factory.mktemp("scores")
+    train = sorted(str(p) for p in (synth_small / "train").glob("*.mp4"))
+    test = sorted(str(p) for p in (synth_small / "test").glob("*.mp4"))
+    assert main(["--data-dir", str(data), "fit", "--camera", "plaza", "--normal", *train]) == 0
+    assert main(["--data-dir", str(data), "score", *test, "--camera", "plaza", "--out", str(scores)]) == 0
+    return data, scores

@@ -68,6 +68,42 @@ def build_parser() -> argparse.ArgumentParser:
              "vigil --config vigil.yaml config")
     p.add_argument("--camera", help="print only this camera's effective settings")
 
+    # vigil fit
+    p = _add(sub, "fit", _cmd_fit, "learn a camera's normal footage (its normality profile)",
+             "vigil fit --camera plaza --normal demo-out/train/*.mp4",
+             "Fit the encoder, the normality model (calibrated on held-out normal windows), the "
+             "Engram memory and, with --labels, an anomaly-type head. The profile is saved under "
+             "<data_dir>/<camera>/profile/.")
+    p.add_argument("--camera", required=True, help="camera name (its vigil.yaml section applies, if any)")
+    p.add_argument("--normal", nargs="+", required=True, metavar="VIDEO", help="normal footage of this camera")
+    p.add_argument("--encoder", default="motion", help="window encoder: motion (default, no weights) or vjepa2")
+    p.add_argument("--encoder-model", metavar="ID_OR_DIR", help="weights for vjepa2: hub id or local folder")
+    p.add_argument("--scorer", default="knn", choices=["knn", "gaussian"], help="normality scorer (default knn)")
+    p.add_argument("--labels", metavar="GT_JSON", help="labelled videos (gt.json with paths) to train the type head")
+    p.add_argument("--no-engram", action="store_true", help="fit without the Engram memory")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    # vigil score
+    p = _add(sub, "score", _cmd_score, "score videos with a fitted camera: per-frame scores and candidate events",
+             "vigil score demo-out/test/*.mp4 --camera plaza --out scores/",
+             "Writes frame,time_s,score (one row per source frame, scores in [0, 1]) and stores every "
+             "window score and candidate event.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, folders or streams")
+    p.add_argument("--camera", required=True, help="a fitted camera")
+    p.add_argument("--out", required=True, help="a .csv file (one video) or a folder for <video>.csv files")
+    p.add_argument("--encoder", help="refuse to score unless the camera was fitted with this encoder")
+    p.add_argument("--no-engram", action="store_true", help="score without the Engram gate")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    # vigil bench
+    p = _add(sub, "bench", _cmd_bench, "speed and memory: decode-only vs full pipeline on the same file",
+             "vigil bench ../shared/data/videos/robbery.mp4 --camera plaza --json")
+    p.add_argument("video", help="video file")
+    p.add_argument("--camera", required=True, help="a fitted camera")
+    p.add_argument("--max-seconds", type=float, help="only the first seconds of the video")
+    p.add_argument("--no-engram", action="store_true", help="measure without the Engram gate")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     # vigil data ...
     data = sub.add_parser("data", help="build datasets: synthetic scenes", description="Build datasets.",
                           formatter_class=_Formatter, epilog="example:\n  vigil data synth demo-out --seed 0")
@@ -90,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
     # vigil eval ...
-    ev = sub.add_parser("eval", help="measure: VAD metrics", description="Measurements.",
+    ev = sub.add_parser("eval", help="measure: VAD metrics, samplers", description="Measurements.",
                         formatter_class=_Formatter, epilog="example:\n  vigil eval vad --gt demo-out/gt.json --scores scores/")
     ev_sub = ev.add_subparsers(title="commands", metavar="COMMAND")
     ev.set_defaults(handler=lambda a: _need_subcommand(ev))
@@ -100,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
              "anomaly type and per-video rows. Score files: <video>.csv with frame,time_s,score.")
     p.add_argument("--gt", required=True, help="ground truth (gt.json)")
     p.add_argument("--scores", required=True, metavar="DIR", help="folder of <video>.csv score files")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _add(ev_sub, "sampler", _cmd_eval_sampler, "ATS vs uniform vs top-k: frames inside anomalies and context kept",
+             "vigil eval sampler --gt demo-out/gt.json --scores scores/ --n 8 16 32",
+             "For each sampler and N: the share of sampled frames inside the anomaly and the share of "
+             "the video's N equal segments that keep at least one frame, over videos with anomalies.")
+    p.add_argument("--gt", required=True, help="ground truth (gt.json)")
+    p.add_argument("--scores", required=True, metavar="DIR", help="folder of <video>.csv score files")
+    p.add_argument("--n", nargs="+", type=int, default=[8, 16, 32], help="frames to sample (default 8 16 32)")
+    p.add_argument("--tau", type=float, default=0.1, help="ATS density floor (default 0.1)")
     p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -242,6 +287,166 @@ def _cmd_eval_vad(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         print(format_report(report))
+    return 0
+
+
+def _camera_and_data(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from vigil.store import DataDir
+
+    settings = _settings(args)
+    camera = settings.camera(args.camera)
+    return settings, camera, DataDir(settings.data_dir)
+
+
+def _load_profile(data: Any, camera_id: str) -> Any:
+    from perception.profile import CameraProfile
+
+    return CameraProfile.load(data.profile_dir(camera_id), camera_id)
+
+
+def _scan_camera(profile: Any, camera: Any) -> Any:
+    # the profile fixes how frames are sampled and windowed; the camera section the rest
+    return camera.model_copy(update={"fps": profile.fps, "window": profile.window, "frame_width": profile.frame_width})
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from perception.encoders import encoder_names
+    from perception.fitting import FitOptions, fit_profile
+    from vigil.errors import ConfigError
+
+    settings, camera, data = _camera_and_data(args)
+    if args.encoder not in encoder_names():
+        raise ConfigError(f"--encoder {args.encoder}: unknown encoder; choose one of: {', '.join(encoder_names())}")
+    options = FitOptions(encoder=args.encoder, scorer=args.scorer, engram=not args.no_engram)
+    if args.encoder_model:
+        if args.encoder != "vjepa2":
+            raise ConfigError("--encoder-model applies to --encoder vjepa2 only")
+        options.encoder_options["model"] = args.encoder_model
+    started = time.perf_counter()
+    reached: dict[str, float] = {}
+    with tqdm(desc="fitting", unit="s video", file=sys.stderr, disable=None, leave=False,
+              bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
+        def progress(video: str, seconds: float) -> None:
+            reached[video] = seconds
+            bar.n = sum(reached.values())
+            bar.refresh()
+
+        profile = fit_profile(args.camera, args.normal, camera, options, labels=args.labels, progress=progress)
+    folder = profile.save(data.profile_dir(args.camera))
+    cal = profile.scorer.calibration
+    summary = {
+        "camera": args.camera,
+        "profile": str(folder),
+        "encoder": profile.encoder_version,
+        "scorer": args.scorer,
+        "videos": len(args.normal),
+        "windows": profile.n_windows,
+        "footage_s": round(sum(reached.values()), 1),
+        "calibration": {"median_raw": round(cal.median, 4), "p99_raw": round(cal.high, 4)} if cal else None,
+        "engram_patterns": len(profile.engram.counts) if profile.engram else 0,
+        "type_head": profile.head.classes if profile.head else None,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"fitted camera {args.camera!r} on {summary['videos']} video(s), {summary['footage_s']:.0f} s of "
+              f"footage, {summary['windows']} windows ({profile.encoder_name} encoder, {args.scorer} scorer) "
+              f"in {summary['seconds']:.1f} s")
+        print(f"  profile: {folder}")
+        if profile.engram:
+            print(f"  engram:  {summary['engram_patterns']} normal patterns remembered")
+        if profile.head:
+            print(f"  type head: {', '.join(profile.head.classes)}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from perception.pipeline import Scanner
+    from perception.recording import StoreRecorder, write_score_csv
+    from vigil.errors import ConfigError
+
+    settings, camera, data = _camera_and_data(args)
+    profile = _load_profile(data, args.camera)
+    if args.encoder and args.encoder != profile.encoder_name:
+        raise ConfigError(
+            f"camera {args.camera!r} was fitted with the {profile.encoder_name} encoder, not {args.encoder}; "
+            f"refit it with --encoder {args.encoder} or score without --encoder"
+        )
+    out = Path(args.out)
+    single = len(args.videos) == 1 and out.suffix.lower() == ".csv"
+    if not single and out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: for several videos, give a folder")
+    scan_cam = _scan_camera(profile, camera)
+    scanner = Scanner(profile, scan_cam, use_engram=not args.no_engram)
+    model_version = f"{profile.encoder_version}@{profile.created}"
+    results = []
+    with data.open_store() as store:
+        for video in args.videos:
+            recorder = StoreRecorder(store, args.camera, str(video), model_version, scan_cam.threshold)
+            with tqdm(desc=Path(video).name, unit="s", file=sys.stderr, disable=None, leave=False,
+                      bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
+                def progress(t: float, bar: Any = bar) -> None:
+                    bar.n = t
+                    bar.refresh()
+
+                result = scanner.scan(str(video), on_window=recorder.window, on_event=recorder.event, progress=progress)
+            recorder.flush()
+            csv_path = out if single else out / f"{Path(video).stem}.csv"
+            rows = write_score_csv(csv_path, result.windows, result.frame_times)
+            store.record_video(str(video), args.camera, fps=result.fps, n_frames=result.n_frames,
+                               duration_s=result.duration_s, model_version=model_version,
+                               scanned_until=result.windows[-1].ts_end if result.windows else 0.0)
+            results.append({
+                "video": str(video),
+                "csv": str(csv_path),
+                "frames": rows,
+                "windows": len(result.windows),
+                "max_score": round(max((w.score for w in result.windows), default=0.0), 4),
+                "events": [{"event_id": e.event_id, "start_s": e.start_s, "end_s": e.end_s,
+                            "peak_score": e.peak_score} for e in result.events],
+            })
+    if args.json:
+        _print_json(results if len(results) > 1 else results[0])
+    else:
+        for r in results:
+            spans = ", ".join(f"{e['start_s']:.1f}-{e['end_s']:.1f} s ({e['peak_score']:.2f})" for e in r["events"])
+            print(f"{r['video']}: {r['frames']} frames -> {r['csv']}; max score {r['max_score']:.2f}; "
+                  f"{len(r['events'])} candidate event(s){': ' + spans if spans else ''}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from eval.bench import bench
+
+    settings, camera, data = _camera_and_data(args)
+    profile = _load_profile(data, args.camera)
+    report = bench(args.video, profile, _scan_camera(profile, camera), max_seconds=args.max_seconds,
+                   use_engram=not args.no_engram)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(f"{report.source}: {report.sampled_frames} frames at {report.frame_size[0]}x{report.frame_size[1]}, "
+              f"{report.windows} windows ({report.encoder})")
+        print(f"  decode only  {report.decode_fps:8.1f} frames/s")
+        print(f"  pipeline     {report.pipeline_fps:8.1f} frames/s   ratio {report.ratio:.2f}")
+        print("  per window   " + ", ".join(f"{k} {v:.2f} ms" for k, v in report.stage_ms_per_window.items()))
+        print(f"  peak memory  {report.peak_rss_mb:.0f} MB")
+    return 0
+
+
+def _cmd_eval_sampler(args: argparse.Namespace) -> int:
+    from eval.sampler import evaluate_sampler_files, format_sampler_report
+
+    report = evaluate_sampler_files(args.gt, args.scores, args.n, tau=args.tau)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_sampler_report(report))
     return 0
 
 

@@ -1,0 +1,124 @@
+"""Window encoders: one registry, one interface.
+
+An :class:`Encoder` turns a :class:`~perception.windows.Window` into an :class:`Embedding`: a
+clip-level vector plus a grid of per-cell vectors, so that scores can be localised in the frame.
+Encoders are chosen by name (``get_encoder("motion")``); heavy ones import their dependencies
+only when constructed.
+
+============  ==========================================================================
+``motion``    embedded default, no weights: optical flow, foreground against a learned
+              background and blob shape statistics per grid cell (:mod:`.motion`)
+``vjepa2``    transformers ``VJEPA2Model``; mean-pooled tokens and token grids pooled per
+              cell (:mod:`.vjepa2`)
+============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from perception.windows import Window
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """What an encoder says about one window.
+
+    Attributes:
+        vector: ``(D,)`` float32 clip-level embedding.
+        cells: ``(R, C, F)`` float32 per-cell vectors on the encoder's grid (row 0 at the top).
+    """
+
+    vector: np.ndarray
+    cells: np.ndarray
+
+
+class Encoder(ABC):
+    """Turns windows of frames into embeddings.
+
+    Encoders may keep state across consecutive windows of one source (the motion encoder
+    caches per-frame work and tracks dwell); :meth:`reset` starts a new source.
+    """
+
+    #: registry name
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def grid(self) -> tuple[int, int]:
+        """Rows and columns of the cell grid."""
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """Identifies features: scores from different versions are not comparable."""
+
+    def fit(self, frames_per_video: Iterable[Iterable[np.ndarray]]) -> None:  # noqa: B027 - optional hook
+        """Learn whatever the encoder needs from normal footage (e.g. a background)."""
+
+    def reset(self) -> None:  # noqa: B027 - optional hook
+        """Forget per-source state before a new source."""
+
+    @abstractmethod
+    def embed(self, window: Window) -> Embedding:
+        """Embed one window."""
+
+    def embed_batch(self, windows: Sequence[Window]) -> list[Embedding]:
+        """Embed several windows (encoders that batch on an accelerator override this)."""
+        return [self.embed(w) for w in windows]
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able settings plus arrays needed to rebuild the encoder (saved in profiles)."""
+        return {"name": self.name, "config": {}, "arrays": {}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Encoder:
+        """Rebuild an encoder saved with :meth:`state`."""
+        return cls(**state.get("config", {}))
+
+
+_REGISTRY: dict[str, Callable[..., Encoder]] = {}
+
+
+def register_encoder(name: str) -> Callable[[type[Encoder]], type[Encoder]]:
+    """Class decorator adding an encoder to the registry under ``name``."""
+
+    def wrap(cls: type[Encoder]) -> type[Encoder]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def _load_builtins() -> None:
+    # importing the modules registers them; vjepa2 defers torch until constructed
+    from perception.encoders import motion, vjepa2  # noqa: F401
+
+
+def encoder_names() -> list[str]:
+    """Names of the registered encoders."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def encoder_class(name: str) -> type[Encoder]:
+    """The class registered as ``name``.
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]  # type: ignore[return-value]
+
+
+def get_encoder(name: str, **config: Any) -> Encoder:
+    """Build the encoder registered as ``name`` with ``config``."""
+    return encoder_class(name)(**config)

@@ -1,0 +1,479 @@
+"""The ``motion`` encoder: the embedded default, no weights to download.
+
+Per frame, at a reduced working resolution:
+
+- dense optical flow (OpenCV DIS, ultrafast preset) between consecutive sampled frames;
+- foreground against a background learned from the camera's normal footage, after correcting
+  the frame's gain per channel (so drifting light is not foreground);
+- foreground blobs (connected components) with their feet point (bottom centre), shape and
+  mean flow.
+
+Speeds and sizes are expressed in *body heights* of a person standing at the blob's feet,
+using a perspective model (expected person height per image row) fitted on the normal
+footage. A walker is then about 0.7 heights per second near the camera and far from it, a
+runner two or more, and a car covers several person-areas wherever it is, which lets the
+scorer pool what it learned across the image.
+
+Per window and grid cell, the features in :data:`FEATURES` summarise what happened there: how
+much foreground, how much never moved (a person lying still, a bag left behind), how often
+someone stood there, how fast and how erratically they moved, the shapes and sizes of the blobs
+standing there and of the unmoving ones, and a dwell memory that builds up over several
+seconds of slow presence (loitering) and fades quickly once the place is empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from perception.encoders import Embedding, Encoder, register_encoder
+from perception.windows import Window
+
+FEATURES: tuple[str, ...] = (
+    "fg_mean",         # mean foreground fraction of the cell
+    "persist",         # fraction of the cell that is foreground in every frame of the window
+    "feet_occ",        # fraction of frames with a blob's feet in the cell
+    "speed",           # median speed (body heights / s) of person-sized blobs standing in the cell
+    "speed_high",      # 75th percentile of the same
+    "jitter",          # median change of their velocity between frames (body heights / s)
+    "aspect",          # widest blob standing in the cell (width / height)
+    "size",            # largest blob standing in the cell (in person areas)
+    "persist_aspect",  # width / height of the unmoving blobs
+    "persist_size",    # their size (in person areas)
+    "dwell",           # slow presence built up over dwell_s (0..1)
+    "agitation",       # mean optical flow magnitude inside blobs (body heights / s): limbs too
+    "large_speed",     # median speed of blobs larger than a person or two (vehicles, groups)
+    "footfall_rarity", # how rarely normal footage had people standing where these people stand
+    "large_rarity",    # how rarely normal footage had large blobs (vehicles) where these are
+)
+TRACK_STEPS = 4  # frames a blob's displacement is averaged over
+LARGE_BLOB = 2.5  # person areas above which a blob is a vehicle or a group, not one person
+GLOBALS: tuple[str, ...] = ("fg_total", "persist_total", "blobs", "speed_top", "agitation_top")
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Settings of the motion encoder.
+
+    Attributes:
+        work_width: frames are analysed at this width (height keeps the aspect ratio).
+        grid_rows, grid_cols: the cell grid.
+        fg_threshold: colour difference (0-255) that makes a pixel foreground.
+        min_blob_px: smaller connected components are noise.
+        min_blob_height: blobs shorter than this (pixels) give no shape.
+        slow_speed: body heights per second below which presence counts as dwelling.
+        dwell_s: time constant over which dwelling builds up.
+        fps: sampling rate of the frames the encoder receives.
+    """
+
+    work_width: int = 160
+    grid_rows: int = 8
+    grid_cols: int = 10
+    fg_threshold: float = 28.0
+    min_blob_px: int = 6
+    min_blob_height: int = 6
+    slow_speed: float = 0.35
+    dwell_s: float = 8.0
+    fps: float = 8.0
+
+    def __post_init__(self) -> None:
+        if not 32 <= self.work_width <= 1920:
+            raise ValueError(f"work_width must be in [32, 1920], got {self.work_width}")
+        if not (1 <= self.grid_rows <= 64 and 1 <= self.grid_cols <= 64):
+            raise ValueError(f"grid must be between 1x1 and 64x64, got {self.grid_rows}x{self.grid_cols}")
+        if not 1.0 <= self.fg_threshold <= 255.0:
+            raise ValueError(f"fg_threshold must be in [1, 255], got {self.fg_threshold}")
+        if self.fps <= 0 or self.dwell_s <= 0:
+            raise ValueError("fps and dwell_s must be > 0")
+
+
+@dataclass
+class _FrameStats:
+    """Per-frame work, cached because consecutive windows overlap."""
+
+    fg: np.ndarray         # (h, w) bool foreground at working resolution
+    fg_frac: np.ndarray    # (R, C)
+    feet: np.ndarray       # (R, C) bool: some blob's feet are in the cell
+    speed: np.ndarray      # (R, C) fastest blob, body heights / s
+    vel: np.ndarray        # (R, C, 2) area-weighted blob velocity, body heights / s
+    agitation: np.ndarray  # (R, C) largest mean |flow| inside a blob, body heights / s
+    aspect: np.ndarray     # (R, C) widest blob (width / height)
+    size: np.ndarray       # (R, C) largest blob, person areas
+    large: np.ndarray      # (R, C) fastest blob larger than LARGE_BLOB person areas, heights / s
+    rarity: np.ndarray     # (R, C) how rarely people stood where this frame's people stand (0..1)
+    large_rarity: np.ndarray  # (R, C) the same for large blobs (vehicles): 1 where none went
+    n_blobs: int
+
+
+@register_encoder("motion")
+class MotionEncoder(Encoder):
+    """Optical flow, foreground and blob statistics per grid cell (see the module docstring).
+
+    Args:
+        background: ``(h, w, 3)`` float32 background at working resolution, from :meth:`fit`.
+        perspective: ``(slope, intercept)`` of the expected person height (pixels) per image
+            row at working resolution, from :meth:`fit`.
+        footfall: ``(2, h, w)`` rarity (0 common .. 1 never seen) of people's feet and of large
+            blobs' ground contact at each pixel of the normal footage, from :meth:`fit`.
+        **config: :class:`MotionConfig` fields.
+    """
+
+    def __init__(
+        self,
+        background: np.ndarray | None = None,
+        perspective: Any = None,
+        footfall: np.ndarray | None = None,
+        **config: Any,
+    ) -> None:
+        self.config = MotionConfig(**config)
+        self.background = None if background is None else np.asarray(background, dtype=np.float32)
+        self.perspective = None if perspective is None else tuple(float(v) for v in np.ravel(perspective))
+        self.footfall = None if footfall is None else np.asarray(footfall, dtype=np.float32)
+        self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._cache: dict[int, _FrameStats] = {}
+        self._bg_sub: tuple[np.ndarray, np.ndarray] | None = None
+        self._bg_u8: np.ndarray | None = None
+        self._prev: tuple[int, np.ndarray] | None = None
+        self._prev_blobs: tuple[int, np.ndarray, list[list[tuple[float, float]]]] | None = None
+        self._dwell: np.ndarray | None = None
+        self._last_window_end: float | None = None
+
+    # ------------------------------------------------------------------ interface
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.config.grid_rows, self.config.grid_cols
+
+    @property
+    def version(self) -> str:
+        c = self.config
+        return f"motion-4/{c.work_width}/{c.grid_rows}x{c.grid_cols}/{c.fg_threshold:g}"
+
+    def reset(self) -> None:
+        self._cache.clear()
+        self._prev = None
+        self._prev_blobs = None
+        self._dwell = None
+        self._last_window_end = None
+
+    def fit(self, frames_per_video: Iterable[Iterable[np.ndarray]]) -> None:
+        """Learn the background (per-pixel median) and the perspective from normal frames."""
+        samples = [self._work(image) for frames in frames_per_video for image in frames]
+        if not samples:
+            raise ValueError("no frames to learn a background from")
+        stack = np.stack(samples).astype(np.float32)
+        if len(stack) > 400:  # bound memory; an even subsample keeps the median honest
+            stack = stack[np.linspace(0, len(stack) - 1, 400).astype(int)]
+        self.background = np.median(stack, axis=0).astype(np.float32)
+        feet_y, heights, blobs = [], [], []
+        for work in samples:
+            fg = self._foreground(work)
+            n, _labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+            for k in range(1, n):
+                x, y, bw, bh, a = (int(v) for v in stats[k])
+                if a < self.config.min_blob_px:
+                    continue
+                blobs.append((x + bw // 2, y + bh - 1, a))
+                if bh >= self.config.min_blob_height and bh >= bw:
+                    feet_y.append(y + bh)
+                    heights.append(bh)
+        self.perspective = _fit_perspective(np.array(feet_y, float), np.array(heights, float), self.background.shape[0])
+        # where people's feet and where vehicles' wheels touch the ground, separately
+        people, large = [], []
+        for x, y, a in blobs:
+            person = float(self.person_height(y + 1))
+            (large if a > LARGE_BLOB * 0.25 * person * person else people).append((x, y))
+        shape = self.background.shape[:2]
+        maps = [_footfall(pts, shape, self.person_height) for pts in (people, large)]
+        self.footfall = np.stack([m if m is not None else np.ones(shape, np.float32) for m in maps])
+        self.reset()
+
+    def state(self) -> dict[str, Any]:
+        arrays: dict[str, np.ndarray] = {}
+        if self.background is not None:
+            arrays["background"] = self.background
+        if self.perspective is not None:
+            arrays["perspective"] = np.array(self.perspective, np.float64)
+        if self.footfall is not None:
+            arrays["footfall"] = self.footfall
+        return {"name": self.name, "config": asdict(self.config), "arrays": arrays}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> MotionEncoder:
+        arrays = state.get("arrays", {})
+        return cls(
+            background=arrays.get("background"),
+            perspective=arrays.get("perspective"),
+            footfall=arrays.get("footfall"),
+            **state.get("config", {}),
+        )
+
+    # ------------------------------------------------------------------ per frame
+    def _work(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        ww = self.config.work_width
+        wh = max(self.config.grid_rows, int(round(ww * h / w)))
+        if (w, h) == (ww, wh):
+            return image
+        return cv2.resize(image, (ww, wh), interpolation=cv2.INTER_AREA)
+
+    def _cells(self, h: int, w: int) -> tuple[int, int, int, int]:
+        r, c = self.grid
+        return r, c, max(1, h // r), max(1, w // c)
+
+    def _foreground(self, work: np.ndarray) -> np.ndarray:
+        if self.background is None or self.background.shape[:2] != work.shape[:2]:
+            # not fitted (or a different camera shape): the first frame stands in
+            self.background = work.astype(np.float32)
+        if self._bg_sub is None or self._bg_sub[0] is not self.background:
+            bsub = self.background[::6, ::6].reshape(-1, 3)
+            self._bg_sub = (self.background, np.maximum(np.median(bsub, axis=0), 1.0))
+            self._bg_u8 = np.clip(np.round(self.background), 0, 255).astype(np.uint8)
+        # per-channel gain from medians of a subsample: robust to the people in the frame
+        gain = np.median(work[::6, ::6].reshape(-1, 3), axis=0) / self._bg_sub[1]
+        expected = cv2.multiply(self._bg_u8, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0))
+        diff = cv2.absdiff(work, expected)
+        diff = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
+        return diff > self.config.fg_threshold
+
+    def person_height(self, feet_y: float | np.ndarray) -> float | np.ndarray:
+        """Expected height (pixels, working resolution) of a person whose feet are at ``feet_y``."""
+        floor = float(self.config.min_blob_height)
+        if self.perspective is None:
+            return np.maximum(floor, 0.25 * (self.background.shape[0] if self.background is not None else 120))
+        slope, intercept = self.perspective
+        return np.maximum(floor, slope * np.asarray(feet_y, float) + intercept)
+
+    def _match(self, blobs: np.ndarray, persons: np.ndarray, index: int) -> list[tuple[float, float] | None]:
+        """Per-frame displacement (pixels) of each blob over its recent track, where known.
+
+        A blob is matched to the previous frame's blob whose centroid is nearest, if that is
+        mutual, within 0.8 person heights, and the areas differ by less than a factor of two:
+        splits and merges then go unmatched instead of faking large steps. Matched blobs
+        extend the previous blob's track; the displacement is averaged over up to
+        ``TRACK_STEPS`` frames, which steadies it.
+        """
+        out: list[tuple[float, float] | None] = [None] * len(blobs)
+        tracks: list[list[tuple[float, float]]] = [[(float(b[0]), float(b[1]))] for b in blobs]
+        prev = self._prev_blobs
+        if prev is not None and prev[0] < index and len(prev[1]) and len(blobs):
+            pb, prev_tracks = prev[1], prev[2]
+            d = np.hypot(blobs[:, None, 0] - pb[None, :, 0], blobs[:, None, 1] - pb[None, :, 1])
+            d = d / np.maximum(persons[:, None], 1.0)
+            nearest_prev = d.argmin(axis=1)
+            nearest_cur = d.argmin(axis=0)
+            for j, i in enumerate(nearest_prev):
+                ratio = blobs[j, 2] / max(pb[i, 2], 1.0)
+                if nearest_cur[i] == j and d[j, i] <= 0.8 and 0.5 <= ratio <= 2.0:
+                    tracks[j] = (prev_tracks[i] + tracks[j])[-(TRACK_STEPS + 1):]
+                    steps = len(tracks[j]) - 1
+                    (x0, y0), (x1, y1) = tracks[j][0], tracks[j][-1]
+                    out[j] = ((x1 - x0) / steps, (y1 - y0) / steps)
+        self._prev_blobs = (index, blobs, tracks)
+        return out
+
+    def _frame_stats(self, index: int, image: np.ndarray) -> _FrameStats:
+        cfg = self.config
+        work = self._work(image)
+        gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+        h, w = gray.shape
+        fg = self._foreground(work)
+        R, C, ch, cw = self._cells(h, w)
+        if self._prev is not None and self._prev[0] < index:
+            flow = self._flow.calc(self._prev[1], gray, None)
+        else:
+            flow = np.zeros((h, w, 2), np.float32)
+        self._prev = (index, gray)
+        fg_frac = cv2.resize(fg[: R * ch, : C * cw].astype(np.float32), (C, R), interpolation=cv2.INTER_AREA)
+
+        feet = np.zeros((R, C), bool)
+        speed = np.zeros((R, C), np.float32)
+        vel = np.zeros((R, C, 2), np.float32)
+        weight = np.zeros((R, C), np.float32)
+        agitation = np.zeros((R, C), np.float32)
+        aspect = np.zeros((R, C), np.float32)
+        size = np.zeros((R, C), np.float32)
+        large = np.zeros((R, C), np.float32)
+        rarity = np.zeros((R, C), np.float32)
+        large_rarity = np.zeros((R, C), np.float32)
+        n, labels, stats, centroids = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+        keep = [k for k in range(1, n) if stats[k, 4] >= cfg.min_blob_px]
+        n_blobs = len(keep)
+        blobs = np.array([[centroids[k, 0], centroids[k, 1], stats[k, 4], stats[k, 1] + stats[k, 3]] for k in keep], float)
+        persons = self.person_height(blobs[:, 3]) if n_blobs else np.zeros(0)
+        moved = self._match(blobs, persons, index)
+        if n_blobs:
+            # per-blob flow sums over foreground pixels only (a few percent of the frame)
+            on = np.flatnonzero(fg)
+            lab = labels.ravel()[on]
+            fxy = flow.reshape(-1, 2)[on]
+            fx = np.bincount(lab, weights=fxy[:, 0], minlength=n)
+            fy = np.bincount(lab, weights=fxy[:, 1], minlength=n)
+            fm = np.bincount(lab, weights=np.hypot(fxy[:, 0], fxy[:, 1]), minlength=n)
+            for j, k in enumerate(keep):
+                x, y, bw, bh, a = (int(v) for v in stats[k])
+                r = min(R - 1, (y + bh - 1) // ch)
+                c = min(C - 1, (x + bw // 2) // cw)
+                person = float(persons[j])
+                feet[r, c] = True
+                size[r, c] = max(size[r, c], a / (0.25 * person * person))  # a standing person ~ 1
+                is_large = a > LARGE_BLOB * 0.25 * person * person
+                if self.footfall is not None and self.footfall.shape[1:] == (h, w):
+                    here = float(self.footfall[int(is_large), min(h - 1, y + bh - 1), min(w - 1, x + bw // 2)])
+                    target = large_rarity if is_large else rarity
+                    target[r, c] = max(target[r, c], here)
+                if bh >= cfg.min_blob_height or bw >= cfg.min_blob_height:
+                    aspect[r, c] = max(aspect[r, c], bw / bh)
+                per_s = cfg.fps / person
+                # velocity: the blob's own displacement when it was matched to the previous
+                # frame, else its mean optical flow (which undershoots on plain surfaces)
+                dx, dy = moved[j] if moved[j] is not None else (fx[k] / a, fy[k] / a)
+                vx, vy = dx * per_s, dy * per_s
+                if is_large:
+                    # vehicles and groups: kept apart so a car on the road does not make
+                    # a person running beside it look ordinary
+                    large[r, c] = max(large[r, c], math.hypot(vx, vy))
+                    continue
+                speed[r, c] = max(speed[r, c], math.hypot(vx, vy))
+                agitation[r, c] = max(agitation[r, c], fm[k] / a * per_s)
+                vel[r, c] += (vx * a, vy * a)
+                weight[r, c] += a
+        vel /= np.maximum(weight, 1.0)[..., None]
+        return _FrameStats(fg, fg_frac, feet, speed, vel, agitation, aspect, size, large, rarity, large_rarity, n_blobs)
+
+    # ------------------------------------------------------------------ per window
+    def embed(self, window: Window) -> Embedding:
+        cfg = self.config
+        stats: list[_FrameStats] = []
+        for i in range(window.n_valid):
+            idx = int(window.frame_indices[i])
+            cached = self._cache.get(idx)
+            if cached is None:
+                cached = self._frame_stats(idx, window.frames[i])
+                self._cache[idx] = cached
+            stats.append(cached)
+        first = int(window.frame_indices[0])
+        for key in [k for k in self._cache if k < first]:
+            del self._cache[key]
+        R, C = self.grid
+        T = len(stats)
+        fg_frac = np.stack([s.fg_frac for s in stats])
+        feet = np.stack([s.feet for s in stats])
+        speed = np.stack([s.speed for s in stats])
+        vel = np.stack([s.vel for s in stats])
+        agitation = np.stack([s.agitation for s in stats])
+
+        n_feet = feet.sum(axis=0)
+        speed_med = _masked_quantile(speed, feet, 0.5)
+        speed_high = _masked_quantile(speed, feet, 0.75)
+        both = feet[1:] & feet[:-1]
+        jitter = _masked_quantile(np.linalg.norm(vel[1:] - vel[:-1], axis=-1), both, 0.5)
+        agit = _masked_quantile(agitation, feet, 0.5)
+
+        # persistent foreground: present in every frame of the window, and its blob shapes
+        persistent = np.logical_and.reduce([s.fg for s in stats])
+        h, w = persistent.shape
+        _R, _C, ch, cw = self._cells(h, w)
+        persist = persistent[: R * ch, : C * cw].reshape(R, ch, C, cw).mean(axis=(1, 3))
+        p_aspect = np.zeros((R, C), np.float32)
+        p_size = np.zeros((R, C), np.float32)
+        n, _labels, pstats, _ = cv2.connectedComponentsWithStats(persistent.astype(np.uint8), connectivity=8)
+        for k in range(1, n):
+            x, y, bw, bh, a = (int(v) for v in pstats[k])
+            if a < cfg.min_blob_px:
+                continue
+            r = min(R - 1, (y + bh - 1) // ch)
+            c = min(C - 1, (x + bw // 2) // cw)
+            person = float(self.person_height(y + bh))
+            p_size[r, c] = max(p_size[r, c], a / (0.25 * person * person))
+            if bh >= cfg.min_blob_height or bw >= cfg.min_blob_height:
+                p_aspect[r, c] = max(p_aspect[r, c], bw / bh)
+
+        # dwell: slow presence in and around the cell, building up over dwell_s and fading
+        # within a second or two once the place is empty, so a short pause leaves little behind
+        slow = (feet & (speed < cfg.slow_speed)).mean(axis=0).astype(np.float32)
+        slow = cv2.dilate(slow, np.ones((3, 3), np.uint8))
+        if self._dwell is None:
+            self._dwell = np.zeros_like(slow)
+        dt = 0.0 if self._last_window_end is None else max(0.0, window.ts_end - self._last_window_end)
+        rise = math.exp(-dt / cfg.dwell_s)
+        fade = math.exp(-dt / 1.0)
+        self._dwell = np.where(slow > 0, rise * self._dwell + (1.0 - rise) * slow, fade * self._dwell).astype(np.float32)
+        self._last_window_end = window.ts_end
+        dwell = np.where(n_feet > 0, self._dwell, 0.0)
+
+        cells = np.stack(
+            [
+                fg_frac.mean(axis=0), persist, n_feet / T, speed_med, speed_high, jitter,
+                np.stack([s.aspect for s in stats]).max(axis=0), np.stack([s.size for s in stats]).max(axis=0),
+                p_aspect, p_size, dwell, agit,
+                _masked_quantile(np.stack([s.large for s in stats]), np.stack([s.large > 0 for s in stats]), 0.5),
+                _masked_quantile(np.stack([s.rarity for s in stats]), feet, 0.5),
+                np.stack([s.large_rarity for s in stats]).max(axis=0),
+            ],
+            axis=-1,
+        ).astype(np.float32)
+        glob = np.array(
+            [fg_frac.mean(), persist.mean(), np.mean([s.n_blobs for s in stats]), speed_high.max(), agit.max()],
+            dtype=np.float32,
+        )
+        flat = cells.reshape(-1, cells.shape[-1])
+        vector = np.concatenate([glob, flat.max(axis=0), flat.mean(axis=0)]).astype(np.float32)
+        return Embedding(vector=vector, cells=cells)
+
+
+def _masked_quantile(values: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
+    """Per cell, the ``q`` quantile (lower) over time of ``values`` where ``mask``; 0 where empty."""
+    ordered = np.sort(np.where(mask, values, np.inf), axis=0)
+    n = mask.sum(axis=0)
+    idx = np.clip(np.floor(q * (n - 1)).astype(int), 0, values.shape[0] - 1)
+    picked = np.take_along_axis(ordered, idx[None], axis=0)[0]
+    return np.where(n > 0, picked, 0.0).astype(np.float32)
+
+
+def _fit_perspective(feet_y: np.ndarray, heights: np.ndarray, rows: int) -> tuple[float, float] | None:
+    """Expected person height as a line in the feet row, from upright blobs of normal footage.
+
+    Per band of rows the 75th percentile of blob heights is taken (fragments and partly hidden
+    people are shorter, never taller); a line through the bands is the model. ``None`` when
+    there are too few blobs to say.
+    """
+    if feet_y.size < 20:
+        return None
+    bands = np.linspace(0, rows, 9)
+    xs, ys = [], []
+    for lo, hi in zip(bands[:-1], bands[1:]):
+        sel = (feet_y >= lo) & (feet_y < hi)
+        if sel.sum() >= 5:
+            xs.append(float(np.median(feet_y[sel])))
+            ys.append(float(np.quantile(heights[sel], 0.75)))
+    if len(xs) < 2:
+        h = float(np.quantile(heights, 0.75))
+        return 0.0, h
+    slope, intercept = np.polyfit(xs, ys, 1)
+    if slope < 0:  # heights should not shrink toward the camera; fall back to a constant
+        return 0.0, float(np.median(ys))
+    return float(slope), float(intercept)
+
+
+def _footfall(points: list[tuple[int, int]], shape: tuple[int, int], person_height: Any) -> np.ndarray | None:
+    """Rarity map of feet positions: 0 where normal footage often had feet, 1 where never.
+
+    Feet points are accumulated, blurred by about a third of a person's height (so a path
+    seen once covers its neighbourhood) and turned into ``-log`` density scaled to [0, 1].
+    """
+    if len(points) < 20:
+        return None
+    h, w = shape
+    counts = np.zeros((h, w), np.float32)
+    for x, y in points:
+        counts[min(h - 1, max(0, y)), min(w - 1, max(0, x))] += 1.0
+    sigma = max(1.5, float(np.median(person_height(np.array([p[1] for p in points], float)))) / 3.0)
+    density = cv2.GaussianBlur(counts, (0, 0), sigma)
+    density /= max(float(density.max()), 1e-9)
+    floor = 1e-3
+    return (np.log(np.maximum(density, floor)) / math.log(floor)).astype(np.float32)

@@ -1,0 +1,227 @@
+"""From window scores to candidate events: smoothing, hysteresis, minimum duration, rollback.
+
+Scores are smoothed with a centred moving average over ``smooth`` windows (so the builder
+runs ``smooth // 2`` windows behind the video). An event opens when the smoothed score reaches
+``threshold`` and stays open while it is at least ``low`` (hysteresis), tolerating dips of up
+to ``max_gap_s``. Its onset is found by rolling back from the window that crossed the
+threshold through the stored windows while they were at least ``low``: the moment an anomaly
+*became* visible, not the moment the detector was sure. Events shorter than ``min_event_s`` are
+dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ScoredWindow:
+    """One window after scoring.
+
+    Attributes:
+        raw: the normality model's raw score (units of held-out normal windows).
+        score: calibrated to [0, 1] and passed through the Engram gate.
+        cell: (row, col) of the most unusual cell, on a ``grid`` of cells.
+        key: the Engram n-gram key of the window (``None`` without a memory).
+        types: anomaly-type probabilities from the type head, if the camera has one.
+    """
+
+    index: int
+    ts_start: float
+    ts_end: float
+    raw: float
+    score: float
+    cell: tuple[int, int]
+    grid: tuple[int, int]
+    key: int | None = None
+    types: dict[str, float] | None = None
+    ungated: float | None = None
+
+    @property
+    def center(self) -> float:
+        """Midpoint in seconds."""
+        return 0.5 * (self.ts_start + self.ts_end)
+
+    def region(self) -> tuple[float, float, float, float]:
+        """The most unusual cell as a normalised ``(x1, y1, x2, y2)`` box."""
+        r, c = self.cell
+        rows, cols = self.grid
+        return (c / cols, r / rows, (c + 1) / cols, (r + 1) / rows)
+
+
+@dataclass
+class CandidateEvent:
+    """A stretch of unusual windows, the unit the agents reason about."""
+
+    camera_id: str
+    source: str
+    start_s: float
+    end_s: float
+    peak_score: float
+    peak_time_s: float
+    windows: list[ScoredWindow] = field(default_factory=list)
+
+    @property
+    def event_id(self) -> str:
+        """Deterministic id from camera, source and onset (a restarted run gets the same)."""
+        digest = hashlib.sha1(self.source.encode("utf-8")).hexdigest()[:6]
+        return f"{self.camera_id}-{digest}-{int(round(self.start_s * 10)):07d}"
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.end_s - self.start_s
+
+    @property
+    def peak_window(self) -> ScoredWindow:
+        """The window with the highest score."""
+        return max(self.windows, key=lambda w: w.score)
+
+    def region(self) -> tuple[float, float, float, float]:
+        """Union of the unusual cells of the event's strong windows, normalised ``x1, y1, x2, y2``."""
+        strong = [w for w in self.windows if w.score >= 0.5 * self.peak_score] or self.windows
+        boxes = np.array([w.region() for w in strong])
+        return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+
+
+def smooth_scores(values: Sequence[float], k: int) -> np.ndarray:
+    """Centred moving average over ``k`` windows, edges padded with their own values."""
+    v = np.asarray(values, dtype=np.float64)
+    if k <= 1 or v.size == 0:
+        return v.copy()
+    half = k // 2
+    padded = np.pad(v, half, mode="edge")
+    return np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
+
+
+def frame_scores(windows: Sequence[ScoredWindow], times: np.ndarray, smooth: int = 3) -> np.ndarray:
+    """One score per source frame: smoothed window scores interpolated at window centres."""
+    times = np.asarray(times, dtype=np.float64)
+    if not windows:
+        return np.zeros(times.size)
+    centres = np.array([w.center for w in windows])
+    values = smooth_scores([w.score for w in windows], smooth)
+    return np.clip(np.interp(times, centres, values), 0.0, 1.0)
+
+
+class EventBuilder:
+    """Streaming event detection over scored windows (see the module docstring).
+
+    Args:
+        camera_id, source: recorded on the events.
+        threshold: smoothed score that opens an event.
+        low: score an open event must keep (default ``0.6 * threshold``).
+        min_event_s: shorter events are dropped.
+        max_gap_s: dips below ``low`` shorter than this do not close an event.
+        smooth: windows in the centred moving average.
+        history: windows kept for rollback.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        source: str,
+        *,
+        threshold: float = 0.5,
+        low: float | None = None,
+        min_event_s: float = 1.0,
+        max_gap_s: float = 2.0,
+        smooth: int = 3,
+        history: int = 240,
+    ) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        self.camera_id = camera_id
+        self.source = source
+        self.threshold = threshold
+        self.low = 0.6 * threshold if low is None else low
+        self.min_event_s = min_event_s
+        self.max_gap_s = max_gap_s
+        self.smooth = max(1, smooth)
+        self._pending: deque[ScoredWindow] = deque()  # raw windows awaiting their smoothed value
+        self._raw: deque[float] = deque(maxlen=2 * (self.smooth // 2) + 1)
+        self._history: deque[tuple[ScoredWindow, float]] = deque(maxlen=history)
+        self._open: list[tuple[ScoredWindow, float]] | None = None
+        self._last_strong: float | None = None
+
+    def push(self, window: ScoredWindow) -> list[CandidateEvent]:
+        """Add the next window; returns the events that closed."""
+        half = self.smooth // 2
+        if not self._raw:
+            for _ in range(half):  # left edge padding with the first value
+                self._raw.append(window.score)
+        self._raw.append(window.score)
+        self._pending.append(window)
+        if len(self._pending) <= half:
+            return []
+        target = self._pending.popleft()
+        return self._step(target, float(np.mean(self._raw)))
+
+    def finish(self) -> list[CandidateEvent]:
+        """Flush the windows still waiting for their smoothed value and close any open event."""
+        closed: list[CandidateEvent] = []
+        half = self.smooth // 2
+        while self._pending:
+            last = self._raw[-1] if self._raw else 0.0
+            self._raw.append(last)  # right edge padding
+            target = self._pending.popleft()
+            closed += self._step(target, float(np.mean(list(self._raw)[-(2 * half + 1):])))
+        if self._open:
+            event = self._close()
+            if event:
+                closed.append(event)
+        return closed
+
+    def _step(self, window: ScoredWindow, smoothed: float) -> list[CandidateEvent]:
+        closed: list[CandidateEvent] = []
+        self._history.append((window, smoothed))
+        if self._open is not None:
+            if smoothed >= self.low:
+                self._open.append((window, smoothed))
+                self._last_strong = window.center
+            elif self._last_strong is not None and window.center - self._last_strong <= self.max_gap_s:
+                self._open.append((window, smoothed))
+            else:
+                event = self._close()
+                if event:
+                    closed.append(event)
+        if self._open is None and smoothed >= self.threshold:
+            # roll back through the stored windows while they were already unusual
+            members: list[tuple[ScoredWindow, float]] = []
+            for past, value in reversed(list(self._history)[:-1]):
+                if value < self.low:
+                    break
+                members.append((past, value))
+            self._open = list(reversed(members)) + [(window, smoothed)]
+            self._last_strong = window.center
+        return closed
+
+    def _close(self) -> CandidateEvent | None:
+        members = self._open or []
+        self._open = None
+        # trailing windows below ``low`` were kept only to bridge gaps
+        while members and members[-1][1] < self.low:
+            members.pop()
+        if not members:
+            return None
+        first, last = members[0][0], members[-1][0]
+        stride = (last.ts_start - first.ts_start) / max(1, len(members) - 1) if len(members) > 1 else 0.0
+        start = max(0.0, first.center - 0.5 * stride)
+        end = last.center + 0.5 * stride
+        if end - start < self.min_event_s:
+            return None
+        peak_w, peak_v = max(members, key=lambda m: m[1])
+        return CandidateEvent(
+            camera_id=self.camera_id,
+            source=self.source,
+            start_s=round(start, 3),
+            end_s=round(end, 3),
+            peak_score=round(float(peak_v), 4),
+            peak_time_s=round(peak_w.center, 3),
+            windows=[w for w, _ in members],
+        )

@@ -1,0 +1,216 @@
+"""The streaming path: frames -> windows -> embeddings -> scores -> candidate events.
+
+Decoding runs in a background thread feeding a bounded queue, so it overlaps with the work on
+the previous frames (OpenCV, decord and numpy release the GIL). :class:`Scanner` scores one
+source with a camera's profile and hands every window and every closed event to the caller;
+nothing here calls a language model.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from perception.encoders import Embedding, Encoder
+from perception.engram import EngramStream
+from perception.events import CandidateEvent, EventBuilder, ScoredWindow
+from perception.head import TypeHead
+from perception.profile import CameraProfile
+from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
+from perception.windows import Window, iter_windows
+from vigil.config import CameraConfig
+
+_DONE = object()
+
+
+def threaded_frames(video: VideoSource, maxsize: int = 64, stats: dict[str, float] | None = None) -> Iterator[Frame]:
+    """Iterate ``video.frames()`` decoded in a background thread.
+
+    Exceptions from the decoder are re-raised in the caller. If ``stats`` is given, the time
+    the caller spent waiting for frames accumulates in ``stats["decode_wait_s"]``.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in video.frames():
+                while not stop.is_set():
+                    try:
+                        q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="vigil-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            t0 = time.perf_counter()
+            item = q.get()
+            if stats is not None:
+                stats["decode_wait_s"] = stats.get("decode_wait_s", 0.0) + time.perf_counter() - t0
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def open_camera_video(source: str, cam: CameraConfig, fps: float | None = None) -> VideoSource:
+    """Open ``source`` with a camera's sampling, size and reconnect settings."""
+    policy = ReconnectPolicy(attempts=cam.reconnect_attempts, max_delay_s=cam.reconnect_max_delay_s)
+    return open_video(source, fps=fps or cam.fps, width=cam.frame_width, folder_fps=cam.folder_fps, reconnect=policy)
+
+
+def embed_windows(
+    encoder: Encoder,
+    frames: Iterable[Frame],
+    *,
+    size: int,
+    stride: int,
+    fps: float,
+    batch: int = 1,
+) -> Iterator[tuple[Window, Embedding]]:
+    """Windows of ``frames`` with their embeddings, batched for encoders that like it."""
+    encoder.reset()
+    pending: list[Window] = []
+    for window in iter_windows(frames, size=size, stride=stride, fps=fps):
+        pending.append(window)
+        if len(pending) >= batch:
+            yield from zip(pending, encoder.embed_batch(pending))
+            pending = []
+    if pending:
+        yield from zip(pending, encoder.embed_batch(pending))
+
+
+@dataclass
+class ScanResult:
+    """What a scan of one source produced."""
+
+    source: str
+    windows: list[ScoredWindow] = field(default_factory=list)
+    events: list[CandidateEvent] = field(default_factory=list)
+    frame_times: np.ndarray | None = None  # every source frame (files, folders)
+    fps: float | None = None
+    n_frames: int | None = None
+    duration_s: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Scanner:
+    """Scores sources with a camera profile.
+
+    Args:
+        profile: the camera's fitted profile.
+        camera: the camera's settings (threshold, window, reconnects ...).
+        use_engram: gate scores with the profile's Engram memory, when it has one.
+        smooth: windows in the score smoothing.
+    """
+
+    def __init__(self, profile: CameraProfile, camera: CameraConfig, *, use_engram: bool = True, smooth: int = 3) -> None:
+        self.profile = profile
+        self.camera = camera
+        self.encoder = profile.build_encoder()
+        self.use_engram = use_engram and profile.engram is not None
+        self.smooth = smooth
+
+    def scan(
+        self,
+        source: str,
+        *,
+        on_window: Callable[[ScoredWindow], None] | None = None,
+        on_event: Callable[[CandidateEvent], None] | None = None,
+        progress: Callable[[float], None] | None = None,
+        keep_windows: bool = True,
+        max_seconds: float | None = None,
+    ) -> ScanResult:
+        """Score every window of ``source``; events are reported as they close.
+
+        Args:
+            on_window, on_event: called for each scored window / closed event.
+            progress: called with the video time (seconds) reached.
+            keep_windows: also collect the windows in the result.
+            max_seconds: stop after this much video (live sources).
+        """
+        p = self.profile
+        timings: dict[str, float] = {"decode_wait_s": 0.0, "embed_s": 0.0, "score_s": 0.0, "events_s": 0.0}
+        result = ScanResult(source=str(source), timings=timings)
+        builder = EventBuilder(
+            p.camera_id, str(source), threshold=self.camera.threshold, min_event_s=self.camera.min_event_s,
+            smooth=self.smooth,
+        )
+        stream: EngramStream | None = p.engram.stream() if self.use_engram and p.engram else None
+        head: TypeHead | None = p.head
+        started = time.perf_counter()
+        with open_camera_video(source, self.camera, fps=p.fps) as video:
+            result.frame_times = video.source_times()
+            result.fps, result.n_frames, result.duration_s = video.info.fps, video.info.n_frames, video.info.duration_s
+            frames: Iterable[Frame] = threaded_frames(video, stats=timings)
+            if max_seconds is not None:
+                frames = (f for f in frames if f.t <= max_seconds)
+            batch = int(getattr(getattr(self.encoder, "config", None), "batch_size", 1) or 1)
+            it = embed_windows(self.encoder, frames, size=p.window, stride=self.camera.stride, fps=p.fps, batch=batch)
+            while True:
+                t0 = time.perf_counter()
+                wait0 = timings["decode_wait_s"]
+                try:
+                    window, emb = next(it)
+                except StopIteration:
+                    break
+                # embedding time excludes the time spent waiting for the decoder
+                timings["embed_s"] += time.perf_counter() - t0 - (timings["decode_wait_s"] - wait0)
+                t1 = time.perf_counter()
+                scored = self._score(window, emb, stream, head)
+                timings["score_s"] += time.perf_counter() - t1
+                if keep_windows:
+                    result.windows.append(scored)
+                if on_window:
+                    on_window(scored)
+                t2 = time.perf_counter()
+                for event in builder.push(scored):
+                    result.events.append(event)
+                    if on_event:
+                        on_event(event)
+                timings["events_s"] += time.perf_counter() - t2
+                if progress:
+                    progress(window.ts_end)
+        for event in builder.finish():
+            result.events.append(event)
+            if on_event:
+                on_event(event)
+        timings["total_s"] = time.perf_counter() - started
+        return result
+
+    def _score(self, window: Window, emb: Embedding, stream: EngramStream | None, head: TypeHead | None) -> ScoredWindow:
+        p = self.profile
+        ws = p.scorer.score(emb.cells, emb.vector)
+        calibrated = float(p.scorer.calibration(ws.raw)) if p.scorer.calibration else min(1.0, ws.raw / 2)
+        key = None
+        score = calibrated
+        if stream is not None and p.engram is not None:
+            key = stream.push(emb.vector)
+            score = p.engram.gate(calibrated, key)
+        types = head.probabilities(TypeHead.features(emb.vector, emb.cells, ws.cell)) if head else None
+        return ScoredWindow(
+            index=window.index, ts_start=window.ts_start, ts_end=window.ts_end, raw=ws.raw, score=score,
+            cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated,
+        )

@@ -1,0 +1,132 @@
+"""A camera's fitted profile: encoder state, normality model, Engram memory, type head.
+
+Saved under ``<data_dir>/<camera>/profile/`` as ``profile.json`` (settings, readable) and
+``arrays.npz`` (numbers). Loading checks the format version and names what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perception.encoders import Encoder, encoder_class
+from perception.engram import EngramMemory
+from perception.head import TypeHead
+from perception.scoring import NormalityModel
+from vigil.errors import UnknownCameraError, VigilError
+
+PROFILE_FORMAT = 1
+
+
+class ProfileError(VigilError):
+    """A profile that cannot be used (damaged, from another format, wrong encoder)."""
+
+
+@dataclass
+class CameraProfile:
+    """Everything needed to score a camera's footage."""
+
+    camera_id: str
+    encoder_state: dict[str, Any]
+    encoder_version: str
+    scorer: NormalityModel
+    fps: float
+    window: int
+    stride: int
+    frame_width: int
+    engram: EngramMemory | None = None
+    head: TypeHead | None = None
+    videos: list[str] = field(default_factory=list)
+    n_windows: int = 0
+    created: str = ""
+
+    @property
+    def encoder_name(self) -> str:
+        """Registry name of the encoder the profile was fitted with."""
+        return str(self.encoder_state["name"])
+
+    def build_encoder(self) -> Encoder:
+        """A fresh encoder in the fitted state."""
+        return encoder_class(self.encoder_name).from_state(self.encoder_state)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: str | Path) -> Path:
+        """Write the profile (atomically: a crash leaves the previous one intact)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        for prefix, part in (
+            ("encoder", self.encoder_state.get("arrays", {})),
+            ("scorer", self.scorer.arrays()),
+            ("engram", self.engram.arrays() if self.engram else {}),
+            ("head", self.head.arrays() if self.head else {}),
+        ):
+            for key, value in part.items():
+                arrays[f"{prefix}/{key}"] = np.asarray(value)
+        meta = {
+            "format": PROFILE_FORMAT,
+            "camera_id": self.camera_id,
+            "created": self.created,
+            "encoder": {"name": self.encoder_name, "version": self.encoder_version, "config": self.encoder_state.get("config", {})},
+            "scorer": self.scorer.settings(),
+            "engram": self.engram.settings() if self.engram else None,
+            "head": self.head.settings() if self.head else None,
+            "sampling": {"fps": self.fps, "window": self.window, "stride": self.stride, "frame_width": self.frame_width},
+            "videos": self.videos,
+            "n_windows": self.n_windows,
+        }
+        tmp_npz = folder / "arrays.tmp.npz"
+        np.savez_compressed(tmp_npz, **arrays)
+        tmp_json = folder / "profile.json.tmp"
+        tmp_json.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        os.replace(tmp_npz, folder / "arrays.npz")
+        os.replace(tmp_json, folder / "profile.json")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, camera_id: str | None = None) -> CameraProfile:
+        """Read a saved profile.
+
+        Raises:
+            UnknownCameraError: no profile in ``folder``.
+            ProfileError: damaged or from an incompatible format.
+        """
+        folder = Path(folder)
+        meta_path = folder / "profile.json"
+        if not meta_path.is_file():
+            who = f"camera {camera_id!r}" if camera_id else str(folder)
+            raise UnknownCameraError(f"{who} has no fitted profile; run: vigil fit --camera {camera_id or 'NAME'} --normal VIDEO ...")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            with np.load(folder / "arrays.npz") as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, json.JSONDecodeError) as exc:
+            raise ProfileError(f"{folder}: damaged profile ({exc}); fit the camera again") from None
+        if meta.get("format") != PROFILE_FORMAT:
+            raise ProfileError(f"{folder}: profile format {meta.get('format')} is not supported (expected {PROFILE_FORMAT}); fit the camera again")
+
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
+
+        enc = meta["encoder"]
+        sampling = meta["sampling"]
+        return cls(
+            camera_id=meta["camera_id"],
+            encoder_state={"name": enc["name"], "config": enc.get("config", {}), "arrays": part("encoder")},
+            encoder_version=enc.get("version", ""),
+            scorer=NormalityModel.restore(meta["scorer"], part("scorer")),
+            fps=float(sampling["fps"]),
+            window=int(sampling["window"]),
+            stride=int(sampling["stride"]),
+            frame_width=int(sampling["frame_width"]),
+            engram=EngramMemory.restore(meta["engram"], part("engram")) if meta.get("engram") else None,
+            head=TypeHead.restore(meta["head"], part("head")) if meta.get("head") else None,
+            videos=list(meta.get("videos", [])),
+            n_windows=int(meta.get("n_windows", 0)),
+            created=str(meta.get("created", "")),
+        )

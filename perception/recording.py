@@ -1,0 +1,78 @@
+"""Writing what the scanner sees into the store, and score files for evaluation."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from perception.events import CandidateEvent, ScoredWindow, frame_scores
+from vigil.store import EventRecord, Store, WindowRecord
+
+
+class StoreRecorder:
+    """Buffers window scores and writes them (and events) to the store in transactions.
+
+    Args:
+        store: the open store.
+        camera_id, source: recorded on every row.
+        model_version: identifies the profile that produced the scores.
+        threshold: windows at or above it are flagged ``is_anomaly``.
+        batch: windows per transaction.
+    """
+
+    def __init__(self, store: Store, camera_id: str, source: str, model_version: str, threshold: float, batch: int = 64) -> None:
+        self.store = store
+        self.camera_id = camera_id
+        self.source = source
+        self.model_version = model_version
+        self.threshold = threshold
+        self.batch = batch
+        self._buffer: list[WindowRecord] = []
+        self.windows_written = 0
+        self.events_written = 0
+
+    def window(self, w: ScoredWindow) -> None:
+        """Queue one window; flushes every ``batch`` windows."""
+        self._buffer.append(
+            WindowRecord(self.camera_id, self.source, round(w.ts_start, 4), round(w.ts_end, 4), round(w.score, 5),
+                         w.score >= self.threshold, self.model_version)
+        )
+        if len(self._buffer) >= self.batch:
+            self.flush()
+
+    def event(self, e: CandidateEvent) -> None:
+        """Store a candidate event (windows first, so the event's evidence is there)."""
+        self.flush()
+        self.store.upsert_event(
+            EventRecord(e.event_id, e.camera_id, e.source, e.start_s, e.end_s, e.peak_score, status="candidate")
+        )
+        self.events_written += 1
+
+    def flush(self) -> None:
+        """Write the queued windows."""
+        if self._buffer:
+            self.windows_written += self.store.add_windows(self._buffer)
+            self._buffer = []
+
+
+def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np.ndarray | None, smooth: int = 3) -> int:
+    """Write ``frame,time_s,score`` with one row per source frame; returns the row count.
+
+    Sources without per-frame timestamps (live streams) get one row per window centre.
+    """
+    if times is None:
+        times = np.array([w.center for w in windows])
+    scores = frame_scores(windows, times, smooth=smooth)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame", "time_s", "score"])
+        for i, (t, s) in enumerate(zip(times, scores)):
+            writer.writerow([i, f"{t:.4f}", f"{s:.5f}"])
+    tmp.replace(path)
+    return len(times)

@@ -1,0 +1,91 @@
+"""The motion encoder on synthetic footage: it sees a fall, a run and a left bag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perception.encoders import encoder_names, get_encoder
+from perception.encoders.motion import FEATURES, MotionEncoder
+from perception.video import open_video
+from perception.windows import iter_windows
+from vigil.schemas import load_ground_truth
+
+F = {name: i for i, name in enumerate(FEATURES)}
+
+
+@pytest.fixture(scope="module")
+def encoder(synth_small: Path) -> MotionEncoder:
+    enc = get_encoder("motion", fps=8)
+
+    def frames(path: Path):
+        with open_video(path, fps=2, width=320) as video:
+            for f in video.frames():
+                yield f.image
+
+    enc.fit(frames(p) for p in sorted((synth_small / "train").glob("*.mp4")))
+    return enc  # type: ignore[return-value]
+
+
+def _cells(enc: MotionEncoder, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    enc.reset()
+    with open_video(path, fps=8, width=320) as video:
+        pairs = [(w.center_s, enc.embed(w).cells) for w in iter_windows(video.frames(), size=16, stride=8, fps=8)]
+    return np.array([t for t, _ in pairs]), np.stack([c for _, c in pairs])
+
+
+def _video(synth_small: Path, kind: str) -> tuple[Path, tuple[float, float]]:
+    truth = load_ground_truth(synth_small / "gt.json")
+    (name,) = [n for n, t in truth.items() if t.events and t.events[0][2] == kind]
+    start, end, _ = truth[name].events[0]
+    return synth_small / truth[name].path, (start, end)
+
+
+def test_registry_and_learned_scene(encoder: MotionEncoder) -> None:
+    assert {"motion", "vjepa2"} <= set(encoder_names())
+    assert encoder.background is not None and encoder.background.shape == (120, 160, 3)
+    slope, _ = encoder.perspective
+    assert slope > 0  # people look taller near the bottom of the frame
+
+
+def test_a_fallen_person_is_a_wide_persistent_blob(encoder: MotionEncoder, synth_small: Path) -> None:
+    path, (start, end) = _video(synth_small, "falling")
+    times, cells = _cells(encoder, path)
+    lying = cells[(times > start + 3) & (times < end - 1)]
+    before = cells[times < start - 2]
+    assert np.median(lying[..., F["persist_aspect"]].max(axis=(1, 2))) > 1.3
+    assert np.median(before[..., F["persist_aspect"]].max(axis=(1, 2))) < 1.3
+
+
+def test_a_runner_is_faster_than_walkers(encoder: MotionEncoder, synth_small: Path) -> None:
+    path, (start, end) = _video(synth_small, "running")
+    times, cells = _cells(encoder, path)
+    during = cells[(times > start) & (times < end)][..., F["speed"]].max(axis=(1, 2))
+    _, normal = _cells(encoder, next((synth_small / "train").glob("*.mp4")))
+    walking = normal[..., F["speed"]]
+    assert during.max() > 1.5  # body heights per second
+    assert np.quantile(walking[walking > 0], 0.9) < 1.3
+
+
+def test_a_left_bag_stays_in_the_persistent_foreground(encoder: MotionEncoder, synth_small: Path) -> None:
+    path, (start, end) = _video(synth_small, "abandoned_object")
+    times, cells = _cells(encoder, path)
+    after = cells[(times > start + 4) & (times < end)][..., F["persist_size"]].max(axis=(1, 2))
+    assert np.mean(after > 0) > 0.9
+
+
+def test_state_round_trip_gives_identical_embeddings(encoder: MotionEncoder, synth_small: Path) -> None:
+    clone = MotionEncoder.from_state(encoder.state())
+    path = next((synth_small / "test").glob("*.mp4"))
+    _, a = _cells(encoder, path)
+    _, b = _cells(clone, path)
+    assert np.array_equal(a, b)
+
+
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="work_width"):
+        get_encoder("motion", work_width=8)
+    with pytest.raises(ValueError, match="unknown encoder 'flow'.*motion"):
+        get_encoder("flow")
