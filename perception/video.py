@@ -177,8 +177,9 @@ class FileSource(VideoSource):
             avg_fps = float(probe.get_avg_fps())
             del probe
             self.size = output_size(src_w, src_h, width)
+            # one decoding thread: the pipeline decodes in a thread of its own beside the analysis
             self._reader = decord.VideoReader(
-                str(path), ctx=decord.cpu(0), width=self.size[0], height=self.size[1], num_threads=0
+                str(path), ctx=decord.cpu(0), width=self.size[0], height=self.size[1], num_threads=1
             )
         except (decord.DECORDError, RuntimeError, IndexError) as exc:
             raise VideoError(f"decord cannot read {path}: {_first_line(exc)}") from None
