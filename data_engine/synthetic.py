@@ -35,7 +35,7 @@ from vigil.schemas import ANOMALY_TYPES, frame_labels
 log = logging.getLogger(__name__)
 
 CAMERA_NAME = "plaza"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # Named colours (RGB) so captions can say what they show.
 CLOTHES: dict[str, tuple[int, int, int]] = {
@@ -155,7 +155,8 @@ class Layout:
                 pts.append([round(min(max(u / cam.width, 0.0), 1.0), 4), round(min(max(v / cam.height, 0.0), 1.0), 4)])
             return pts
 
-        v_kerb = cam.project(0, self.plaza_far)[1] / cam.height
+        # half a metre inside the kerb: wheels on the road's near edge are not on the plaza
+        v_kerb = cam.project(0, self.plaza_far - 0.5)[1] / cam.height
         plaza = [[0.0, round(v_kerb, 4)], [1.0, round(v_kerb, 4)], [1.0, 1.0], [0.0, 1.0]]
         return {"keep-out": poly(self.keep_out), "kiosk": poly(self.loiter), "plaza": plaza}
 
@@ -264,30 +265,52 @@ class Actor:
 
 
 # --------------------------------------------------------------------------- planning
-def _segment_hits(a: np.ndarray, b: np.ndarray, rect: Rect) -> bool:
-    for s in np.linspace(0.0, 1.0, 25):
-        p = a + (b - a) * s
-        if rect.contains(float(p[0]), float(p[1])):
-            return True
-    return False
+def segment_hits(a: np.ndarray, b: np.ndarray, rect: Rect) -> bool:
+    """Whether the segment a-b touches the rectangle (Liang-Barsky clipping)."""
+    t0, t1 = 0.0, 1.0
+    d = b - a
+    for p, q in ((-d[0], a[0] - rect.x0), (d[0], rect.x1 - a[0]), (-d[1], a[1] - rect.z0), (d[1], rect.z1 - a[1])):
+        if abs(p) < 1e-12:
+            if q < 0:
+                return False
+            continue
+        r = q / p
+        if p < 0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+        if t0 > t1:
+            return False
+    return True
 
 
 def plan_route(points: list[np.ndarray], obstacles: list[Rect], margin: float = 0.45) -> list[np.ndarray]:
-    """Insert detours so that straight legs between ``points`` avoid the obstacles."""
-    route = [points[0]]
+    """Insert detours around corners so that straight legs between ``points`` avoid the obstacles.
+
+    Obstacles are inflated by ``margin``; one that contains a leg's own start or end (a person
+    heading into a zone on purpose) is not avoided on that leg.
+    """
+    rects = [r.inflate(margin) for r in obstacles]
+    route = [np.asarray(points[0], float)]
     for target in points[1:]:
-        for _ in range(4):
-            a = route[-1]
-            blocked = [r.inflate(margin) for r in obstacles if _segment_hits(a, target, r.inflate(margin))]
-            if not blocked:
-                break
-            rect = blocked[0].inflate(0.05)
-            corners = [np.array(c) for c in rect.corners()]
-            # the corner that keeps the path shortest
-            best = min(corners, key=lambda c: np.linalg.norm(c - a) + np.linalg.norm(target - c))
-            route.append(best)
-        route.append(target)
+        route += _detour(route[-1], np.asarray(target, float), rects, 0)[1:]
     return route
+
+
+def _detour(a: np.ndarray, b: np.ndarray, rects: list[Rect], depth: int) -> list[np.ndarray]:
+    active = [r for r in rects if not r.contains(float(a[0]), float(a[1])) and not r.contains(float(b[0]), float(b[1]))]
+    blocking = [r for r in active if segment_hits(a, b, r)]
+    if not blocking or depth >= 8:
+        return [a, b]
+    rect = min(blocking, key=lambda r: np.linalg.norm(np.array([(r.x0 + r.x1) / 2, (r.z0 + r.z1) / 2]) - a))
+    corners = [np.array(c) for c in rect.inflate(0.05).corners()]
+    corners.sort(key=lambda c: np.linalg.norm(c - a) + np.linalg.norm(b - c))
+    for c in corners:
+        if np.linalg.norm(c - a) < 1e-6:
+            continue
+        if not any(segment_hits(a, c, r) for r in active):
+            return [a, *_detour(c, b, rects, depth + 1)]
+    return [a, b]
 
 
 def timed_keys(route: list[np.ndarray], t0: float, speed: float, gait: str = "walk") -> list[Keypoint]:
@@ -374,10 +397,10 @@ class ScenePlanner:
 
     def road_car(self, t0: float) -> Actor:
         rng = self.rng
-        z = float(rng.choice([21.0, 23.0]) + rng.uniform(-0.2, 0.2))
+        z = float(rng.choice([21.8, 23.1]) + rng.uniform(-0.15, 0.15))
         x = self.cam.half_width(z) + 3.0
         a, b = np.array([-x, z]), np.array([x, z])
-        if z > 22:
+        if z > 22.5:
             a, b = b, a
         keys = timed_keys([a, b], t0, float(rng.uniform(7.0, 12.0)), "drive")
         return Actor("car", keys, {"colour": str(rng.choice(CAR_COLOURS))})

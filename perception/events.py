@@ -29,6 +29,7 @@ class ScoredWindow:
         cell: (row, col) of the most unusual cell, on a ``grid`` of cells.
         key: the Engram n-gram key of the window (``None`` without a memory).
         types: anomaly-type probabilities from the type head, if the camera has one.
+        features: the most unusual cell's features by name (encoders with named features).
     """
 
     index: int
@@ -41,6 +42,7 @@ class ScoredWindow:
     key: int | None = None
     types: dict[str, float] | None = None
     ungated: float | None = None
+    features: dict[str, float] | None = None  # the unusual cell's named features, if any
 
     @property
     def center(self) -> float:

@@ -210,7 +210,9 @@ class Scanner:
             key = stream.push(emb.vector)
             score = p.engram.gate(calibrated, key)
         types = head.probabilities(TypeHead.features(emb.vector, emb.cells, ws.cell)) if head else None
+        names = self.encoder.feature_names
+        features = {n: round(float(v), 4) for n, v in zip(names, emb.cells[ws.cell])} if names else None
         return ScoredWindow(
             index=window.index, ts_start=window.ts_start, ts_end=window.ts_end, raw=ws.raw, score=score,
-            cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated,
+            cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated, features=features,
         )

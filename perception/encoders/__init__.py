@@ -47,6 +47,8 @@ class Encoder(ABC):
 
     #: registry name
     name: str = ""
+    #: names of the per-cell features, when they mean something to a person (else None)
+    feature_names: tuple[str, ...] | None = None
 
     @property
     @abstractmethod

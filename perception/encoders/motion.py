@@ -123,6 +123,8 @@ class MotionEncoder(Encoder):
         **config: :class:`MotionConfig` fields.
     """
 
+    feature_names = FEATURES
+
     def __init__(
         self,
         background: np.ndarray | None = None,
