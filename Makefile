@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vigil data synth $(DEMO_OUT) --seed 0
+	$(BIN)/vigil demo --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 import yaml
 
+from perception.video import Mp4Writer
 from vigil.schemas import ANOMALY_TYPES, frame_labels
 
 log = logging.getLogger(__name__)
@@ -985,35 +986,6 @@ def _visible(box: tuple[float, float, float, float], w: int, h: int, need: float
     ix = max(0.0, min(x2, w) - max(x1, 0.0))
     iy = max(0.0, min(y2, h) - max(y1, 0.0))
     return ix * iy / area >= need
-
-
-class Mp4Writer:
-    """H.264 MP4 writer (PyAV), RGB frames in."""
-
-    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
-        import av
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # faststart puts the index first, so the file plays while it downloads (browsers, HTTP)
-        self._container = av.open(str(path), mode="w", options={"movflags": "faststart"})
-        from fractions import Fraction
-
-        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        self._stream.width = width
-        self._stream.height = height
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": "20", "preset": "veryfast", "tune": "zerolatency"}
-        self._av = av
-
-    def write(self, rgb: np.ndarray) -> None:
-        frame = self._av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-
-    def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
 
 
 def render_video(renderer: Renderer, plan: VideoPlan, out_dir: Path, progress: Callable[[int], None] | None = None) -> RenderedVideo:

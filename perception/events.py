@@ -1,6 +1,8 @@
 """From window scores to candidate events: smoothing, hysteresis, minimum duration, rollback.
 
-Scores are smoothed with a centred moving average over ``smooth`` windows (so the builder
+A window where a tripwire fired (:mod:`perception.tripwires`: someone running, a vehicle
+where vehicles never go) counts as at least ``TRIPWIRE_SCORE`` for event detection; its own
+score is left as it is. Scores are smoothed with a centred moving average over ``smooth`` windows (so the builder
 runs ``smooth // 2`` windows behind the video). An event opens when the smoothed score reaches
 ``threshold`` and stays open while it is at least ``low`` (hysteresis), tolerating dips of up
 to ``max_gap_s``. Its onset is found by rolling back from the window that crossed the
@@ -43,6 +45,8 @@ class ScoredWindow:
     types: dict[str, float] | None = None
     ungated: float | None = None
     features: dict[str, float] | None = None  # the unusual cell's named features, if any
+    trigger: str | None = None  # a tripwire that fired in this window (see perception.tripwires)
+    vector: np.ndarray | None = field(default=None, repr=False)  # the clip embedding
 
     @property
     def center(self) -> float:
@@ -67,6 +71,7 @@ class CandidateEvent:
     peak_score: float
     peak_time_s: float
     windows: list[ScoredWindow] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)  # the smoothed score of each window
 
     @property
     def event_id(self) -> str:
@@ -89,6 +94,14 @@ class CandidateEvent:
         strong = [w for w in self.windows if w.score >= 0.5 * self.peak_score] or self.windows
         boxes = np.array([w.region() for w in strong])
         return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+
+
+TRIPWIRE_SCORE = 0.6
+
+
+def event_score(window: ScoredWindow) -> float:
+    """What event detection uses: the score, raised to ``TRIPWIRE_SCORE`` when a tripwire fired."""
+    return max(window.score, TRIPWIRE_SCORE) if window.trigger else window.score
 
 
 def smooth_scores(values: Sequence[float], k: int) -> np.ndarray:
@@ -150,14 +163,19 @@ class EventBuilder:
         self._history: deque[tuple[ScoredWindow, float]] = deque(maxlen=history)
         self._open: list[tuple[ScoredWindow, float]] | None = None
         self._last_strong: float | None = None
+        self._stride_s: float | None = None
+        self._last_start: float | None = None
 
     def push(self, window: ScoredWindow) -> list[CandidateEvent]:
         """Add the next window; returns the events that closed."""
+        if self._last_start is not None and self._stride_s is None and window.ts_start > self._last_start:
+            self._stride_s = window.ts_start - self._last_start
+        self._last_start = window.ts_start
         half = self.smooth // 2
         if not self._raw:
             for _ in range(half):  # left edge padding with the first value
-                self._raw.append(window.score)
-        self._raw.append(window.score)
+                self._raw.append(event_score(window))
+        self._raw.append(event_score(window))
         self._pending.append(window)
         if len(self._pending) <= half:
             return []
@@ -194,28 +212,40 @@ class EventBuilder:
                     closed.append(event)
         if self._open is None and smoothed >= self.threshold:
             # roll back through the stored windows while they were already unusual
+            # (the half-maximum bound keeps a strong event from reaching back through merely
+            # restless windows before it)
+            floor = max(self.low, 0.5 * smoothed)
             members: list[tuple[ScoredWindow, float]] = []
             for past, value in reversed(list(self._history)[:-1]):
-                if value < self.low:
+                if value < floor:
                     break
                 members.append((past, value))
             self._open = list(reversed(members)) + [(window, smoothed)]
             self._last_strong = window.center
         return closed
 
+    def open_event(self) -> CandidateEvent | None:
+        """A snapshot of the event open now (onset to the latest window), or ``None``."""
+        if not self._open:
+            return None
+        return self._make(list(self._open), check_duration=False)
+
     def _close(self) -> CandidateEvent | None:
         members = self._open or []
         self._open = None
+        return self._make(members, check_duration=True)
+
+    def _make(self, members: list[tuple[ScoredWindow, float]], check_duration: bool) -> CandidateEvent | None:
         # trailing windows below ``low`` were kept only to bridge gaps
         while members and members[-1][1] < self.low:
             members.pop()
         if not members:
             return None
         first, last = members[0][0], members[-1][0]
-        stride = (last.ts_start - first.ts_start) / max(1, len(members) - 1) if len(members) > 1 else 0.0
+        stride = self._stride_s or 0.0
         start = max(0.0, first.center - 0.5 * stride)
         end = last.center + 0.5 * stride
-        if end - start < self.min_event_s:
+        if check_duration and end - start < self.min_event_s:
             return None
         peak_w, peak_v = max(members, key=lambda m: m[1])
         return CandidateEvent(
@@ -226,4 +256,29 @@ class EventBuilder:
             peak_score=round(float(peak_v), 4),
             peak_time_s=round(peak_w.center, 3),
             windows=[w for w, _ in members],
+            smoothed=[round(float(v), 4) for _, v in members],
         )
+
+
+def remainder(event: CandidateEvent, after_s: float, threshold: float) -> CandidateEvent | None:
+    """The part of ``event`` from ``after_s`` on, as an event of its own, if it is still unusual.
+
+    Used when the agents dismissed the beginning of a long event: what follows gets its own
+    onset, id and judgement.
+    """
+    pairs = list(zip(event.windows, event.smoothed if len(event.smoothed) == len(event.windows) else [w.score for w in event.windows]))
+    rest = [(w, v) for w, v in pairs if w.ts_start >= after_s - 1e-6]
+    if not rest or max(v for _, v in rest) < threshold:
+        return None
+    stride = (rest[-1][0].ts_start - rest[0][0].ts_start) / (len(rest) - 1) if len(rest) > 1 else 0.0
+    peak_w, peak_v = max(rest, key=lambda m: m[1])
+    return CandidateEvent(
+        camera_id=event.camera_id,
+        source=event.source,
+        start_s=round(max(0.0, rest[0][0].center - 0.5 * stride), 3),
+        end_s=event.end_s,
+        peak_score=round(float(peak_v), 4),
+        peak_time_s=round(peak_w.center, 3),
+        windows=[w for w, _ in rest],
+        smoothed=[v for _, v in rest],
+    )

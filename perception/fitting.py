@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from perception.encoders import Encoder, get_encoder
+from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import NORMAL, TypeHead
 from perception.pipeline import embed_windows, open_camera_video, threaded_frames
@@ -48,6 +49,7 @@ class FitOptions:
     ngram: int = 2
     fit_stride: int = 4
     background_fps: float = 2.0
+    exceedance: bool = False  # one-sided feature tests on top of kNN (encoders with one-sided features)
 
 
 @dataclass
@@ -104,11 +106,18 @@ def fit_profile(
 
     if type(encoder).fit is not Encoder.fit:
         encoder.fit(sampled(v) for v in videos)
+    scene_state = None
+    if not isinstance(encoder, MotionEncoder):
+        # scene facts (tracks, zones) need a background and a perspective whatever the encoder
+        scene = MotionEncoder(fps=camera.fps)
+        scene.fit(sampled(v) for v in videos)
+        scene_state = scene.state()
     embedded = [_embed_video(encoder, v, camera, stride, progress) for v in videos]
 
     all_cells = np.concatenate([e.cells for e in embedded])
     all_vectors = np.concatenate([e.vectors for e in embedded])
-    final = NormalityModel(all_cells, all_vectors, kind=opts.scorer, k=opts.k)  # type: ignore[arg-type]
+    one_sided = opts.exceedance and bool(getattr(encoder, "one_sided", False))
+    final = NormalityModel(all_cells, all_vectors, kind=opts.scorer, k=opts.k, exceedance=one_sided)  # type: ignore[arg-type]
     final.calibrate(*_held_out(embedded, final, opts, camera.window, stride))
     engram = None
     if opts.engram:
@@ -129,13 +138,14 @@ def fit_profile(
         videos=[str(v) for v in videos],
         n_windows=int(len(all_cells)),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        scene_state=scene_state,
     )
 
 
 def _held_out(
     embedded: list[_VideoEmbeddings], final: NormalityModel, opts: FitOptions, window: int, stride: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distances of normal windows scored by a model that never saw them.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distances (and feature exceedances) of normal windows scored by a model that never saw them.
 
     With several videos, each is scored by a model fitted on the others (they differ in
     light and in who walks by, as new footage will); with one, its last quarter is scored by
@@ -144,15 +154,17 @@ def _held_out(
     scales = {"cell_feature_scale": final.cell_feature_scale, "vector_scale": final.vector_scale}
 
     def model(cells: list[np.ndarray], vectors: list[np.ndarray]) -> NormalityModel:
-        return NormalityModel(np.concatenate(cells), np.concatenate(vectors), kind=opts.scorer, k=opts.k, scales=scales)  # type: ignore[arg-type]
+        return NormalityModel(np.concatenate(cells), np.concatenate(vectors), kind=opts.scorer, k=opts.k,  # type: ignore[arg-type]
+                              scales=scales, exceedance=final.exceedance)
 
-    dists, wins = [], []
+    dists, wins, excs = [], [], []
     if len(embedded) >= 2:
         for i, e in enumerate(embedded):
             others = [o for j, o in enumerate(embedded) if j != i]
-            d, w = model([o.cells for o in others], [o.vectors for o in others]).held_out_distances(e.cells, e.vectors)
+            d, w, x = model([o.cells for o in others], [o.vectors for o in others]).held_out_distances(e.cells, e.vectors)
             dists.append(d)
             wins.append(w)
+            excs.append(x)
     else:
         e = embedded[0]
         n = len(e.cells)
@@ -161,10 +173,11 @@ def _held_out(
         if n < 12 or n - cut - gap < 2:
             log.warning("normal footage is too short to hold part of it out; calibrating on the training windows")
             return final.held_out_distances(e.cells, e.vectors)
-        d, w = model([e.cells[:cut]], [e.vectors[:cut]]).held_out_distances(e.cells[cut + gap :], e.vectors[cut + gap :])
+        d, w, x = model([e.cells[:cut]], [e.vectors[:cut]]).held_out_distances(e.cells[cut + gap :], e.vectors[cut + gap :])
         dists.append(d)
         wins.append(w)
-    return np.concatenate(dists), np.concatenate(wins)
+        excs.append(x)
+    return np.concatenate(dists), np.concatenate(wins), np.concatenate(excs)
 
 
 def _fit_head(encoder: Encoder, model: NormalityModel, cam: CameraConfig, labels: str | Path, progress: Progress | None) -> TypeHead:

@@ -22,6 +22,7 @@ from perception.engram import EngramStream
 from perception.events import CandidateEvent, EventBuilder, ScoredWindow
 from perception.head import TypeHead
 from perception.profile import CameraProfile
+from perception.tripwires import Tripwires
 from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
 from perception.windows import Window, iter_windows
 from vigil.config import CameraConfig
@@ -124,14 +125,25 @@ class Scanner:
         camera: the camera's settings (threshold, window, reconnects ...).
         use_engram: gate scores with the profile's Engram memory, when it has one.
         smooth: windows in the score smoothing.
+        tripwires: conditions that open candidate events regardless of the score (``None``: off).
     """
 
-    def __init__(self, profile: CameraProfile, camera: CameraConfig, *, use_engram: bool = True, smooth: int = 3) -> None:
+    def __init__(
+        self,
+        profile: CameraProfile,
+        camera: CameraConfig,
+        *,
+        use_engram: bool = True,
+        smooth: int = 3,
+        tripwires: Tripwires | None = None,
+    ) -> None:
         self.profile = profile
         self.camera = camera
         self.encoder = profile.build_encoder()
         self.use_engram = use_engram and profile.engram is not None
         self.smooth = smooth
+        self.tripwires = tripwires
+        self.builder: EventBuilder | None = None
 
     def scan(
         self,
@@ -139,6 +151,7 @@ class Scanner:
         *,
         on_window: Callable[[ScoredWindow], None] | None = None,
         on_event: Callable[[CandidateEvent], None] | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
         progress: Callable[[float], None] | None = None,
         keep_windows: bool = True,
         max_seconds: float | None = None,
@@ -146,7 +159,9 @@ class Scanner:
         """Score every window of ``source``; events are reported as they close.
 
         Args:
-            on_window, on_event: called for each scored window / closed event.
+            on_window, on_event: called for each scored window / closed event; while an event
+                is open, :attr:`builder` (``open_event()``) shows it so far.
+            on_frame: called with every sampled frame, before its windows are scored.
             progress: called with the video time (seconds) reached.
             keep_windows: also collect the windows in the result.
             max_seconds: stop after this much video (live sources).
@@ -158,6 +173,7 @@ class Scanner:
             p.camera_id, str(source), threshold=self.camera.threshold, min_event_s=self.camera.min_event_s,
             smooth=self.smooth,
         )
+        self.builder = builder
         stream: EngramStream | None = p.engram.stream() if self.use_engram and p.engram else None
         head: TypeHead | None = p.head
         started = time.perf_counter()
@@ -166,7 +182,9 @@ class Scanner:
             result.fps, result.n_frames, result.duration_s = video.info.fps, video.info.n_frames, video.info.duration_s
             frames: Iterable[Frame] = threaded_frames(video, stats=timings)
             if max_seconds is not None:
-                frames = (f for f in frames if f.t <= max_seconds)
+                frames = _until(frames, max_seconds)
+            if on_frame is not None:
+                frames = _tap(frames, on_frame)
             batch = int(getattr(getattr(self.encoder, "config", None), "batch_size", 1) or 1)
             it = embed_windows(self.encoder, frames, size=p.window, stride=self.camera.stride, fps=p.fps, batch=batch)
             while True:
@@ -212,7 +230,22 @@ class Scanner:
         types = head.probabilities(TypeHead.features(emb.vector, emb.cells, ws.cell)) if head else None
         names = self.encoder.feature_names
         features = {n: round(float(v), 4) for n, v in zip(names, emb.cells[ws.cell])} if names else None
+        trigger = self.tripwires.check(emb.cells, names) if names and self.tripwires else None
         return ScoredWindow(
             index=window.index, ts_start=window.ts_start, ts_end=window.ts_end, raw=ws.raw, score=score,
             cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated, features=features,
+            vector=emb.vector, trigger=trigger,
         )
+
+
+def _until(frames: Iterable[Frame], seconds: float) -> Iterator[Frame]:
+    for f in frames:
+        if f.t > seconds:
+            return
+        yield f
+
+
+def _tap(frames: Iterable[Frame], fn: Callable[[Frame], None]) -> Iterator[Frame]:
+    for f in frames:
+        fn(f)
+        yield f

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from perception.encoders import Encoder, encoder_class
+from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import TypeHead
 from perception.scoring import NormalityModel
@@ -44,6 +45,7 @@ class CameraProfile:
     videos: list[str] = field(default_factory=list)
     n_windows: int = 0
     created: str = ""
+    scene_state: dict[str, Any] | None = None  # motion model for scene facts (when the encoder is not motion)
 
     @property
     def encoder_name(self) -> str:
@@ -53,6 +55,11 @@ class CameraProfile:
     def build_encoder(self) -> Encoder:
         """A fresh encoder in the fitted state."""
         return encoder_class(self.encoder_name).from_state(self.encoder_state)
+
+    def build_scene_encoder(self) -> MotionEncoder | None:
+        """The motion model that scene facts use (the encoder itself for motion profiles)."""
+        state = self.encoder_state if self.encoder_name == "motion" else self.scene_state
+        return MotionEncoder.from_state(state) if state else None
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> Path:
@@ -65,6 +72,7 @@ class CameraProfile:
             ("scorer", self.scorer.arrays()),
             ("engram", self.engram.arrays() if self.engram else {}),
             ("head", self.head.arrays() if self.head else {}),
+            ("scene", (self.scene_state or {}).get("arrays", {})),
         ):
             for key, value in part.items():
                 arrays[f"{prefix}/{key}"] = np.asarray(value)
@@ -79,6 +87,7 @@ class CameraProfile:
             "sampling": {"fps": self.fps, "window": self.window, "stride": self.stride, "frame_width": self.frame_width},
             "videos": self.videos,
             "n_windows": self.n_windows,
+            "scene": {"config": self.scene_state.get("config", {})} if self.scene_state else None,
         }
         tmp_npz = folder / "arrays.tmp.npz"
         np.savez_compressed(tmp_npz, **arrays)
@@ -129,4 +138,6 @@ class CameraProfile:
             videos=list(meta.get("videos", [])),
             n_windows=int(meta.get("n_windows", 0)),
             created=str(meta.get("created", "")),
+            scene_state=({"name": "motion", "config": meta["scene"].get("config", {}), "arrays": part("scene")}
+                         if meta.get("scene") else None),
         )

@@ -42,6 +42,8 @@ class TrackPoint:
     size: float     # person areas
     speed: float    # body heights per second since the previous point
     frame_aspect: float = 4 / 3  # frame width / height, to compare x and y distances
+    zones: tuple[str, ...] = ()  # zones the feet are in
+    person_h: float = 0.0  # expected height of a person standing here (normalised), 0 if unknown
 
 
 @dataclass
@@ -88,8 +90,8 @@ class TrackFacts:
             a = pts[j]
             dt = p.t - a.t
             if dt >= 0.75 * baseline_s:
-                scale = max(0.5 * (p.h + a.h), 1e-6)
-                # person height in normalised units stands in for the perspective scale
+                # the perspective model's person height, not the box's (boxes shrink when blobs split)
+                scale = max(0.5 * (p.person_h + a.person_h), 1e-6) if p.person_h and a.person_h else max(0.5 * (p.h + a.h), 1e-6)
                 speeds.append(math.hypot((p.x - a.x) * self_aspect(p), p.y - a.y) / dt / scale)
         return float(np.quantile(speeds, q)) if speeds else 0.0
 
@@ -101,14 +103,26 @@ class TrackFacts:
 
     def still_s(self) -> float:
         """Longest stretch spent (nearly) still, in seconds."""
+        return self.still_stretch()[1]
+
+    def still_stretch(self) -> tuple[float, float]:
+        """Start time and length of the longest (nearly) still stretch."""
         best = run = 0.0
+        start = best_start = self.first_t
         for a, b in zip(self.points, self.points[1:]):
             if b.speed < STILL_SPEED:
+                if run == 0.0:
+                    start = a.t
                 run += b.t - a.t
-                best = max(best, run)
+                if run > best:
+                    best, best_start = run, start
             else:
                 run = 0.0
-        return best
+        return best_start, best
+
+    def first_in(self, zone: str) -> float | None:
+        """When the feet were first inside ``zone``."""
+        return next((p.t for p in self.points if zone in p.zones), None)
 
     def jitter(self) -> float:
         """Median change of velocity between steps (body heights per second)."""
@@ -133,10 +147,12 @@ class TrackFacts:
         if self.kind == "person" and aspects.size and aspects.max() > 1.3:
             shape = f", its outline turns wide (width/height up to {aspects.max():.1f})"
         zones = "".join(f", {s:.1f} s inside zone '{z}'" for z, s in self.zones.items() if s > 0)
+        still = self.still_s()
+        still_text = f", still for {still:.1f} s" if still >= 1.0 else ""
         return (
             f"track {self.track_id}: {what} from {p0.t:.1f} s to {p1.t:.1f} s, "
             f"from ({p0.x:.2f}, {p0.y:.2f}) to ({p1.x:.2f}, {p1.y:.2f}), {moved}{shape}{zones}"
-            f"{', still for %.1f s' % self.still_s() if self.still_s() >= 1.0 else ''}."
+            f"{still_text}."
         )
 
 
@@ -225,7 +241,8 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
             x1, y1, x2, y2 = (float(v) for v in out.xyxy[i])
             kind = ("person", "large", "small")[int(out.class_id[i])] if out.class_id is not None else "person"
             size = float(out.data["size"][i]) if "size" in out.data else 1.0
-            point = TrackPoint(frame.t, (x1 + x2) / 2 / w, y2 / h, (x2 - x1) / w, (y2 - y1) / h, size, 0.0, w / h)
+            point = TrackPoint(frame.t, (x1 + x2) / 2 / w, y2 / h, (x2 - x1) / w, (y2 - y1) / h, size, 0.0, w / h,
+                               person_h=float(encoder.person_height(y2)) / h)
             track = tracks.setdefault(int(tid), TrackFacts(int(tid), kind))
             if track.points:
                 prev = track.points[-1]
@@ -238,6 +255,7 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
             else:
                 for zone in zones:
                     track.zones.setdefault(zone.name, 0.0)
+            point.zones = tuple(z.name for z in zones if z.contains(point.x, point.y))
             track.points.append(point)
     for track in tracks.values():
         # the kind is what the track mostly was

@@ -90,6 +90,8 @@ class NormalityModel:
         kind: ``knn`` or ``gaussian``.
         k: neighbours averaged by ``knn``.
         position_weight: distance, in scaled feature units, of one cell step.
+        exceedance: also test each feature one-sidedly against its local normal range (for
+            encoders whose features all mean "more is stranger", like the motion encoder).
     """
 
     def __init__(
@@ -98,8 +100,9 @@ class NormalityModel:
         vectors: np.ndarray,
         kind: ScorerKind = "knn",
         k: int = 3,
-        position_weight: float = 0.35,
+        position_weight: float = 1.0,
         scales: dict[str, np.ndarray] | None = None,
+        exceedance: bool = False,
     ) -> None:
         if kind not in SCORERS:
             raise ValueError(f"unknown scorer {kind!r}; choose one of: {', '.join(SCORERS)}")
@@ -115,7 +118,10 @@ class NormalityModel:
         scales = scales or {}
         self.cell_feature_scale = scales.get("cell_feature_scale", _active_scale(cells.reshape(-1, f)))
         self.vector_scale = scales.get("vector_scale", _active_scale(vectors))
-        self.level_scale = scales.get("level_scale", np.ones(2, np.float32))
+        self.level_scale = scales.get("level_scale", np.ones(3, np.float32))
+        self.exceedance = bool(exceedance)
+        self.local_high = _local_high(cells) if self.exceedance else None
+        self.feature_exceed_scale = scales.get("feature_exceed_scale", np.ones(f, np.float32))
         self.cell_scale = scales.get("cell_scale", np.ones((r, c), np.float32))
         cal = scales.get("calibration")
         self.calibration = Calibration(float(cal[0]), float(cal[1])) if cal is not None else None
@@ -183,26 +189,39 @@ class NormalityModel:
             wd = float(self._knn(self._win_tree, v)[0])
         return out, wd
 
+    def exceedances(self, cells: np.ndarray) -> np.ndarray:
+        """``(R, C, F)`` one-sided excess of each feature over its local normal high (0 if none)."""
+        if self.local_high is None:
+            r, c = self.grid
+            return np.zeros((r, c, self.cell_feature_scale.size), np.float32)
+        return np.maximum(np.asarray(cells, np.float32) / self.local_high - 1.0, 0.0)
+
     def score(self, cells: np.ndarray, vector: np.ndarray) -> WindowScore:
         """Score one window's embedding."""
         dist, wd = self.level_distances(cells, vector)
         norm = dist / self.cell_scale / self.level_scale[0]
         wnorm = wd / self.level_scale[1]
+        if self.exceedance:
+            exc = (self.exceedances(cells) / self.feature_exceed_scale).max(axis=-1) / self.level_scale[2]
+            norm = np.maximum(norm, exc)
         flat = int(np.argmax(norm))
         rr, cc = divmod(flat, self.grid[1])
         return WindowScore(raw=float(max(norm[rr, cc], wnorm)), cell=(rr, cc), cells=norm, window_level=float(wnorm))
 
-    def held_out_distances(self, cells: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Un-normalised distances of held-out normal windows: ``(H, R, C)`` cells, ``(H,)`` windows."""
+    def held_out_distances(self, cells: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Held-out normal windows: ``(H, R, C)`` cell distances, ``(H,)`` window distances and
+        ``(H, F)`` largest exceedance of each feature."""
         held = [self.level_distances(c, v) for c, v in zip(cells, vectors)]
-        return np.stack([d for d, _ in held]), np.array([w for _, w in held])
+        exc = np.stack([self.exceedances(c).reshape(-1, self.cell_feature_scale.size).max(axis=0) for c in cells])
+        return np.stack([d for d, _ in held]), np.array([w for _, w in held]), exc
 
-    def calibrate(self, dist: np.ndarray, win: np.ndarray) -> None:
-        """Set the scales and the calibration from held-out distances (:meth:`held_out_distances`).
+    def calibrate(self, dist: np.ndarray, win: np.ndarray, exc: np.ndarray | None = None) -> None:
+        """Set the scales and the calibration from held-out values (:meth:`held_out_distances`).
 
         Each cell's distances are divided by a robust high quantile of the held-out distances
         in its 3x3 neighbourhood (so a busy road and a quiet corner are on one scale), each
-        level by its own; then :class:`Calibration` maps the raw score to [0, 1].
+        feature's exceedance by its own held-out spread, each level by its own high quantile;
+        then :class:`Calibration` maps the raw score to [0, 1].
         """
         r, c = self.grid
         scale = np.zeros((r, c), np.float32)
@@ -215,8 +234,16 @@ class NormalityModel:
         floor = 0.5 * float(np.median(active)) if active.size else 1.0
         self.cell_scale = np.maximum(scale, max(floor, 1e-3)).astype(np.float32)
         cell_max = (dist / self.cell_scale).reshape(len(dist), -1).max(axis=1)
-        self.level_scale = np.array([_robust_high(cell_max), _robust_high(win)], np.float32)
-        raw = np.maximum(cell_max / self.level_scale[0], win / self.level_scale[1])
+        levels = [_robust_high(cell_max), _robust_high(win), 1.0]
+        raw = np.maximum(cell_max / levels[0], win / levels[1])
+        if self.exceedance and exc is not None and len(exc):
+            # a feature that normal footage never pushes past its local high keeps a floor,
+            # so the first real excess counts fully
+            self.feature_exceed_scale = np.maximum(1.5 * np.quantile(exc, 0.95, axis=0), 0.25).astype(np.float32)
+            exc_max = (exc / self.feature_exceed_scale).max(axis=1)
+            levels[2] = max(_robust_high(np.maximum(exc_max, 0.05)), 1.0)
+            raw = np.maximum(raw, exc_max / levels[2])
+        self.level_scale = np.array(levels, np.float32)
         self.calibration = Calibration.fit(raw)
 
     def calibrate_from(self, cells: np.ndarray, vectors: np.ndarray) -> None:
@@ -231,6 +258,7 @@ class NormalityModel:
             "vector_scale": self.vector_scale,
             "level_scale": self.level_scale,
             "cell_scale": self.cell_scale,
+            "feature_exceed_scale": self.feature_exceed_scale,
             "calibration": np.array([cal.median, cal.high] if cal else [1.0, 2.0], np.float32),
         }
 
@@ -241,14 +269,15 @@ class NormalityModel:
 
     def settings(self) -> dict[str, Any]:
         """JSON-able settings."""
-        return {"kind": self.kind, "k": self.k, "position_weight": self.position_weight}
+        return {"kind": self.kind, "k": self.k, "position_weight": self.position_weight, "exceedance": self.exceedance}
 
     @classmethod
     def restore(cls, settings: dict[str, Any], arrays: dict[str, np.ndarray]) -> NormalityModel:
         """Rebuild from :meth:`settings` and :meth:`arrays`."""
-        keys = ("cell_feature_scale", "vector_scale", "level_scale", "cell_scale", "calibration")
+        keys = ("cell_feature_scale", "vector_scale", "level_scale", "cell_scale", "calibration", "feature_exceed_scale")
         return cls(arrays["cells"], arrays["vectors"], kind=settings["kind"], k=settings["k"],
-                   position_weight=settings["position_weight"], scales={key: arrays[key] for key in keys})
+                   position_weight=settings["position_weight"], scales={key: arrays[key] for key in keys if key in arrays},
+                   exceedance=bool(settings.get("exceedance", False)))
 
 
 def _active(cells: np.ndarray) -> np.ndarray:
@@ -274,3 +303,20 @@ def _robust_high(values: np.ndarray) -> float:
     med = float(np.median(logs))
     sigma = max((float(np.quantile(logs, 0.9)) - med) / 1.2816, 0.05)
     return float(math.exp(med + 2.3263 * sigma))
+
+
+def _local_high(cells: np.ndarray, radius: int = 1, quantile: float = 0.99) -> np.ndarray:
+    """``(R, C, F)``: each feature's high quantile over normal windows in each cell's neighbourhood.
+
+    Floored per feature at half its median active value, so a cell where a feature never
+    appeared does not turn the faintest trace into an alarm.
+    """
+    n, r, c, f = cells.shape
+    flat = cells.reshape(-1, f)
+    floor = np.array([0.5 * float(np.median(col[col > 1e-6])) if np.any(col > 1e-6) else 1.0 for col in flat.T], np.float32)
+    out = np.zeros((r, c, f), np.float32)
+    for i in range(r):
+        for j in range(c):
+            block = cells[:, max(0, i - radius) : i + radius + 1, max(0, j - radius) : j + radius + 1].reshape(-1, f)
+            out[i, j] = np.quantile(block, quantile, axis=0)
+    return np.maximum(out, np.maximum(floor, 1e-3)).astype(np.float32)

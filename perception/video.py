@@ -142,8 +142,8 @@ class VideoSource(ABC):
     size: tuple[int, int]  # (width, height) of the frames yielded
 
     @abstractmethod
-    def frames(self) -> Iterator[Frame]:
-        """Sampled frames in time order."""
+    def frames(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
+        """Sampled frames in time order (files and folders: only those in ``[start_s, end_s]``)."""
 
     def source_times(self) -> np.ndarray | None:
         """Timestamps of every source frame, for files and folders; ``None`` when live."""
@@ -205,10 +205,11 @@ class FileSource(VideoSource):
     def source_times(self) -> np.ndarray:
         return self._times.copy()
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
         import decord
 
         keep = sample_indices(self._times, self.fps)
+        keep = keep[_in_span(self._times[keep], start_s, end_s)]
         pos = 0
         while pos < len(keep):
             chunk = keep[pos : pos + self.BATCH]
@@ -337,7 +338,7 @@ class CaptureSource(VideoSource):
     def _finite(self) -> bool:
         return self._n_frames is not None and self.info.kind != "webcam"
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
         nominal = self.info.fps or 25.0
         # tolerate timestamp jitter of under half a source frame
         sampler = RateSampler(self.fps, tolerance_s=min(0.25 / self.fps, 0.45 / nominal))
@@ -359,6 +360,10 @@ class CaptureSource(VideoSource):
                     offset += last_t - t + 1.0 / nominal
                     t = last_t + 1.0 / nominal
                 last_t = t
+                if end_s is not None and t > end_s:
+                    return
+                if start_s is not None and t < start_s:
+                    continue
                 if sampler.accept(t):
                     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                     if rgb.shape[1] != self.size[0] or rgb.shape[0] != self.size[1]:
@@ -441,8 +446,9 @@ class FolderSource(VideoSource):
     def source_times(self) -> np.ndarray:
         return self._times.copy()
 
-    def frames(self) -> Iterator[Frame]:
-        for i in sample_indices(self._times, self.fps).tolist():
+    def frames(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
+        keep = sample_indices(self._times, self.fps)
+        for i in keep[_in_span(self._times[keep], start_s, end_s)].tolist():
             bgr = _imread(self.files[i])
             if bgr is None:
                 log.warning("%s: skipping unreadable image %s", self.folder, self.files[i].name)
@@ -516,6 +522,15 @@ def open_video(
     return source_
 
 
+def _in_span(times: np.ndarray, start_s: float | None, end_s: float | None) -> np.ndarray:
+    mask = np.ones(times.shape, bool)
+    if start_s is not None:
+        mask &= times >= start_s - 1e-6
+    if end_s is not None:
+        mask &= times <= end_s + 1e-6
+    return mask
+
+
 def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
@@ -528,3 +543,52 @@ def _imread(path: Path) -> np.ndarray | None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+class Mp4Writer:
+    """H.264 MP4 writer (PyAV), RGB frames in; the index goes first so files play while loading."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
+        import av
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # faststart puts the index first, so the file plays while it downloads (browsers, HTTP)
+        self._container = av.open(str(path), mode="w", options={"movflags": "faststart"})
+        from fractions import Fraction
+
+        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        self._stream.width = width
+        self._stream.height = height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": "20", "preset": "veryfast", "tune": "zerolatency"}
+        self._av = av
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` uint8 RGB frame."""
+        frame = self._av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file."""
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_clip(path: Path, frames: list[Frame], fps: float) -> Path:
+    """Write ``frames`` (same size) as an H.264 MP4 at ``fps``; sizes are made even."""
+    if not frames:
+        raise VideoError(f"no frames to write to {path}")
+    h, w = frames[0].image.shape[:2]
+    w2, h2 = w - w % 2, h - h % 2
+    with Mp4Writer(path, w2, h2, fps) as writer:
+        for f in frames:
+            writer.write(np.ascontiguousarray(f.image[:h2, :w2]))
+    return path

@@ -1,1 +1,64 @@
-"""Prompt templates, shipped as package data (YAML + Jinja) and loaded by name."""
+"""Prompt templates: YAML files shipped as package data, rendered with Jinja (StrictUndefined).
+
+Each file holds a ``system`` and a ``user`` template and a ``description``. A missing variable
+fails loudly instead of leaving a hole in what the model reads.
+
+>>> from prompts import load_prompt
+>>> messages = load_prompt("observer").messages(candidate="...", camera="lobby")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from jinja2 import Environment, StrictUndefined, UndefinedError
+
+_ENV = Environment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+
+
+class PromptError(ValueError):
+    """A prompt file that is missing, malformed, or rendered without a variable it needs."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A system + user prompt pair."""
+
+    name: str
+    description: str
+    system: str
+    user: str
+
+    def render(self, **variables: Any) -> tuple[str, str]:
+        """The system and user texts with ``variables`` filled in."""
+        try:
+            return _ENV.from_string(self.system).render(**variables), _ENV.from_string(self.user).render(**variables)
+        except UndefinedError as exc:
+            raise PromptError(f"prompt {self.name!r}: {exc}") from None
+
+    def messages(self, **variables: Any) -> list[dict[str, str]]:
+        """Chat messages ready for an OpenAI-compatible endpoint."""
+        system, user = self.render(**variables)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def prompt_names() -> list[str]:
+    """Names of the shipped prompts."""
+    return sorted(p.name[:-5] for p in resources.files(__package__).iterdir() if p.name.endswith(".yaml"))
+
+
+@cache
+def load_prompt(name: str) -> PromptTemplate:
+    """Load ``<name>.yaml`` from this package."""
+    path = resources.files(__package__) / f"{name}.yaml"
+    if not path.is_file():
+        raise PromptError(f"no prompt named {name!r}; shipped: {', '.join(prompt_names())}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    missing = {"system", "user"} - set(data or {})
+    if missing:
+        raise PromptError(f"prompt {name!r} lacks {', '.join(sorted(missing))}")
+    return PromptTemplate(name, str(data.get("description", "")), str(data["system"]), str(data["user"]))

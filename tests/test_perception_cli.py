@@ -27,17 +27,22 @@ def test_scores_cover_every_frame_and_separate_anomalies(synth_small: Path, fitt
     assert min(report.by_type.values()) > 0.75, report.by_type
 
 
-def test_store_holds_every_window_and_no_events_on_normal_footage(synth_small: Path, fitted_camera: tuple[Path, Path]) -> None:
+def test_store_holds_every_window_and_candidates_mostly_where_anomalies_are(synth_small: Path, fitted_camera: tuple[Path, Path]) -> None:
     data, _ = fitted_camera
     db = sqlite3.connect(data / "vigil.db")
     truth = load_ground_truth(synth_small / "gt.json")
-    for name, t in truth.items():
+    with_events, normal_events = 0, 0
+    for t in truth.values():
         source = str(synth_small / t.path)
         (n,) = db.execute("SELECT COUNT(*) FROM windows WHERE source = ?", (source,)).fetchone()
         assert n >= t.duration_s - 3  # a window a second
-        events = db.execute("SELECT event_start, event_end FROM events WHERE source = ?", (source,)).fetchall()
-        if not t.events:
-            assert events == [], name
+        (events,) = db.execute("SELECT COUNT(*) FROM events WHERE source = ?", (source,)).fetchone()
+        if t.events:
+            with_events += events > 0
+        else:
+            normal_events += events
+    # candidates are what the agents judge later; on normal footage they must be rare
+    assert with_events >= 5 and normal_events <= 1
     (indexed,) = db.execute("SELECT COUNT(*) FROM videos WHERE camera_id = 'plaza'").fetchone()
     assert indexed == len(truth)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil import __version__
-from vigil.errors import DataError, VigilError
+from vigil.errors import ConfigError, DataError, VigilError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -104,6 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-engram", action="store_true", help="measure without the Engram gate")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    # vigil watch
+    p = _add(sub, "watch", _cmd_watch, "explained alerts from files or live streams",
+             "vigil watch rtsp://10.0.0.7/stream1 --camera lobby --json --webhook http://alarms.local/hook",
+             "Scores every frame with the camera's profile; candidate events go through the "
+             "Observer -> Analyst -> Decider agents (a language model when configured, the rule "
+             "policy otherwise). Alerts are stored, printed (one JSON object per line with --json) and "
+             "posted to --webhook.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="video files, folders, rtsp:// or http(s):// URLs, webcam index")
+    p.add_argument("--camera", required=True, help="a fitted camera")
+    _llm_args(p)
+    p.add_argument("--webhook", metavar="URL", help="POST each new alert here (retried 3 times)")
+    p.add_argument("--max-seconds", type=float, help="stop each source after this much video")
+    p.add_argument("--start-time", metavar="ISO", help="wall-clock time of the first frame of a file (for schedules)")
+    p.add_argument("--json", action="store_true", help="print alerts as JSON lines")
+
+    # vigil demo
+    p = _add(sub, "demo", _cmd_demo, "the whole path offline: synthetic camera -> fit -> watch -> report",
+             "vigil demo --out demo-out",
+             "Renders a synthetic camera (or reuses it), fits it on its normal footage, watches its test "
+             "videos, prints the explained alerts, scores them against the ground truth and writes an "
+             "HTML report. Runs on a CPU in a few minutes, no downloads.")
+    p.add_argument("--out", default="demo-out", help="folder for footage, data and report (default demo-out)")
+    p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
+    _llm_args(p)
+    p.add_argument("--json", action="store_true", help="print alerts as JSON lines and the summary as JSON")
+
     # vigil data ...
     data = sub.add_parser("data", help="build datasets: synthetic scenes", description="Build datasets.",
                           formatter_class=_Formatter, epilog="example:\n  vigil data synth demo-out --seed 0")
@@ -126,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
     # vigil eval ...
-    ev = sub.add_parser("eval", help="measure: VAD metrics, samplers", description="Measurements.",
+    ev = sub.add_parser("eval", help="measure: VAD metrics, samplers, alerts", description="Measurements.",
                         formatter_class=_Formatter, epilog="example:\n  vigil eval vad --gt demo-out/gt.json --scores scores/")
     ev_sub = ev.add_subparsers(title="commands", metavar="COMMAND")
     ev.set_defaults(handler=lambda a: _need_subcommand(ev))
@@ -146,7 +172,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", nargs="+", type=int, default=[8, 16, 32], help="frames to sample (default 8 16 32)")
     p.add_argument("--tau", type=float, default=0.1, help="ATS density floor (default 0.1)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p = _add(ev_sub, "alerts", _cmd_eval_alerts, "stored alerts against ground truth: recall, precision, onset, type",
+             "vigil eval alerts --gt demo-out/gt.json --camera plaza",
+             "Matches the camera's stored alerts to the ground-truth events of the videos named in gt.json "
+             "(by file name): event recall, alert precision, onset error, type accuracy, alerts on "
+             "normal-only videos, alert latency.")
+    p.add_argument("--gt", required=True, help="ground truth (gt.json)")
+    p.add_argument("--camera", required=True, help="camera whose alerts to score")
+    p.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _llm_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models (default: the rule policy, no model)")
+    g.add_argument("--llm", choices=["auto", "rules", "openai", "llamacpp"], default="auto",
+                   help="agents' backend: auto = openai when an LLM URL is set, else rules")
+    g.add_argument("--llm-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 ($VIGIL_LLM_URL)")
+    g.add_argument("--llm-model", metavar="NAME", help="model name on that endpoint ($VIGIL_LLM_MODEL)")
+    g.add_argument("--llm-gguf", metavar="PATH", help="local GGUF model for --llm llamacpp")
+    g.add_argument("--tool-mode", choices=["auto", "tools", "json"], default="auto",
+                   help="tool calls via the tools API, JSON-schema output, or auto (default)")
+    g.add_argument("--vlm-url", metavar="URL", help="vision-language model endpoint for describe ($VIGIL_VLM_URL)")
+    g.add_argument("--vlm-model", metavar="NAME", help="VLM model name ($VIGIL_VLM_MODEL)")
 
 
 def _need_subcommand(parser: argparse.ArgumentParser) -> int:
@@ -154,10 +201,15 @@ def _need_subcommand(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from vigil.config import load_settings
 
-    return load_settings(args.config, overrides={"data_dir": args.data_dir})
+    overrides = {"data_dir": args.data_dir}
+    for flag, key in (("llm_url", "llm.url"), ("llm_model", "llm.model"), ("vlm_url", "vlm.url"), ("vlm_model", "vlm.model")):
+        if getattr(args, flag, None):
+            overrides[key] = getattr(args, flag)
+    overrides.update(extra)
+    return load_settings(args.config, overrides=overrides)
 
 
 def _print_json(obj: Any) -> None:
@@ -447,6 +499,219 @@ def _cmd_eval_sampler(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         print(format_sampler_report(report))
+    return 0
+
+
+class _Agents:
+    """What a watch needs beside perception: backends, memory, checkpointed graph."""
+
+    def __init__(self, args: argparse.Namespace, settings: Any, data: Any) -> None:
+        from agents.graph import AlertGraph
+        from vigil.llm import LlamaCppChat, OpenAIChat, VisionClient
+        from vigil.memory import PatternMemory
+
+        self.backend = None
+        self.warnings: list[str] = []
+        choice = args.llm
+        if choice == "auto":
+            choice = "llamacpp" if args.llm_gguf else ("openai" if settings.llm.configured else "rules")
+        if choice == "openai":
+            self.backend = OpenAIChat(settings.llm, tool_mode=args.tool_mode)
+            problem = _probe_endpoint(settings.llm)
+            if problem:
+                self.warnings.append(f"LLM endpoint {settings.llm.url} {problem}; decisions fall back to the rule policy")
+        elif choice == "llamacpp":
+            if not args.llm_gguf:
+                raise ConfigError("--llm llamacpp needs --llm-gguf PATH")
+            self.backend = LlamaCppChat(args.llm_gguf)
+        self.vision = VisionClient(settings.vlm) if settings.vlm.configured else None
+        if self.vision is not None:
+            problem = _probe_endpoint(settings.vlm)
+            if problem:
+                self.warnings.append(f"VLM endpoint {settings.vlm.url} {problem}; descriptions fall back to scene facts")
+        self.memory = PatternMemory(data.root / "chroma", url=settings.memory_url)
+        self.graph = AlertGraph(self.backend, data.root / "checkpoints.db")
+
+    def close(self) -> None:
+        self.graph.close()
+
+
+def _probe_endpoint(endpoint: Any) -> str | None:
+    """None if an OpenAI-compatible endpoint answers /models quickly, else what is wrong."""
+    import httpx
+
+    key = endpoint.api_key.get_secret_value() if endpoint.api_key else None
+    try:
+        resp = httpx.get(endpoint.url.rstrip("/") + "/models", timeout=min(5.0, endpoint.timeout_s),
+                         headers={"Authorization": f"Bearer {key}"} if key else None)
+    except httpx.TimeoutException:
+        return "does not answer"
+    except httpx.HTTPError:
+        return "is unreachable"
+    if resp.status_code >= 500:
+        return f"answers HTTP {resp.status_code}"
+    return None
+
+
+def _run_watch(args: argparse.Namespace, settings: Any, camera_id: str, camera: Any, data: Any, sources: list[str],
+               on_alert: Any, start_time: Any = None) -> tuple[list[Any], list[str], Any]:
+    from tqdm import tqdm
+
+    from agents.watch import Watcher, WatchOptions
+    from vigil.notify import Webhook
+
+    profile = _load_profile(data, camera_id)
+    agents = _Agents(args, settings, data)
+    for w in agents.warnings:
+        print(f"vigil: warning: {w}", file=sys.stderr)
+    webhook = Webhook(args.webhook) if getattr(args, "webhook", None) else None
+    results = []
+    try:
+        with data.open_store() as store:
+            watcher = Watcher(camera_id, camera, profile, data, store, agents.graph, memory=agents.memory,
+                              vision=agents.vision, webhook=webhook, options=WatchOptions(start_time=start_time),
+                              on_alert=on_alert)
+            resent = watcher.redeliver()
+            if resent:
+                print(f"vigil: delivered {resent} alert(s) left over from an earlier run", file=sys.stderr)
+            for source in sources:
+                with tqdm(desc=Path(str(source)).name, unit="s", file=sys.stderr, disable=None, leave=False,
+                          bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
+                    def progress(t: float, bar: Any = bar) -> None:
+                        bar.n = t
+                        bar.refresh()
+
+                    results.append(watcher.watch(str(source), max_seconds=getattr(args, "max_seconds", None), progress=progress))
+            watcher.save_memory()
+    finally:
+        agents.close()
+        if webhook is not None:
+            webhook.close()
+    return results, agents.warnings, agents.backend
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    settings = _settings(args)
+    camera = settings.camera(args.camera)
+    from vigil.store import DataDir
+
+    data = DataDir(settings.data_dir)
+    start_time = None
+    if args.start_time:
+        try:
+            start_time = datetime.fromisoformat(args.start_time)
+        except ValueError:
+            raise ConfigError(f"--start-time {args.start_time}: expected an ISO time like 2026-11-23T22:15:00") from None
+
+    def on_alert(alert: Any) -> None:
+        print(alert.model_dump_json() if args.json else alert.line(), flush=True)
+
+    results, warnings, _backend = _run_watch(args, settings, args.camera, camera, data, args.sources, on_alert, start_time)
+    for r in results:
+        print(f"{r.source}: {r.video_s:.0f} s of video, {r.candidates} candidate event(s), {len(r.alerts)} alert(s) "
+              f"({r.new_alerts} new), {r.suppressed} suppressed, {r.dropped} dropped, {r.llm_calls} LLM call(s)",
+              file=sys.stderr)
+    return 3 if warnings else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from eval.alerts import evaluate_alerts, format_alert_report
+    from vigil.config import load_settings
+    from vigil.report import write_report
+    from vigil.schemas import load_ground_truth
+    from vigil.store import DataDir
+
+    out = Path(args.out)
+    scene = out / "scene.json"
+    fresh = True
+    if scene.is_file():
+        from data_engine.synthetic import GENERATOR_VERSION
+
+        meta = json.loads(scene.read_text())
+        fresh = not (meta.get("seed") == args.seed and meta.get("generator_version") == GENERATOR_VERSION)
+    started = time.perf_counter()
+    if fresh:
+        print(f"rendering a synthetic camera into {out}/ ...", file=sys.stderr)
+        synth_args = argparse.Namespace(out=str(out), seed=args.seed, train=4, per_type=1, normal=3, types=None,
+                                        duration=45.0, fps=15.0, size="320x240", json=False)
+        with _quiet_stdout():
+            _cmd_data_synth(synth_args)
+    overrides = {"data_dir": str(out / "data")}
+    for flag, key in (("llm_url", "llm.url"), ("llm_model", "llm.model"), ("vlm_url", "vlm.url"), ("vlm_model", "vlm.model")):
+        if getattr(args, flag, None):
+            overrides[key] = getattr(args, flag)
+    settings = load_settings(out / "vigil.yaml", overrides=overrides)
+    camera_id = "plaza"
+    camera = settings.camera(camera_id, must_exist=True)
+    data = DataDir(settings.data_dir)
+    if fresh or not (data.profile_dir(camera_id) / "profile.json").is_file():
+        import shutil
+
+        if data.root.exists():
+            shutil.rmtree(data.root)  # a new scene: start from a clean data dir
+        print("fitting the camera on its normal footage ...", file=sys.stderr)
+        from perception.fitting import fit_profile
+
+        train = sorted(str(p) for p in (out / "train").glob("*.mp4"))
+        fit_profile(camera_id, train, camera).save(data.profile_dir(camera_id))
+    tests = sorted(str(p) for p in (out / "test").glob("*.mp4"))
+
+    def on_alert(alert: Any) -> None:
+        print(alert.model_dump_json() if args.json else alert.line(), flush=True)
+
+    print(f"watching {len(tests)} test videos ...", file=sys.stderr)
+    args.max_seconds = None
+    args.webhook = None
+    results, warnings, backend = _run_watch(args, settings, camera_id, camera, data, tests, on_alert)
+    truth = load_ground_truth(out / "gt.json")
+    with data.open_store() as store:
+        alerts = [a for a in store.alerts(camera_id) if Path(a["source"]).parent == (out / "test")]
+        report = evaluate_alerts(truth, alerts)
+        normal_s = sum(r.video_s for r in results if not truth.get(Path(r.source).stem, None) or not truth[Path(r.source).stem].events)
+        normal_calls = sum(r.llm_calls for r in results if not truth[Path(r.source).stem].events)
+        summary = format_alert_report(report)
+        summary += (f"\nLLM calls per minute of normal footage: {60 * normal_calls / max(normal_s, 1e-9):.2f} "
+                    f"({'rule policy' if backend is None else backend.label})")
+        html = write_report(store, camera_id, out / "report.html", truth=truth, threshold=camera.threshold,
+                            title="Vigil demo: synthetic plaza", summary=summary)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        _print_json({"report": str(html), "seconds": round(elapsed, 1), **report.to_dict()})
+    else:
+        print()
+        print(summary)
+        print(f"\nreport: {html}  ({elapsed:.0f} s)")
+    return 3 if warnings else 0
+
+
+class _quiet_stdout:
+    def __enter__(self) -> None:
+        import contextlib
+        import io
+
+        self._cm = contextlib.redirect_stdout(io.StringIO())
+        self._cm.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._cm.__exit__(*exc)
+
+
+def _cmd_eval_alerts(args: argparse.Namespace) -> int:
+    from eval.alerts import evaluate_alerts, format_alert_report
+    from vigil.schemas import load_ground_truth
+    from vigil.store import DataDir
+
+    settings = _settings(args)
+    truth = load_ground_truth(args.gt)
+    with DataDir(settings.data_dir).open_store() as store:
+        alerts = [a for a in store.alerts(args.camera) if Path(a["source"]).stem in truth]
+    report = evaluate_alerts(truth, alerts)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_alert_report(report))
     return 0
 
 

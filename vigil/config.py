@@ -5,7 +5,7 @@ command-line flags. A camera section holds only what differs from ``defaults``::
 
     data_dir: /var/lib/vigil
     llm: {url: http://gpu-box:8000/v1, model: Qwen/Qwen2.5-7B-Instruct}
-    defaults: {fps: 8, window: 16, stride: 8, threshold: 0.5}
+    defaults: {fps: 8, window: 16, stride: 8, threshold: 0.3}
     cameras:
       lobby:
         source: rtsp://10.0.0.7/stream1
@@ -57,6 +57,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "VIGIL_VLM_MODEL": "vlm.model",
     "VIGIL_VLM_API_KEY": "vlm.api_key",
     "VIGIL_VLM_TIMEOUT": "vlm.timeout_s",
+    "VIGIL_MEMORY_URL": "memory_url",
     "VIGIL_FPS": "defaults.fps",
     "VIGIL_THRESHOLD": "defaults.threshold",
 }
@@ -115,7 +116,9 @@ class CameraConfig(BaseModel):
     frame_width: int = Field(320, ge=32, le=3840, description="Frames are resized to this width.")
     window: int = Field(16, ge=2, le=256, description="Frames per scoring window.")
     stride: int = Field(8, ge=1, le=256, description="Frames between window starts.")
-    threshold: float = Field(0.5, ge=0, le=1, description="Calibrated score that marks a window anomalous.")
+    threshold: float = Field(
+        0.3, ge=0, le=1, description="Calibrated score that opens a candidate event (the agents then judge it)."
+    )
     min_event_s: float = Field(1.0, ge=0, le=600, description="Shorter candidate events are dropped.")
     confidence_threshold: float = Field(
         0.8, ge=0, le=1, description="Type confidence needed to name a known anomaly type."
@@ -126,6 +129,31 @@ class CameraConfig(BaseModel):
     reconnect_attempts: int = Field(5, ge=0, le=100, description="Reconnects before a stream is given up.")
     reconnect_max_delay_s: float = Field(10.0, gt=0, le=600, description="Cap on the reconnect backoff.")
     zones: list[Zone] = Field(default_factory=list)
+    schedule: list[str] = Field(
+        default_factory=list,
+        description='Hours when alerts are raised, as "HH:MM-HH:MM" (may cross midnight); empty: always.',
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", item.strip()):
+                raise ValueError(f'schedule entry {item!r} must look like "22:00-06:30"')
+        return [v.strip() for v in value]
+
+    def active_at(self, hour: int, minute: int) -> bool:
+        """Whether alerts are raised at this time of day (always, without a schedule)."""
+        if not self.schedule:
+            return True
+        now = hour * 60 + minute
+        for item in self.schedule:
+            a, b = item.split("-")
+            start = int(a[:2]) * 60 + int(a[3:])
+            end = int(b[:2]) * 60 + int(b[3:])
+            if (start <= now < end) if start <= end else (now >= start or now < end):
+                return True
+        return False
 
     @model_validator(mode="after")
     def _stride_within_window(self) -> CameraConfig:
@@ -167,6 +195,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_dir: Path = Field(Path("vigil-data"), description="Store, profiles, keyframes and clips.")
+    memory_url: str | None = Field(None, description="A Chroma server (http://host:port); default: local files.")
     llm: Endpoint = Field(default_factory=Endpoint, description="Chat model for the agents.")
     vlm: Endpoint = Field(default_factory=Endpoint, description="Vision-language model for describe.")
     defaults: CameraConfig = Field(default_factory=CameraConfig)

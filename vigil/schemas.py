@@ -117,3 +117,63 @@ def load_ground_truth(path: str | Path) -> dict[str, VideoTruth]:
             msg = err["msg"].removeprefix("Value error, ")
             raise DataError(f"{path}: video {name!r}: {loc + ': ' if loc else ''}{msg}") from None
     return truth
+
+
+class Region(BaseModel):
+    """A normalised box in the frame."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x1: float = Field(ge=0, le=1)
+    y1: float = Field(ge=0, le=1)
+    x2: float = Field(ge=0, le=1)
+    y2: float = Field(ge=0, le=1)
+
+
+class AlertExplanation(BaseModel):
+    """What happened, when, where in the frame, and why it is unusual here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    what: str
+    when: str
+    where: str
+    why: str
+
+
+class Alert(BaseModel):
+    """An explained alert, as stored, printed (``--json``) and posted to webhooks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert_id: str = Field(description="Deterministic from camera, source and onset.")
+    camera_id: str
+    source: str
+    event_id: str
+    event_type: str = Field(description="A known anomaly type, or 'unknown'.")
+    verdict: str = Field(description="alert or unknown_anomaly.")
+    start_s: float
+    end_s: float
+    peak_score: float
+    confidence: float
+    explanation: AlertExplanation
+    explained_by: str = Field(description="'rules', or the model that wrote the decision.")
+    keyframes: list[str] = Field(default_factory=list)
+    clip: str | None = None
+    region: Region
+    latency_s: float = Field(description="Video seconds from onset to the alert.")
+    created_at: str
+
+    @staticmethod
+    def make_id(camera_id: str, source: str, start_s: float) -> str:
+        """The alert id for an event of ``camera_id`` in ``source`` starting at ``start_s``."""
+        import hashlib
+
+        raw = f"{camera_id}|{source}|{round(start_s, 1):.1f}".encode()
+        return hashlib.sha1(raw).hexdigest()[:16]
+
+    def line(self) -> str:
+        """One human-readable line."""
+        name = ANOMALY_TYPES.get(self.event_type, "Unknown anomaly")
+        return (f"[{self.camera_id}] {name} at {self.start_s:.1f}-{self.end_s:.1f} s "
+                f"(confidence {self.confidence:.2f}, by {self.explained_by}): {self.explanation.what}")

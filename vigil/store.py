@@ -283,15 +283,21 @@ class Store:
 
     # ------------------------------------------------------------------ events and clips
     def upsert_event(self, event: EventRecord) -> None:
-        """Insert an event or update it in place (same ``event_id``)."""
+        """Insert an event or update it in place (same ``event_id``).
+
+        A ``candidate`` update (the detector extending an event) changes its times and score but
+        keeps any verdict the agents already recorded.
+        """
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO events (event_id, camera_id, source, event_start, event_end, peak_score,"
                 " event_type, confidence, status, explanation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (event_id) DO UPDATE SET event_start = excluded.event_start,"
                 " event_end = excluded.event_end, peak_score = excluded.peak_score,"
-                " event_type = excluded.event_type, confidence = excluded.confidence,"
-                " status = excluded.status, explanation = excluded.explanation",
+                " event_type = CASE WHEN excluded.status = 'candidate' THEN events.event_type ELSE excluded.event_type END,"
+                " confidence = CASE WHEN excluded.status = 'candidate' THEN events.confidence ELSE excluded.confidence END,"
+                " status = CASE WHEN excluded.status = 'candidate' THEN events.status ELSE excluded.status END,"
+                " explanation = CASE WHEN excluded.status = 'candidate' THEN events.explanation ELSE excluded.explanation END",
                 (
                     event.event_id, event.camera_id, event.source, event.event_start, event.event_end,
                     event.peak_score, event.event_type, event.confidence, event.status, event.explanation,
@@ -363,6 +369,21 @@ class Store:
             params.append(camera_id)
         sql += " ORDER BY camera_id, source, start_s"
         return [json.loads(r[0]) for r in self._query(sql, params)]
+
+    def undelivered(self, camera_id: str) -> list[dict[str, Any]]:
+        """Alerts of a camera that have not reached their webhook yet."""
+        rows = self._query("SELECT payload FROM alerts WHERE camera_id = ? AND delivered = 0 ORDER BY start_s", (camera_id,))
+        return [json.loads(r[0]) for r in rows]
+
+    def set_event_status(self, event_id: str, status: str, *, event_type: str | None = None,
+                         confidence: float | None = None, explanation: str | None = None) -> None:
+        """Record the agents' verdict on a stored event."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE events SET status = ?, event_type = COALESCE(?, event_type), confidence = COALESCE(?, confidence),"
+                " explanation = COALESCE(?, explanation) WHERE event_id = ?",
+                (status, event_type, confidence, explanation, event_id),
+            )
 
     def mark_delivered(self, alert_id: str) -> None:
         """Remember that an alert reached its webhook."""

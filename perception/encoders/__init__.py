@@ -49,6 +49,8 @@ class Encoder(ABC):
     name: str = ""
     #: names of the per-cell features, when they mean something to a person (else None)
     feature_names: tuple[str, ...] | None = None
+    #: True when every feature reads "more is stranger" (enables one-sided exceedance tests)
+    one_sided: bool = False
 
     @property
     @abstractmethod

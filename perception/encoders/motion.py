@@ -124,6 +124,7 @@ class MotionEncoder(Encoder):
     """
 
     feature_names = FEATURES
+    one_sided = True  # every feature: more of it is stranger
 
     def __init__(
         self,

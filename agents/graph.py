@@ -1,0 +1,191 @@
+"""The alert graph: Observer -> Analyst -> Decider, a LangGraph state machine.
+
+Only candidate events enter it; the per-window loop never calls a model. Each node is an
+LLM-backed agent with its own prompt (``prompts/``) and tools when a chat backend is configured,
+and the rule policy otherwise; any reply that fails validation (after one retry), or a model
+that is down or slow, is replaced by the rule policy's answer, and the state records which
+produced each node's output (``explained_by``).
+
+The graph is compiled with a SQLite checkpointer, one thread per event id: a run interrupted
+between nodes resumes where it stopped, and an event already decided is not decided again.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
+
+from agents import policy
+from agents.runner import run_agent
+from agents.state import AlertState, AnalystReport, Decision, ObserverDecision
+from agents.tools import TOOLS, ToolContext
+from prompts import load_prompt
+from vigil.llm import ChatBackend
+from vigil.schemas import ANOMALY_TYPES
+
+log = logging.getLogger(__name__)
+
+RULES = "rules"
+
+
+def summarise(ctx: ToolContext) -> str:
+    """The candidate as the agents read it: timing, scores, where, what the detector measured."""
+    e = ctx.event
+    scores = ", ".join(f"{w.center:.1f}s:{w.score:.2f}" for w in e.windows[:40])
+    x1, y1, x2, y2 = e.region()
+    peak = e.peak_window
+    feats = ""
+    if peak.features:
+        top = sorted(peak.features.items(), key=lambda kv: -abs(kv[1]))[:6]
+        feats = "; detector measurements at the unusual cell: " + ", ".join(f"{k}={v:.2f}" for k, v in top)
+    return (f"camera {e.camera_id}, source {Path(e.source).name}, from {e.start_s:.1f} s to {e.end_s:.1f} s "
+            f"({e.duration_s:.1f} s), peak score {e.peak_score:.2f} at {e.peak_time_s:.1f} s, region "
+            f"({x1:.2f}, {y1:.2f})-({x2:.2f}, {y2:.2f}); window scores: {scores}{feats}")
+
+
+class AlertGraph:
+    """Compiles and runs the graph for candidate events.
+
+    Args:
+        backend: chat model for the agents, or ``None`` for the rule policy.
+        checkpoint_path: SQLite file for LangGraph checkpoints.
+    """
+
+    def __init__(self, backend: ChatBackend | None, checkpoint_path: str | Path) -> None:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        self.backend = backend
+        self._contexts: dict[str, ToolContext] = {}
+        Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self.checkpointer = SqliteSaver(self._conn)
+        self.graph = self._build().compile(checkpointer=self.checkpointer)
+
+    def close(self) -> None:
+        """Close the checkpoint database."""
+        self._conn.close()
+
+    # ------------------------------------------------------------------ nodes
+    def _ctx(self, state: AlertState) -> ToolContext:
+        return self._contexts[state["event"]["event_id"]]
+
+    def _observer(self, state: AlertState) -> Command[Literal["analyst", "__end__"]]:
+        ctx = self._ctx(state)
+        decision, extra = policy.observer(ctx)
+        by, trace = RULES, [f"observer rules: {decision.reason}"]
+        if self.backend is not None:
+            msgs = load_prompt("observer").messages(camera=ctx.event.camera_id, candidate=summarise(ctx),
+                                                    threshold=ctx.camera.threshold)
+            run = run_agent(self.backend, msgs, ObserverDecision)
+            trace = [f"observer: {t}" for t in run.trace]
+            if run.output is not None:
+                decision, by = run.output, self.backend.label
+            else:
+                trace.append(f"observer fell back to rules ({run.error})")
+        update = {"observer": {**decision.model_dump(), **extra}, "explained_by": [by], "trace": trace}
+        # the edge: escalate -> the Analyst looks closer; drop -> done
+        return Command(update=update, goto="analyst" if decision.escalate else END)
+
+    def _analyst(self, state: AlertState) -> Command[Literal["decider"]]:
+        ctx = self._ctx(state)
+        by = RULES
+        if self.backend is None:
+            report, results = policy.analyst(ctx)
+            trace = ["analyst rules: " + ", ".join(results)]
+        else:
+            msgs = load_prompt("analyst").messages(
+                camera=ctx.event.camera_id, candidate=summarise(ctx), types=", ".join(ANOMALY_TYPES),
+                observer_note=state.get("observer", {}).get("reason", ""),
+            )
+            run = run_agent(self.backend, msgs, AnalystReport, ctx=ctx, tools=TOOLS)
+            trace = [f"analyst: {t}" for t in run.trace]
+            results = dict(run.results)
+            if run.output is not None:
+                report, by = run.output, self.backend.label
+            else:
+                trace.append(f"analyst fell back to rules ({run.error})")
+                report, results = policy.analyst(ctx)
+            # the Decider and the alert need the keyframes and the classification either way
+            if "sample_keyframes" not in results:
+                results["sample_keyframes"] = TOOLS["sample_keyframes"].run(ctx, TOOLS["sample_keyframes"].spec.args())
+            if "classify" not in results:
+                results["classify"] = TOOLS["classify"].run(ctx, TOOLS["classify"].spec.args())
+        update = {"analyst": {**report.model_dump(), "tools": results}, "explained_by": [by], "trace": trace}
+        # the edge: evidence gathered -> the Decider judges it
+        return Command(update=update, goto="decider")
+
+    def _decider(self, state: AlertState) -> Command[Literal["__end__"]]:
+        ctx = self._ctx(state)
+        analyst = state["analyst"]
+        report = AnalystReport.model_validate({k: analyst[k] for k in AnalystReport.model_fields})
+        memory = analyst.get("tools", {}).get("memory_lookup")
+        decision = policy.decider(ctx, report, memory)
+        by, trace = RULES, [f"decider rules: {decision.verdict} {decision.event_type}"]
+        if self.backend is not None:
+            msgs = load_prompt("decider").messages(
+                camera=ctx.event.camera_id, candidate=summarise(ctx), evidence=report.evidence,
+                proposed_type=report.proposed_type, proposed_confidence=f"{report.confidence:.2f}",
+                confidence_threshold=ctx.camera.confidence_threshold, rules=camera_rules(ctx),
+            )
+            run = run_agent(self.backend, msgs, Decision, validate=_consistent)
+            trace = [f"decider: {t}" for t in run.trace]
+            if run.output is not None:
+                decision, by = run.output, self.backend.label
+            else:
+                trace.append(f"decider fell back to rules ({run.error})")
+        update = {"decision": decision.model_dump(), "explained_by": [by], "trace": trace}
+        # the edge: decided -> done
+        return Command(update=update, goto=END)
+
+    def _build(self) -> StateGraph:
+        g = StateGraph(AlertState)
+        g.add_node("observer", self._observer)
+        g.add_node("analyst", self._analyst)
+        g.add_node("decider", self._decider)
+        # every candidate starts with the Observer; the nodes route onward with Command
+        g.add_edge(START, "observer")
+        return g
+
+    # ------------------------------------------------------------------ running
+    def run(self, ctx: ToolContext, on_step: Callable[[str], None] | None = None) -> AlertState:
+        """Run (or resume, or recall) the graph for ``ctx.event``; returns the final state."""
+        event_id = ctx.event.event_id
+        self._contexts[event_id] = ctx
+        config = {"configurable": {"thread_id": event_id}}
+        try:
+            snapshot = self.graph.get_state(config)
+            if snapshot.values and not snapshot.next:
+                return snapshot.values  # decided before: do not decide again
+            initial: dict[str, Any] | None = None if snapshot.next else {"event": {"event_id": event_id, "summary": summarise(ctx)}}
+            for chunk in self.graph.stream(initial, config, stream_mode="updates"):
+                if on_step:
+                    on_step(", ".join(chunk))
+            return self.graph.get_state(config).values
+        finally:
+            self._contexts.pop(event_id, None)
+
+
+def camera_rules(ctx: ToolContext) -> str:
+    """The camera's rules as the Decider reads them."""
+    cam = ctx.camera
+    lines = [f"- alert only on a known type with confidence >= {cam.confidence_threshold}; otherwise "
+             f"'unknown_anomaly' when the event is strong and continuous, else 'suppress'",
+             f"- events shorter than {cam.min_event_s:g} s are not alerts"]
+    for z in cam.zones:
+        meaning = {"restricted": "nobody may enter", "loitering": "nobody should linger", "pedestrian": "people only, no vehicles"}[z.kind]
+        lines.append(f"- zone '{z.name}' ({z.kind}): {meaning}")
+    return "\n".join(lines)
+
+
+def _consistent(decision: Decision) -> None:
+    if decision.verdict == "alert" and decision.event_type == "unknown":
+        raise ValueError("an 'alert' needs a known event_type; use verdict 'unknown_anomaly' for unknown ones")
+    if decision.verdict == "unknown_anomaly" and decision.event_type != "unknown":
+        raise ValueError("verdict 'unknown_anomaly' goes with event_type 'unknown'")

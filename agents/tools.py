@@ -1,0 +1,189 @@
+"""The Analyst's tools. Each takes validated arguments and returns a JSON-able result.
+
+A :class:`ToolContext` carries what the tools may look at for one candidate event: its scored
+windows, the frames of its stretch of video, the camera's zones and motion model, the Engram
+and pattern memories, and the vision-language model when there is one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import BaseModel
+
+from agents.rules import CellSignals, RuleSettings, TypeEvidence, classify_scene
+from agents.state import KeyframeArgs, NoArgs, RollbackArgs
+from perception.encoders.motion import MotionEncoder
+from perception.engram import EngramMemory
+from perception.events import CandidateEvent, frame_scores
+from perception.head import known_type
+from perception.sampler import AnomalyFocusedSampler
+from perception.scene import SceneFacts, scene_facts
+from perception.video import Frame
+from prompts import load_prompt
+from vigil.config import CameraConfig
+from vigil.llm import LLMError, ToolSpec, VisionClient
+from vigil.memory import PatternMemory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ToolContext:
+    """Everything the tools of one candidate event may use."""
+
+    event: CandidateEvent
+    frames: list[Frame]
+    camera: CameraConfig
+    scene_encoder: MotionEncoder | None
+    event_dir: Path
+    engram: EngramMemory | None = None
+    memory: PatternMemory | None = None
+    vision: VisionClient | None = None
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    vector: np.ndarray | None = None  # clip vector of the event's peak window
+    # filled as tools run
+    keyframes: list[tuple[float, str]] = field(default_factory=list)
+    facts: SceneFacts | None = None
+    description: str | None = None
+    description_by: str = "scene facts"
+    classification: list[TypeEvidence] = field(default_factory=list)
+    vlm_calls: int = 0
+
+    def scene(self) -> SceneFacts:
+        """Scene facts of the event's frames (computed once)."""
+        if self.facts is None:
+            if self.scene_encoder is None or not self.frames:
+                self.facts = SceneFacts(self.event.start_s, self.event.end_s)
+            else:
+                fps = self.camera.fps
+                self.facts = scene_facts(self.frames, self.scene_encoder, self.camera.zones, fps=fps)
+        return self.facts
+
+    def strong_windows(self) -> list[Any]:
+        """The event's windows at half its peak or more."""
+        peak = max(w.score for w in self.event.windows)
+        return [w for w in self.event.windows if w.score >= 0.5 * peak]
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool: its model-facing spec and the function that runs it."""
+
+    spec: ToolSpec
+    run: Callable[[ToolContext, BaseModel], dict[str, Any]]
+
+
+def rollback_check(ctx: ToolContext, args: RollbackArgs) -> dict[str, Any]:
+    """Is the anomaly continuous over the last ``seconds``, or a blip?"""
+    e = ctx.event
+    values = e.smoothed if len(e.smoothed) == len(e.windows) else [w.score for w in e.windows]
+    recent = [(w, v) for w, v in zip(e.windows, values) if w.ts_end > e.end_s - args.seconds]
+    low = 0.6 * ctx.camera.threshold
+    above = [v for _w, v in recent if v >= low]
+    share = len(above) / max(len(recent), 1)
+    return {
+        "seconds": args.seconds,
+        "windows": len(recent),
+        "share_above_low": round(share, 2),
+        "continuous": bool(len(above) >= 2 and share >= 0.5),
+        "peak_score": round(max((v for _w, v in recent), default=0.0), 3),
+    }
+
+
+def memory_lookup(ctx: ToolContext, _args: NoArgs) -> dict[str, Any]:
+    """What the Engram and the pattern memory remember of this pattern."""
+    out: dict[str, Any] = {}
+    peak = ctx.event.peak_window
+    if ctx.engram is not None and peak.key is not None:
+        normal, anomaly = ctx.engram.lookup(peak.key)
+        out["engram"] = {"normal": normal, "confirmed_anomaly": anomaly,
+                         "familiar": normal >= ctx.engram.min_count and anomaly == 0}
+    if ctx.memory is not None and ctx.vector is not None:
+        similar = ctx.memory.similar_patterns(ctx.vector, camera_id=ctx.event.camera_id, k=5)
+        out["similar_past_events"] = similar
+        verdicts = [s["verdict"] for s in similar if s["distance"] < 0.15]
+        out["close_matches"] = {v: verdicts.count(v) for v in sorted(set(verdicts))}
+    if not out:
+        out["note"] = "no memory configured for this camera"
+    return out
+
+
+def sample_keyframes(ctx: ToolContext, args: KeyframeArgs) -> dict[str, Any]:
+    """Pick ``n`` frames of the event with ATS and save them as JPEGs."""
+    frames = [f for f in ctx.frames if ctx.event.start_s - 1.0 <= f.t <= ctx.event.end_s + 0.5] or ctx.frames
+    if not frames:
+        return {"keyframes": [], "note": "no frames of this event are available"}
+    times = np.array([f.t for f in frames])
+    scores = frame_scores(ctx.event.windows, times, smooth=1)
+    idx = AnomalyFocusedSampler(dedupe=True).sample(scores, args.n)
+    ctx.event_dir.mkdir(parents=True, exist_ok=True)
+    ctx.keyframes = []
+    for k, i in enumerate(idx.tolist()):
+        path = ctx.event_dir / f"keyframe_{k:02d}.jpg"
+        bgr = cv2.cvtColor(frames[i].image, cv2.COLOR_RGB2BGR)
+        if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+            log.warning("could not write keyframe %s", path)
+            continue
+        ctx.keyframes.append((round(frames[i].t, 2), str(path)))
+    return {"keyframes": [{"t": t, "path": p} for t, p in ctx.keyframes]}
+
+
+def describe(ctx: ToolContext, _args: NoArgs) -> dict[str, Any]:
+    """What the keyframes show: the VLM's account, or scene facts from tracking."""
+    facts = ctx.scene()
+    if ctx.vision is not None:
+        if not ctx.keyframes:
+            sample_keyframes(ctx, KeyframeArgs())
+        images = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for _, p in ctx.keyframes]
+        prompt = load_prompt("describe")
+        system, user = prompt.render(
+            n_frames=len(images), camera=ctx.event.camera_id, start_s=f"{ctx.event.start_s:.1f}",
+            end_s=f"{ctx.event.end_s:.1f}", region=[round(v, 2) for v in ctx.event.region()],
+        )
+        try:
+            ctx.vlm_calls += 1
+            ctx.description = ctx.vision.describe(images, system, user)
+            ctx.description_by = f"vlm:{ctx.vision.model}"
+            return {"description": ctx.description, "by": ctx.description_by, "scene_facts": facts.text()}
+        except LLMError as exc:
+            log.warning("VLM describe failed (%s); using scene facts", exc)
+    ctx.description = facts.text()
+    ctx.description_by = "scene facts"
+    return {"description": ctx.description, "by": ctx.description_by}
+
+
+def classify(ctx: ToolContext, _args: NoArgs) -> dict[str, Any]:
+    """The anomaly type by the rules (scene facts, zones, the detector's cell) and the type head."""
+    strong = ctx.strong_windows()
+    cells = CellSignals.from_features([w.features for w in strong if w.features], first_t=strong[0].center if strong else None)
+    ctx.classification = classify_scene(ctx.scene(), ctx.camera.zones, ctx.rules, region=ctx.event.region(),
+                                        cells=cells if cells.windows else None)
+    out: dict[str, Any] = {"rules": [{"type": e.event_type, "confidence": round(e.confidence, 3), "evidence": e.evidence,
+                                      "onset_s": None if e.start_s is None else round(e.start_s, 2)}
+                                     for e in ctx.classification]}
+    probs = [w.types for w in strong if w.types]
+    if probs:
+        mean = {k: float(np.mean([p.get(k, 0.0) for p in probs])) for k in probs[0]}
+        kind, p = known_type(mean, ctx.camera.confidence_threshold)
+        out["type_head"] = {"probabilities": {k: round(v, 3) for k, v in sorted(mean.items(), key=lambda kv: -kv[1])},
+                            "known_type": kind, "confidence": round(p, 3)}
+    return out
+
+
+TOOLS: dict[str, Tool] = {
+    t.spec.name: t
+    for t in (
+        Tool(ToolSpec("rollback_check", "Is the anomaly continuous over the last N seconds, or a one-window blip?", RollbackArgs), rollback_check),  # type: ignore[arg-type]
+        Tool(ToolSpec("memory_lookup", "Similar past patterns and how they were judged (Engram and pattern memory).", NoArgs), memory_lookup),  # type: ignore[arg-type]
+        Tool(ToolSpec("sample_keyframes", "Pick the most telling frames of the event (anomaly-focused sampling).", KeyframeArgs), sample_keyframes),  # type: ignore[arg-type]
+        Tool(ToolSpec("describe", "Describe what the keyframes show: people, vehicles, objects, where and how they move.", NoArgs), describe),  # type: ignore[arg-type]
+        Tool(ToolSpec("classify", "Anomaly type suggested by the type rules and the type head, with evidence.", NoArgs), classify),  # type: ignore[arg-type]
+    )
+}

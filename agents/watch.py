@@ -1,0 +1,341 @@
+"""Watching a source: perception on every frame, the agents on candidate events, alerts out.
+
+The scanner scores every window; while a candidate event is open, its evidence is checked every
+``recheck_s`` seconds of video from ``decide_after_s`` on, and the graph runs as soon as the
+type rules are confident, when ``max_wait_s`` has passed, or when the event ends, whichever
+comes first. So a fall is reported seconds after it happens, not when the footage ends.
+
+Every decision is written back: the event's verdict into the store, the pattern into the
+Engram memory and the ChromaDB pattern memory, the event's text into the memory for questions.
+Alerts have deterministic ids; the store keeps one per id and the checkpointed graph does not
+decide an event twice, so a restarted watch neither loses nor duplicates alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from agents.graph import AlertGraph
+from agents.policy import alert_onset
+from agents.rules import RuleSettings
+from agents.state import NoArgs
+from agents.tools import ToolContext, classify
+from perception.events import CandidateEvent, ScoredWindow, remainder
+from perception.pipeline import Scanner, open_camera_video
+from perception.profile import CameraProfile
+from perception.recording import StoreRecorder
+from perception.tripwires import Tripwires
+from perception.video import Frame, source_kind, write_clip
+from vigil.config import CameraConfig
+from vigil.errors import VideoError
+from vigil.llm import VisionClient
+from vigil.memory import HashingTextEmbedder, PatternMemory
+from vigil.notify import Webhook
+from vigil.schemas import ANOMALY_TYPES, Alert, AlertExplanation, Region
+from vigil.store import DataDir, Store
+
+log = logging.getLogger(__name__)
+
+REMAINDER_LOOKBACK_S = 4.0
+
+
+@dataclass
+class WatchOptions:
+    """When to decide, what to keep."""
+
+    decide_after_s: float = 3.0
+    recheck_s: float = 2.0
+    max_wait_s: float = 12.0
+    buffer_s: float = 90.0
+    clip_pad_s: float = 2.0
+    clip_width: int = 640
+    start_time: datetime | None = None  # wall-clock time of the source's first frame, for schedules
+
+
+@dataclass
+class WatchResult:
+    """What watching one source produced."""
+
+    source: str
+    video_s: float = 0.0
+    windows: int = 0
+    candidates: int = 0
+    decided: int = 0
+    dropped: int = 0
+    suppressed: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    new_alerts: int = 0
+    llm_calls: int = 0
+    vlm_calls: int = 0
+
+
+class FrameBuffer:
+    """The last ``seconds`` of sampled frames, for keyframes, scene facts and stream clips."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._frames: deque[Frame] = deque()
+
+    def append(self, frame: Frame) -> None:
+        self._frames.append(frame)
+        while self._frames and frame.t - self._frames[0].t > self.seconds:
+            self._frames.popleft()
+
+    def between(self, t0: float, t1: float) -> list[Frame]:
+        return [f for f in self._frames if t0 <= f.t <= t1]
+
+    @property
+    def last_t(self) -> float:
+        return self._frames[-1].t if self._frames else 0.0
+
+
+class Watcher:
+    """Watches sources of one camera (see the module docstring)."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        camera: CameraConfig,
+        profile: CameraProfile,
+        data: DataDir,
+        store: Store,
+        graph: AlertGraph,
+        *,
+        memory: PatternMemory | None = None,
+        vision: VisionClient | None = None,
+        webhook: Webhook | None = None,
+        options: WatchOptions | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+        rules: RuleSettings | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        # the profile fixes how frames are sampled and windowed; the camera section the rest
+        self.camera = camera.model_copy(update={"fps": profile.fps, "window": profile.window,
+                                                "frame_width": profile.frame_width})
+        self.profile = profile
+        self.data = data
+        self.store = store
+        self.graph = graph
+        self.memory = memory
+        self.vision = vision
+        self.webhook = webhook
+        self.options = options or WatchOptions()
+        self.on_alert = on_alert
+        self.rules = rules or RuleSettings()
+        self.scene_encoder = profile.build_scene_encoder()
+        self.text = HashingTextEmbedder()
+        self._model_version = f"{profile.encoder_version}@{profile.created}"
+
+    def redeliver(self) -> int:
+        """Post alerts a previous run stored but could not deliver; returns how many went out."""
+        if self.webhook is None:
+            return 0
+        sent = 0
+        for payload in self.store.undelivered(self.camera_id):
+            if self.webhook.post(payload):
+                self.store.mark_delivered(payload["alert_id"])
+                sent += 1
+        return sent
+
+    def watch(self, source: str, *, max_seconds: float | None = None, progress: Callable[[float], None] | None = None) -> WatchResult:
+        """Watch one source to its end (or ``max_seconds``)."""
+        opts = self.options
+        result = WatchResult(source=str(source))
+        scanner = Scanner(self.profile, self.camera, tripwires=Tripwires())
+        buffer = FrameBuffer(opts.buffer_s)
+        recorder = StoreRecorder(self.store, self.camera_id, str(source), self._model_version, self.camera.threshold)
+        decided: set[str] = set()           # candidate ids already judged
+        judged_until: dict[str, float] = {}  # detector event id -> video time its judged part ends
+        alerted: set[str] = set()            # detector event ids that raised an alert
+        next_check: dict[str, float] = {}
+        pending_clips: list[tuple[float, Path, float, float]] = []
+        finite = source_kind(source) in ("file", "folder")
+        llm_before = getattr(self.graph.backend, "calls", 0)
+
+        def on_frame(frame: Frame) -> None:
+            buffer.append(frame)
+            while pending_clips and pending_clips[0][0] <= frame.t:
+                _, path, t0, t1 = pending_clips.pop(0)
+                self._write_clip_from(buffer.between(t0, t1), path)
+
+        def candidate(event: CandidateEvent) -> CandidateEvent | None:
+            """What of a detector event is still to be judged (all of it, the first time)."""
+            if event.event_id in alerted:
+                return None
+            if event.event_id not in judged_until:
+                return event
+            # a few seconds of overlap: what made the dismissed part look odd may have begun there
+            after = max(event.start_s, judged_until[event.event_id] - REMAINDER_LOOKBACK_S)
+            return remainder(event, after, self.camera.threshold)
+
+        def decide(event: CandidateEvent, origin: str, now: float, final: bool) -> None:
+            frames = buffer.between(event.start_s - 2.0, now)
+            ctx = self._context(event, frames)
+            if not final:
+                classify(ctx, NoArgs())
+                top = ctx.classification[0] if ctx.classification else None
+                waited = now - event.start_s >= opts.max_wait_s
+                if not waited and (top is None or top.confidence < self.camera.confidence_threshold):
+                    return  # not conclusive yet: look again in recheck_s
+            decided.add(event.event_id)
+            result.decided += 1
+            recorder.event(event)  # stored before its verdict and alert refer to it
+            state = self.graph.run(ctx)
+            result.vlm_calls += ctx.vlm_calls
+            alert = self._conclude(event, ctx, state, now, str(source), result, final)
+            if alert is None:
+                judged_until[origin] = now
+                return
+            alerted.add(origin)
+            clip = self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"
+            t0, t1 = max(0.0, alert.start_s - opts.clip_pad_s), alert.end_s + opts.clip_pad_s
+            if finite:
+                self._write_clip_from_file(str(source), clip, t0, t1)
+            else:
+                pending_clips.append((t1, clip, t0, t1))
+
+        def on_window(w: ScoredWindow) -> None:
+            recorder.window(w)
+            result.windows += 1
+            snap = scanner.builder.open_event() if scanner.builder else None
+            cand = candidate(snap) if snap is not None else None
+            if cand is None or cand.event_id in decided:
+                return
+            age = w.ts_end - cand.start_s
+            if age >= opts.decide_after_s and w.ts_end >= next_check.get(cand.event_id, 0.0):
+                next_check[cand.event_id] = w.ts_end + opts.recheck_s
+                decide(cand, snap.event_id, w.ts_end, final=age >= opts.max_wait_s)
+
+        def on_event(e: CandidateEvent) -> None:
+            result.candidates += 1
+            recorder.event(e)
+            cand = candidate(e)
+            if cand is not None and cand.event_id not in decided:
+                decide(cand, e.event_id, max(e.end_s, buffer.last_t), final=True)
+
+        scan = scanner.scan(str(source), on_window=on_window, on_event=on_event, on_frame=on_frame,
+                            progress=progress, keep_windows=False, max_seconds=max_seconds)
+        recorder.flush()
+        for _, path, t0, t1 in pending_clips:
+            self._write_clip_from(buffer.between(t0, t1), path)
+        result.video_s = buffer.last_t
+        self.store.record_video(str(source), self.camera_id, fps=scan.fps, n_frames=scan.n_frames,
+                                duration_s=scan.duration_s, model_version=self._model_version, scanned_until=result.video_s)
+        result.llm_calls = getattr(self.graph.backend, "calls", 0) - llm_before
+        return result
+
+    # ------------------------------------------------------------------ helpers
+    def _context(self, event: CandidateEvent, frames: list[Frame]) -> ToolContext:
+        return ToolContext(
+            event=event, frames=frames, camera=self.camera, scene_encoder=self.scene_encoder,
+            event_dir=self.data.event_dir(self.camera_id, event.event_id), engram=self.profile.engram,
+            memory=self.memory, vision=self.vision, rules=self.rules, vector=event.peak_window.vector,
+        )
+
+    def _clock(self, video_s: float) -> datetime | None:
+        start = self.options.start_time
+        return start + timedelta(seconds=video_s) if start else None
+
+    def _conclude(self, event: CandidateEvent, ctx: ToolContext, state: dict[str, Any], now: float, source: str,
+                  result: WatchResult, final: bool = True) -> Alert | None:
+        decision = state.get("decision")
+        explained_by = (state.get("explained_by") or ["rules"])[-1]
+        if decision is None:
+            result.dropped += 1
+            self.store.set_event_status(event.event_id, "dropped", explanation=state.get("observer", {}).get("reason"))
+            return None
+        verdict = decision["verdict"]
+        clock = self._clock(event.start_s)
+        if verdict != "suppress" and clock is not None and not self.camera.active_at(clock.hour, clock.minute):
+            verdict = "suppress"
+            decision["explanation"]["why"] += f" Outside the camera's alert hours ({', '.join(self.camera.schedule)})."
+        exp = decision["explanation"]
+        text = f"{exp['what']} {exp['when']} {exp['where']} {exp['why']}"
+        kind = decision["event_type"]
+        self._remember(event, verdict, kind, text, source)
+        if verdict == "suppress":
+            result.suppressed += 1
+            self.store.set_event_status(event.event_id, "suppressed", event_type=kind,
+                                        confidence=decision["confidence"], explanation=text)
+            return None
+        keyframes = [k["path"] for k in (state.get("analyst", {}).get("tools", {}).get("sample_keyframes") or {}).get("keyframes", [])]
+        x1, y1, x2, y2 = event.region()
+        onset = alert_onset(event.start_s, kind, (state.get("analyst") or {}).get("onset_s"), now)
+        alert = Alert(
+            alert_id=Alert.make_id(self.camera_id, source, event.start_s),
+            camera_id=self.camera_id,
+            source=source,
+            event_id=event.event_id,
+            event_type=kind if kind in ANOMALY_TYPES else "unknown",
+            verdict=verdict,
+            start_s=round(onset, 2),
+            # an event judged while it goes on lasts at least until the judgement
+            end_s=round(max(event.end_s if final else now, onset), 2),
+            peak_score=round(event.peak_score, 4),
+            confidence=round(float(decision["confidence"]), 3),
+            explanation=AlertExplanation(**exp),
+            explained_by=explained_by,
+            keyframes=keyframes,
+            clip=str(self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"),
+            region=Region(x1=x1, y1=y1, x2=x2, y2=y2),
+            latency_s=round(max(0.0, now - onset), 2),
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        self.store.set_event_status(event.event_id, "alerted", event_type=alert.event_type,
+                                    confidence=alert.confidence, explanation=text)
+        new = self.store.add_alert(alert.model_dump(mode="json"), event_id=event.event_id)
+        result.alerts.append(alert)
+        if new:
+            result.new_alerts += 1
+            if self.on_alert:
+                self.on_alert(alert)
+            if self.webhook is not None and self.webhook.post(alert.model_dump(mode="json")):
+                self.store.mark_delivered(alert.alert_id)
+        return alert
+
+    def _remember(self, event: CandidateEvent, verdict: str, kind: str, text: str, source: str) -> None:
+        """Feed the verdict back into the Engram and pattern memories."""
+        label = "normal" if verdict == "suppress" else "anomaly"
+        engram = self.profile.engram
+        if engram is not None:
+            for w in event.windows:
+                if w.key is not None and w.score >= 0.5 * event.peak_score:
+                    engram.update(w.key, label)
+        if self.memory is not None:
+            meta = {"camera_id": self.camera_id, "source": source, "event_type": kind, "verdict": label,
+                    "start_s": float(event.start_s), "end_s": float(event.end_s), "status": verdict}
+            vector = event.peak_window.vector
+            if vector is not None:
+                self.memory.add_pattern(event.event_id, vector, label, meta)
+            self.memory.add_event_text(event.event_id, text, self.text.embed([text])[0], meta)
+
+    def _write_clip_from_file(self, source: str, path: Path, t0: float, t1: float) -> None:
+        """The clip at the file's own frame rate and size (up to ``clip_width`` pixels wide)."""
+        try:
+            with open_camera_video(source, self.camera, fps=1.0) as probe:
+                width = min(self.options.clip_width, probe.info.width)
+            with open_camera_video(source, self.camera.model_copy(update={"frame_width": width}), fps=1000.0) as video:
+                fps = video.info.fps or self.camera.fps
+                frames = list(video.frames(t0, t1))
+            write_clip(path, frames, fps)
+        except (VideoError, OSError) as exc:
+            log.warning("could not write clip %s: %s", path, exc)
+
+    def _write_clip_from(self, frames: list[Frame], path: Path) -> None:
+        if not frames:
+            return
+        try:
+            write_clip(path, frames, self.camera.fps)
+        except (VideoError, OSError) as exc:
+            log.warning("could not write clip %s: %s", path, exc)
+
+    def save_memory(self) -> None:
+        """Persist the Engram memory's new counts into the camera's profile."""
+        if self.profile.engram is not None:
+            self.profile.save(self.data.profile_dir(self.camera_id))

@@ -1,0 +1,155 @@
+"""Pattern memory in ChromaDB, and the offline text embedder.
+
+Two collections per store:
+
+- ``patterns_d<dim>``: clip vectors of judged events with their verdicts (``anomaly`` or
+  ``normal``), so the Analyst can ask "what did we decide about things that looked like this?";
+- ``events``: the text of events and alerts (explanations, scene descriptions) for questions.
+
+A local ``PersistentClient`` under ``<data_dir>/chroma`` by default, or a Chroma server
+(``memory_url: http://host:8000``, :class:`chromadb.HttpClient`). Embeddings are always computed
+here and passed in, so Chroma never downloads an embedding model.
+
+Text embeddings are hashed word and character n-grams (scikit-learn's ``HashingVectorizer``):
+no weights, no network, stable across processes. An OpenAI-compatible ``/v1/embeddings``
+endpoint can replace them (:class:`EndpointTextEmbedder`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from vigil.errors import VigilError
+from vigil.imports import require
+
+log = logging.getLogger(__name__)
+
+TEXT_DIM = 512
+
+
+class MemoryError_(VigilError):
+    """The pattern memory cannot be opened or reached."""
+
+
+class HashingTextEmbedder:
+    """Hashed word (1-2) and character (3-5) n-grams, L2-normalised, ``TEXT_DIM`` dimensions."""
+
+    name = "hashing"
+
+    def __init__(self, dim: int = TEXT_DIM) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        half = dim // 2
+        self.dim = dim
+        self._words = HashingVectorizer(n_features=half, ngram_range=(1, 2), alternate_sign=False, norm="l2",
+                                        stop_words="english")
+        self._chars = HashingVectorizer(n_features=dim - half, analyzer="char_wb", ngram_range=(3, 5),
+                                        alternate_sign=False, norm="l2")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dim)`` float32 unit vectors."""
+        words = self._words.transform(texts).toarray()
+        chars = self._chars.transform(texts).toarray()
+        v = np.concatenate([words, 0.7 * chars], axis=1).astype(np.float32)
+        n = np.linalg.norm(v, axis=1, keepdims=True)
+        return v / np.maximum(n, 1e-9)
+
+
+class EndpointTextEmbedder:
+    """Text embeddings from an OpenAI-compatible ``/v1/embeddings`` endpoint."""
+
+    def __init__(self, url: str, model: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+        openai = require("openai", "the embeddings client")
+        self._client = openai.OpenAI(base_url=url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1)
+        self.model = model
+        self.name = f"endpoint:{model}"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        resp = self._client.embeddings.create(model=self.model, input=list(texts))
+        v = np.array([d.embedding for d in resp.data], np.float32)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+
+
+class PatternMemory:
+    """ChromaDB collections of judged patterns and of event texts.
+
+    Args:
+        path: folder of a local persistent database.
+        url: a Chroma server (``http://host:port``), used instead of ``path``.
+    """
+
+    def __init__(self, path: str | Path | None = None, url: str | None = None) -> None:
+        chromadb = require("chromadb", "the pattern memory")
+        from chromadb.config import Settings
+
+        settings = Settings(anonymized_telemetry=False)
+        try:
+            if url:
+                u = urlparse(url)
+                self._client = chromadb.HttpClient(host=u.hostname or "localhost", port=u.port or 8000,
+                                                   ssl=u.scheme == "https", settings=settings)
+                self._client.heartbeat()
+            else:
+                if path is None:
+                    raise MemoryError_("the pattern memory needs a folder or a server URL")
+                Path(path).mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+        except MemoryError_:
+            raise
+        except Exception as exc:  # chromadb raises many kinds
+            where = url or str(path)
+            raise MemoryError_(f"cannot open the pattern memory at {where}: {str(exc).splitlines()[0][:200]}") from None
+        self._collections: dict[str, Any] = {}
+
+    def _collection(self, name: str) -> Any:
+        if name not in self._collections:
+            self._collections[name] = self._client.get_or_create_collection(
+                name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+        return self._collections[name]
+
+    # ------------------------------------------------------------------ patterns
+    def add_pattern(self, pattern_id: str, vector: np.ndarray, verdict: str, metadata: dict[str, Any]) -> None:
+        """Remember a judged pattern (``verdict``: ``anomaly`` or ``normal``); re-adding updates it."""
+        v = np.asarray(vector, np.float32).ravel()
+        meta = {k: v_ for k, v_ in {**metadata, "verdict": verdict}.items() if isinstance(v_, (str, int, float, bool))}
+        self._collection(f"patterns_d{v.size}").upsert(ids=[pattern_id], embeddings=[v.tolist()], metadatas=[meta])
+
+    def similar_patterns(self, vector: np.ndarray, camera_id: str | None = None, k: int = 5) -> list[dict[str, Any]]:
+        """The ``k`` nearest judged patterns (cosine distance), optionally of one camera."""
+        v = np.asarray(vector, np.float32).ravel()
+        col = self._collection(f"patterns_d{v.size}")
+        count = col.count()
+        if count == 0:
+            return []
+        res = col.query(query_embeddings=[v.tolist()], n_results=min(k, count),
+                        where={"camera_id": camera_id} if camera_id else None)
+        out = []
+        for pid, dist, meta in zip(res["ids"][0], res["distances"][0], res["metadatas"][0]):
+            out.append({"id": pid, "distance": round(float(dist), 4), **(meta or {})})
+        return out
+
+    # ------------------------------------------------------------------ event texts
+    def add_event_text(self, event_id: str, text: str, embedding: np.ndarray, metadata: dict[str, Any]) -> None:
+        """Index an event's text for questions; re-adding updates it."""
+        meta = {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool))}
+        self._collection("events").upsert(ids=[event_id], embeddings=[np.asarray(embedding, np.float32).tolist()],
+                                          documents=[text], metadatas=[meta])
+
+    def search_events(self, embedding: np.ndarray, k: int = 10, where: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Events whose text is nearest to ``embedding`` (cosine distance)."""
+        col = self._collection("events")
+        count = col.count()
+        if count == 0:
+            return []
+        res = col.query(query_embeddings=[np.asarray(embedding, np.float32).tolist()], n_results=min(k, count), where=where)
+        return [
+            {"id": i, "distance": round(float(d), 4), "text": doc, **(m or {})}
+            for i, d, doc, m in zip(res["ids"][0], res["distances"][0], res["documents"][0], res["metadatas"][0])
+        ]
