@@ -1,7 +1,8 @@
 """The alert graph: Observer -> Analyst -> Decider, a LangGraph state machine.
 
-Only candidate events enter it; the per-window loop never calls a model. Each node is an
-LLM-backed agent with its own prompt (``prompts/``) and tools when a chat backend is configured,
+Only candidate events enter it; the per-window loop never calls a model, and candidates that
+no rule can name and the detector is not sure of are dismissed by the rules before any model is
+asked (:func:`agents.policy.worth_a_model`). Each node is an LLM-backed agent with its own prompt (``prompts/``) and tools when a chat backend is configured,
 and the rule policy otherwise; any reply that fails validation (after one retry), or a model
 that is down or slow, is replaced by the rule policy's answer, and the state records which
 produced each node's output (``explained_by``).
@@ -80,7 +81,12 @@ class AlertGraph:
         ctx = self._ctx(state)
         decision, extra = policy.observer(ctx)
         by, trace = RULES, [f"observer rules: {decision.reason}"]
-        if self.backend is not None:
+        if self.backend is not None and not policy.worth_a_model(ctx):
+            # triage: nothing a rule can name and a modest score; not worth a model call
+            decision = ObserverDecision(escalate=False, reason=f"triage: no rule evidence and peak {ctx.event.peak_score:.2f}; "
+                                        "dismissed without asking the model")
+            trace = [f"observer rules: {decision.reason}"]
+        elif self.backend is not None:
             msgs = load_prompt("observer").messages(camera=ctx.event.camera_id, candidate=summarise(ctx),
                                                     threshold=ctx.camera.threshold)
             run = run_agent(self.backend, msgs, ObserverDecision)

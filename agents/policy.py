@@ -42,6 +42,22 @@ WHY = {
 }
 
 
+#: a rule's confidence from which a candidate is worth a language model's attention
+TRIAGE_CONFIDENCE = 0.6
+
+
+def worth_a_model(ctx: ToolContext) -> bool:
+    """Triage before any model is asked: some rule sees something, or the detector is sure.
+
+    Candidates that are neither (the occasional restless moment of normal footage) are judged
+    by the rules alone, so model calls follow real incidents, not footage.
+    """
+    if not ctx.classification and ctx.facts is None:
+        classify(ctx, NoArgs())
+    strongest = max((e.confidence for e in ctx.classification), default=0.0)
+    return strongest >= TRIAGE_CONFIDENCE or ctx.event.peak_score >= UNKNOWN_ALERT_SCORE
+
+
 def observer(ctx: ToolContext) -> tuple[ObserverDecision, dict[str, Any]]:
     """Escalate sustained or strong candidates, drop short weak blips."""
     check = rollback_check(ctx, RollbackArgs(seconds=max(4.0, ctx.event.duration_s)))

@@ -86,6 +86,7 @@ def run_agent(
             if tool is None:
                 text = f"Unknown tool {call.name!r}, should be one of: {', '.join(list(tools) + [FINAL])}."
                 problems.append(text)
+                run.trace.append(text)
                 tool_messages.append({"role": "tool", "tool_call_id": call_id, "name": call.name, "content": text})
                 continue
             try:
@@ -93,6 +94,7 @@ def run_agent(
             except ValidationError as exc:
                 text = f"Invalid arguments for {call.name}: {_short(exc)}"
                 problems.append(text)
+                run.trace.append(text)
                 tool_messages.append({"role": "tool", "tool_call_id": call_id, "name": call.name, "content": text})
                 continue
             result = tool.run(ctx, args) if ctx is not None else {}

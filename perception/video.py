@@ -170,19 +170,28 @@ class FileSource(VideoSource):
         decord.logging.set_level(decord.logging.QUIET)
         self.path = path
         self.fps = fps
-        try:
-            probe = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
-            src_w, src_h = probe[0].shape[1], probe[0].shape[0]
-            n = len(probe)
-            avg_fps = float(probe.get_avg_fps())
-            del probe
-            self.size = output_size(src_w, src_h, width)
-            # one decoding thread: the pipeline decodes in a thread of its own beside the analysis
-            self._reader = decord.VideoReader(
-                str(path), ctx=decord.cpu(0), width=self.size[0], height=self.size[1], num_threads=1
-            )
-        except (decord.DECORDError, RuntimeError, IndexError) as exc:
-            raise VideoError(f"decord cannot read {path}: {_first_line(exc)}") from None
+        src_w, src_h = _container_size(path)
+        last: Exception | None = None
+        # decord decodes ahead while opening; damage later in the file can make that fail
+        # once and succeed the next time, so it gets a second chance
+        for _attempt in range(2):
+            try:
+                if src_w <= 0:
+                    probe = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+                    src_h, src_w = probe[0].shape[:2]
+                    del probe
+                self.size = output_size(src_w, src_h, width)
+                # one decoding thread: the pipeline decodes in a thread of its own beside the analysis
+                self._reader = decord.VideoReader(
+                    str(path), ctx=decord.cpu(0), width=self.size[0], height=self.size[1], num_threads=1
+                )
+                n = len(self._reader)
+                avg_fps = float(self._reader.get_avg_fps())
+                break
+            except (decord.DECORDError, RuntimeError, IndexError) as exc:
+                last = exc
+        else:
+            raise VideoError(f"decord cannot read {path}: {_first_line(last or RuntimeError('unknown'))}") from None
         if n <= 0:
             raise VideoError(f"{path} has no video frames")
         self._times = self._timestamps(n, avg_fps)
@@ -356,6 +365,9 @@ class CaptureSource(VideoSource):
                 failures = 0
                 index += 1
                 t = self._timestamp(index, nominal, clock0) + offset
+                if self.info.kind == "file" and t > 0:
+                    # the decoder drops damaged frames silently: count by time, not by reads
+                    index = max(index, int(round(t * nominal)))
                 if t <= last_t:  # container clocks restart after a reconnect
                     offset += last_t - t + 1.0 / nominal
                     t = last_t + 1.0 / nominal
@@ -520,6 +532,18 @@ def open_video(
         source_.close()
         raise VideoError(f"cannot decode {path}: not a video file, or corrupt")
     return source_
+
+
+def _container_size(path: Path) -> tuple[int, int]:
+    """Frame width and height from the container's metadata (no decoding); (0, 0) if unknown."""
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+    except Exception:  # any container PyAV cannot parse: decord will say what is wrong
+        return 0, 0
 
 
 def _in_span(times: np.ndarray, start_s: float | None, end_s: float | None) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +45,24 @@ def fitted_camera(synth_small: Path, tmp_path_factory: pytest.TempPathFactory) -
     assert main(["--data-dir", str(data), "fit", "--camera", "plaza", "--normal", *train]) == 0
     assert main(["--data-dir", str(data), "score", *test, "--camera", "plaza", "--out", str(scores)]) == 0
     return data, scores
+
+@pytest.fixture(scope="session")
+def falling_event(synth_small: Path, fitted_camera: tuple[Path, Path]) -> dict[str, Any]:
+    """The falling test video scanned with the fitted camera: its candidate event and frames."""
+    from perception.pipeline import Scanner
+    from perception.profile import CameraProfile
+    from perception.tripwires import Tripwires
+    from vigil.config import load_settings
+    from vigil.schemas import load_ground_truth
+
+    data, _ = fitted_camera
+    profile = CameraProfile.load(data / "plaza" / "profile")
+    camera = load_settings(synth_small / "vigil.yaml", environ={}).camera("plaza").model_copy(
+        update={"fps": profile.fps, "window": profile.window, "frame_width": profile.frame_width})
+    truth = load_ground_truth(synth_small / "gt.json")
+    (name,) = [n for n, t in truth.items() if t.events and t.events[0][2] == "falling"]
+    frames = []
+    result = Scanner(profile, camera, tripwires=Tripwires()).scan(str(synth_small / truth[name].path), on_frame=frames.append)
+    start = truth[name].events[0][0]
+    event = next(e for e in result.events if e.end_s >= start)
+    return {"event": event, "frames": frames, "camera": camera, "profile": profile}

@@ -55,3 +55,66 @@ def write_clip(
         container.mux(packet)
     container.close()
     return path
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible chat endpoint on loopback whose replies a test chooses.
+
+    ``respond(request_json) -> (status, body_dict)``; ``delay_s`` slows every chat reply.
+    """
+
+    def __init__(self, respond, delay_s: float = 0.0) -> None:  # noqa: ANN001
+        import http.server
+        import json
+        import threading
+        import time
+
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # noqa: ANN002
+                pass
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                req = json.loads(self.rfile.read(length) or b"{}")
+                outer.requests.append(req)
+                if delay_s:
+                    time.sleep(delay_s)
+                try:
+                    status, body = respond(req)
+                    self._send(status, body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def chat_reply(content: str | None = None, tool_calls: list | None = None) -> dict:
+    """An OpenAI chat-completion response body."""
+    message: dict = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}

@@ -11,15 +11,15 @@ import pytest
 
 from vigil.cli import main
 
-COMMANDS = [["probe"], ["config"], ["fit"], ["score"], ["bench"], ["data"], ["data", "synth"], ["eval"],
-            ["eval", "vad"], ["eval", "sampler"]]
+COMMANDS = [["probe"], ["config"], ["fit"], ["score"], ["bench"], ["watch"], ["demo"], ["data"], ["data", "synth"],
+            ["eval"], ["eval", "vad"], ["eval", "sampler"], ["eval", "alerts"]]
 
 
 def test_console_script_lists_the_commands() -> None:
     exe = Path(sys.executable).parent / "vigil"
     assert exe.is_file(), "the vigil console script is not installed next to this Python"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60).stdout
-    for name in ("probe", "config", "fit", "score", "bench", "data", "eval"):
+    for name in ("probe", "config", "fit", "score", "bench", "watch", "demo", "data", "eval"):
         assert f"    {name}" in out
     assert "example:" in out
 

@@ -20,11 +20,12 @@ def _run(scores: list[float], **kw) -> list:
 
 
 def test_onset_is_found_by_rolling_back_through_weaker_windows() -> None:
-    # the score creeps up from window 5 and only crosses the threshold at window 8
+    # the score creeps up from window 5 and only crosses the threshold (0.5) at window 8
     scores = [0.05] * 5 + [0.35, 0.4, 0.45, 0.8, 0.9, 0.7, 0.4, 0.1, 0.05, 0.05]
     (event,) = _run(scores, threshold=0.5, low=0.3)
-    # window 5 is centred at 6 s; the event starts half a stride before it
-    assert event.start_s == 5.5
+    # rolling back stops below half the crossing score (0.4): window 6, centred at 7 s; the
+    # event starts half a stride before it
+    assert event.start_s == 6.5
     assert event.end_s == 12.5  # window 11 (centre 12 s) was the last above low
     assert event.peak_score == 0.9 and event.peak_time_s == 10.0
 

@@ -608,7 +608,11 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     def on_alert(alert: Any) -> None:
         print(alert.model_dump_json() if args.json else alert.line(), flush=True)
 
-    results, warnings, _backend = _run_watch(args, settings, args.camera, camera, data, args.sources, on_alert, start_time)
+    results, warnings, backend = _run_watch(args, settings, args.camera, camera, data, args.sources, on_alert, start_time)
+    if backend is not None and backend.failures and not warnings:
+        warnings.append(f"LLM endpoint {settings.llm.url} failed {backend.failures} time(s) (timeouts or refused "
+                        "connections); those decisions used the rule policy")
+        print(f"vigil: warning: {warnings[-1]}", file=sys.stderr)
     for r in results:
         print(f"{r.source}: {r.video_s:.0f} s of video, {r.candidates} candidate event(s), {len(r.alerts)} alert(s) "
               f"({r.new_alerts} new), {r.suppressed} suppressed, {r.dropped} dropped, {r.llm_calls} LLM call(s)",

@@ -11,6 +11,7 @@ from vigil.errors import MissingDependencyError
 _EXTRAS = {
     "torch": "vjepa2",
     "transformers": "vjepa2",
+    "llama_cpp": "llamacpp",
 }
 
 

@@ -81,6 +81,7 @@ class ChatBackend(ABC):
 
     def __init__(self) -> None:
         self.calls = 0
+        self.failures = 0  # requests that timed out or could not connect
 
     @abstractmethod
     def complete(self, messages: list[dict[str, Any]], tools: Sequence[ToolSpec]) -> ChatReply:
@@ -88,9 +89,18 @@ class ChatBackend(ABC):
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    schema.pop("title", None)
+    """The JSON schema a model is shown. Length limits are left to pydantic: grammar-based
+    decoders (llama.cpp) unroll ``maxLength`` into grammars too large to parse."""
+    schema = _drop_keys(model.model_json_schema(), {"maxLength", "title"})
     return schema
+
+
+def _drop_keys(node: Any, keys: set[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _drop_keys(v, keys) for k, v in node.items() if k not in keys}
+    if isinstance(node, list):
+        return [_drop_keys(v, keys) for v in node]
+    return node
 
 
 def action_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
@@ -184,9 +194,11 @@ class OpenAIChat(ChatBackend):
         tool_mode: ``tools`` (OpenAI tools API), ``json`` (schema-constrained output), or
             ``auto``: tools first, JSON from then on if the server refuses or ignores tools.
         temperature: sampling temperature (0 for repeatable decisions).
+        max_tokens: cap on each reply (a runaway string in constrained output ends there).
     """
 
-    def __init__(self, endpoint: Endpoint, tool_mode: ToolMode = "auto", temperature: float = 0.0) -> None:
+    def __init__(self, endpoint: Endpoint, tool_mode: ToolMode = "auto", temperature: float = 0.0,
+                 max_tokens: int = 700) -> None:
         super().__init__()
         openai = require("openai", "the openai LLM backend")
         if not endpoint.url:
@@ -198,15 +210,19 @@ class OpenAIChat(ChatBackend):
         self._openai = openai
         self.tool_mode: ToolMode = tool_mode
         self.temperature = temperature
+        self.max_tokens = max_tokens
         self.label = f"llm:{self.model}"
 
     def _create(self, **kwargs: Any) -> Any:
         self.calls += 1
         try:
-            return self._client.chat.completions.create(model=self.model, temperature=self.temperature, **kwargs)
+            return self._client.chat.completions.create(model=self.model, temperature=self.temperature,
+                                                        max_tokens=self.max_tokens, **kwargs)
         except self._openai.APITimeoutError:
+            self.failures += 1
             raise LLMError(f"{self.endpoint.url}: no answer within {self.endpoint.timeout_s:g} s") from None
         except self._openai.APIConnectionError:
+            self.failures += 1
             raise LLMError(f"{self.endpoint.url}: cannot connect") from None
         except self._openai.APIStatusError as exc:
             raise _StatusError(exc.status_code, str(exc)) from None

@@ -346,9 +346,19 @@ class Store:
             event_id: the event it came from, if stored.
 
         Returns:
-            True if the alert is new, False if it was already stored (a restarted run).
+            True if the alert is new; False if it was already stored (a restarted run), or an
+            alert of the same camera, source and type already covers its time (a re-run whose
+            onset moved slightly must not alert twice).
         """
         with self.transaction() as db:
+            overlap = db.execute(
+                "SELECT alert_id FROM alerts WHERE camera_id = ? AND source = ? AND event_type = ? AND alert_id != ?"
+                " AND start_s <= ? AND end_s >= ? LIMIT 1",
+                (alert["camera_id"], alert.get("source", ""), alert["event_type"], alert["alert_id"],
+                 float(alert["end_s"]) + 2.0, float(alert["start_s"]) - 2.0),
+            ).fetchone()
+            if overlap is not None:
+                return False
             cur = db.execute(
                 "INSERT OR IGNORE INTO alerts (alert_id, event_id, camera_id, source, event_type, start_s,"
                 " end_s, confidence, explained_by, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

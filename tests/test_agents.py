@@ -1,0 +1,137 @@
+"""The alert graph with scripted chat models: every node, every route, every fallback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.graph import AlertGraph
+from agents.tools import ToolContext
+from perception.events import CandidateEvent
+from vigil.llm import FINAL, ChatBackend, ChatReply, LLMError, ToolCall, ToolSpec
+
+
+class ScriptedChat(ChatBackend):
+    """A chat model that answers from a script: replies, or exceptions to raise."""
+
+    label = "llm:scripted"
+
+    def __init__(self, script: Sequence[ChatReply | Exception]) -> None:
+        super().__init__()
+        self.script = list(script)
+        self.seen: list[list[str]] = []  # tool names offered at each call
+
+    def complete(self, messages: list[dict[str, Any]], tools: Sequence[ToolSpec]) -> ChatReply:
+        self.calls += 1
+        self.seen.append([t.name for t in tools])
+        if not self.script:
+            raise AssertionError("the script ran out: the agent asked more than expected")
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def call(name: str, **arguments: Any) -> ChatReply:
+    return ChatReply(tool_calls=[ToolCall(name, arguments, f"id-{name}")])
+
+
+def final(**arguments: Any) -> ChatReply:
+    return call(FINAL, **arguments)
+
+
+ESCALATE = final(escalate=True, reason="the score stays high for seconds")
+REPORT = final(proposed_type="falling", confidence=0.92, evidence="a person went down at 12 s and stays down",
+               continuous=True)
+DECIDE = final(verdict="alert", event_type="falling", confidence=0.9,
+               explanation={"what": "A person fell.", "when": "At 12 s.", "where": "Centre of the frame.",
+                            "why": "People here walk."})
+
+
+def _ctx(case: dict[str, Any], tmp_path: Path) -> ToolContext:
+    e: CandidateEvent = case["event"]
+    frames = [f for f in case["frames"] if e.start_s - 2 <= f.t <= e.end_s]
+    return ToolContext(event=e, frames=frames, camera=case["camera"], scene_encoder=case["profile"].build_scene_encoder(),
+                       event_dir=tmp_path / "event", engram=case["profile"].engram, vector=e.peak_window.vector)
+
+
+def _graph(backend: ChatBackend | None, tmp_path: Path) -> AlertGraph:
+    return AlertGraph(backend, tmp_path / "checkpoints.db")
+
+
+def test_rule_policy_alone_explains_the_fall(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    g = _graph(None, tmp_path)
+    state = g.run(_ctx(falling_event, tmp_path))
+    assert state["explained_by"] == ["rules", "rules", "rules"]
+    d = state["decision"]
+    assert d["verdict"] == "alert" and d["event_type"] == "falling"
+    assert set(state["analyst"]["tools"]) == {"rollback_check", "memory_lookup", "sample_keyframes", "describe", "classify"}
+    assert all(Path(k["path"]).is_file() for k in state["analyst"]["tools"]["sample_keyframes"]["keyframes"])
+    assert "s" in d["explanation"]["when"] and d["explanation"]["where"]
+
+
+def test_llm_agents_call_tools_and_decide(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    chat = ScriptedChat([
+        ESCALATE,
+        call("rollback_check", seconds=6), call("classify"), call("describe"), REPORT,
+        DECIDE,
+    ])
+    state = _graph(chat, tmp_path).run(_ctx(falling_event, tmp_path))
+    assert state["explained_by"] == ["llm:scripted"] * 3
+    assert state["decision"]["explanation"]["what"] == "A person fell."
+    assert [t for t in state["trace"] if t.startswith("analyst:")][:3] == [
+        'analyst: rollback_check({"seconds": 6})', "analyst: classify({})", "analyst: describe({})"]
+    # the Analyst sees its five tools and the final answer; the Observer only the final answer
+    assert chat.seen[0] == [FINAL]
+    assert set(chat.seen[1]) == {"rollback_check", "memory_lookup", "sample_keyframes", "describe", "classify", FINAL}
+
+
+def test_observer_drop_ends_the_graph(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    chat = ScriptedChat([final(escalate=False, reason="a blip")])
+    state = _graph(chat, tmp_path).run(_ctx(falling_event, tmp_path))
+    assert "decision" not in state and "analyst" not in state
+    assert chat.calls == 1
+
+
+def test_one_invalid_reply_is_retried(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    chat = ScriptedChat([
+        final(escalate="perhaps"),               # does not validate
+        ESCALATE,                                # the retry does
+        call("no_such_tool"), REPORT,            # an unknown tool is answered, then the report
+        final(verdict="alert", event_type="unknown", confidence=0.9,   # inconsistent: retried
+              explanation={"what": "x", "when": "y", "where": "z", "why": "w"}),
+        DECIDE,
+    ])
+    state = _graph(chat, tmp_path).run(_ctx(falling_event, tmp_path))
+    assert state["explained_by"] == ["llm:scripted"] * 3
+    assert any("Unknown tool 'no_such_tool', should be one of" in t or "no_such_tool" in t for t in state["trace"])
+    assert any("invalid reply, retrying" in t for t in state["trace"])
+
+
+def test_garbage_twice_and_endpoint_down_fall_back_to_rules(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    garbage = ChatReply(content="I think it is a cat")
+    chat = ScriptedChat([garbage, garbage, LLMError("http://x: cannot connect"), ESCALATE, REPORT, garbage, garbage])
+    state = _graph(chat, tmp_path).run(_ctx(falling_event, tmp_path))
+    # observer: two bad replies -> rules; analyst: endpoint down -> rules; decider: bad twice -> rules
+    assert state["explained_by"] == ["rules", "rules", "rules"]
+    assert state["decision"]["event_type"] == "falling"
+    assert sum("fell back to rules" in t for t in state["trace"]) == 3
+
+
+def test_interrupted_run_resumes_and_finished_run_is_not_repeated(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    class Crash(Exception):
+        pass
+
+    first = ScriptedChat([ESCALATE, REPORT, Crash("power cut")])
+    with pytest.raises(Crash):
+        _graph(first, tmp_path).run(_ctx(falling_event, tmp_path))
+    # a new process: the Observer and Analyst are not asked again, the Decider is
+    second = ScriptedChat([DECIDE])
+    state = _graph(second, tmp_path).run(_ctx(falling_event, tmp_path))
+    assert second.calls == 1 and state["decision"]["verdict"] == "alert"
+    third = ScriptedChat([])
+    again = _graph(third, tmp_path).run(_ctx(falling_event, tmp_path))
+    assert third.calls == 0 and again["decision"] == state["decision"]
