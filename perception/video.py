@@ -310,12 +310,11 @@ class CaptureSource(VideoSource):
         self._sleep = sleep
         self._cap = self._open()
         if self._cap is None:
-            what = "webcam" if kind == "webcam" else "stream" if kind == "stream" else "video"
-            raise (StreamError if kind != "file" else VideoError)(
-                f"cannot open {what} {target}: check the address, credentials and that it is reachable"
-                if kind != "file"
-                else f"cannot decode {target}: not a video file, or corrupt"
-            )
+            if kind == "webcam":
+                raise StreamError(f"cannot open webcam {target}: no such camera device, or it is in use")
+            if kind == "stream":
+                raise StreamError(f"cannot open stream {target}: check the address, credentials and that it is reachable")
+            raise VideoError(f"cannot decode {target}: not a video file, or corrupt")
         src_w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         src_h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         nominal = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
