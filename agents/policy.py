@@ -125,7 +125,9 @@ def explain(ctx: ToolContext, report: AnalystReport, kind: str, familiar: bool =
     what = f"{name}: {report.evidence.split('; ')[0]}." if kind in ANOMALY_TYPES else (
         f"Unusual activity that matches no known type: {report.evidence.split('; ')[0]}.")
     start = onset_of(ctx, report)
-    when = f"From {start:.1f} s to {e.end_s:.1f} s of the video (most unusual at {e.peak_time_s:.1f} s)."
+    # evidence that began after the detector's event closed lasts at least until the last frame seen
+    end = e.end_s if start < e.end_s else max([f.t for f in ctx.frames], default=start)
+    when = f"From {start:.1f} s to {max(end, start):.1f} s of the video (most unusual at {e.peak_time_s:.1f} s)."
     x1, y1, x2, y2 = e.region()
     zones = [z.name for z in ctx.camera.zones if z.contains((x1 + x2) / 2, y2) or z.contains((x1 + x2) / 2, (y1 + y2) / 2)]
     where = (f"In the {_place((x1 + x2) / 2, (y1 + y2) / 2)} of the frame (box {x1:.2f}, {y1:.2f} to {x2:.2f}, {y2:.2f})"

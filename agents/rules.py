@@ -173,21 +173,33 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
     return out
 
 
+LYING_MAX_SIZE = 2.5   # person areas: larger boxes are vehicles or groups
+LYING_MAX_SPEED = 1.0  # body heights per second: a person down on the ground stays put
+
+
+def _cut_by_frame(p: Any) -> bool:
+    """Whether a box touches the frame's side or top edge: its shape is not the object's."""
+    return p.x - p.w / 2 <= 0.01 or p.x + p.w / 2 >= 0.99 or p.y - p.h <= 0.01
+
+
 def _falling(local: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeEvidence]:
     out = []
     for t in local:
-        aspects = t.aspects()
+        # a car half out of frame, or one that a person's track switched to, also looks wide:
+        # only whole, person-sized boxes count, and a lying person does not travel
+        whole = [p for p in t.points if not _cut_by_frame(p) and p.size <= LYING_MAX_SIZE]
+        aspects = np.array([p.w / max(p.h, 1e-6) for p in whole])
         if aspects.size < 3:
             continue
-        wide = aspects > s.lying_aspect
-        step = t.duration_s / max(len(aspects) - 1, 1)
+        wide = (aspects > s.lying_aspect) & np.array([p.speed <= LYING_MAX_SPEED for p in whole])
+        step = (whole[-1].t - whole[0].t) / max(len(aspects) - 1, 1)
         wide_s = float(np.sum(wide)) * step
         if wide_s < s.lying_s or wide[-max(2, len(wide) // 4):].mean() <= 0.5:
             continue
         first_wide = int(np.argmax(wide))
         upright_before = bool(np.any(aspects[: max(1, first_wide)] < 0.9))
         conf = (0.9 if upright_before else 0.75) + 0.05 * share(t)
-        onset = t.points[first_wide].t - 0.5  # the fall itself takes a moment
+        onset = whole[first_wide].t - 0.5  # the fall itself takes a moment
         out.append(TypeEvidence("falling", conf, f"a person's outline turned wide (width/height {aspects.max():.1f}) "
                                 f"and stayed down for {wide_s:.1f} s", t.track_id, onset))
     return out

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agents.tools import Tool, ToolContext
+from agents.tools import Tool
 from vigil.llm import FINAL, ChatBackend, LLMError, ToolSpec
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def run_agent(
     backend: ChatBackend,
     messages: list[dict[str, Any]],
     output: type[T],
-    ctx: ToolContext | None = None,
+    ctx: Any = None,
     tools: dict[str, Tool] | None = None,
     max_steps: int = 8,
     validate: Callable[[T], None] | None = None,
@@ -48,6 +48,8 @@ def run_agent(
     """Let the model call ``tools`` until it gives a valid ``output`` (see the module docstring).
 
     Args:
+        ctx: what the tools work on (a :class:`~agents.tools.ToolContext` for alerts, an
+            :class:`~agents.ask.AskContext` for questions).
         validate: extra checks on the output (raise ``ValueError`` to reject it).
     """
     tools = tools or {}

@@ -77,7 +77,7 @@ class Tool:
     """A tool: its model-facing spec and the function that runs it."""
 
     spec: ToolSpec
-    run: Callable[[ToolContext, BaseModel], dict[str, Any]]
+    run: Callable[[Any, BaseModel], dict[str, Any]]  # (context, validated arguments) -> result
 
 
 def rollback_check(ctx: ToolContext, args: RollbackArgs) -> dict[str, Any]:

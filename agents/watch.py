@@ -33,9 +33,9 @@ from perception.recording import StoreRecorder
 from perception.tripwires import Tripwires
 from perception.video import Frame, source_kind, write_clip
 from vigil.config import CameraConfig
-from vigil.errors import VideoError
+from vigil.errors import VideoError, VigilError
 from vigil.llm import VisionClient
-from vigil.memory import HashingTextEmbedder, PatternMemory
+from vigil.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
 from vigil.notify import Webhook
 from vigil.schemas import ANOMALY_TYPES, Alert, AlertExplanation, Region
 from vigil.store import DataDir, Store
@@ -96,7 +96,11 @@ class FrameBuffer:
 
 
 class Watcher:
-    """Watches sources of one camera (see the module docstring)."""
+    """Watches sources of one camera (see the module docstring).
+
+    ``text_embedder`` embeds event texts for questions (default: hashed n-grams); use the same
+    one that ``vigil ask`` will search with.
+    """
 
     def __init__(
         self,
@@ -113,6 +117,7 @@ class Watcher:
         options: WatchOptions | None = None,
         on_alert: Callable[[Alert], None] | None = None,
         rules: RuleSettings | None = None,
+        text_embedder: TextEmbedder | None = None,
     ) -> None:
         self.camera_id = camera_id
         # the profile fixes how frames are sampled and windowed; the camera section the rest
@@ -129,7 +134,7 @@ class Watcher:
         self.on_alert = on_alert
         self.rules = rules or RuleSettings()
         self.scene_encoder = profile.build_scene_encoder()
-        self.text = HashingTextEmbedder()
+        self.text = text_embedder or HashingTextEmbedder()
         self._model_version = f"{profile.encoder_version}@{profile.created}"
 
     def redeliver(self) -> int:
@@ -156,6 +161,7 @@ class Watcher:
         next_check: dict[str, float] = {}
         pending_clips: list[tuple[float, Path, float, float]] = []
         finite = source_kind(source) in ("file", "folder")
+        started_at = datetime.now()  # a live source's first frame is now
         llm_before = getattr(self.graph.backend, "calls", 0)
 
         def on_frame(frame: Frame) -> None:
@@ -225,8 +231,11 @@ class Watcher:
         for _, path, t0, t1 in pending_clips:
             self._write_clip_from(buffer.between(t0, t1), path)
         result.video_s = buffer.last_t
+        start_time = opts.start_time or (started_at if not finite else None)
         self.store.record_video(str(source), self.camera_id, fps=scan.fps, n_frames=scan.n_frames,
-                                duration_s=scan.duration_s, model_version=self._model_version, scanned_until=result.video_s)
+                                duration_s=scan.duration_s or result.video_s, model_version=self._model_version,
+                                scanned_until=scan.duration_s or result.video_s,
+                                start_time=start_time.isoformat(timespec="seconds") if start_time else None)
         result.llm_calls = getattr(self.graph.backend, "calls", 0) - llm_before
         return result
 
@@ -275,8 +284,10 @@ class Watcher:
             event_type=kind if kind in ANOMALY_TYPES else "unknown",
             verdict=verdict,
             start_s=round(onset, 2),
-            # an event judged while it goes on lasts at least until the judgement
-            end_s=round(max(event.end_s if final else now, onset), 2),
+            # an event judged while it goes on lasts at least until the judgement, and so does
+            # one whose evidence began after the detector's event closed (a car that nears the
+            # plaza, then enters it)
+            end_s=round(max(event.end_s if final and onset < event.end_s else now, onset), 2),
             peak_score=round(event.peak_score, 4),
             confidence=round(float(decision["confidence"]), 3),
             explanation=AlertExplanation(**exp),
@@ -313,7 +324,10 @@ class Watcher:
             vector = event.peak_window.vector
             if vector is not None:
                 self.memory.add_pattern(event.event_id, vector, label, meta)
-            self.memory.add_event_text(event.event_id, text, self.text.embed([text])[0], meta)
+            try:
+                self.memory.add_event_text(event.event_id, text, self.text.embed([text])[0], meta, space=self.text.space)
+            except VigilError as exc:  # the alert stands; only its text search is missing
+                log.warning("event %s not indexed for questions: %s", event.event_id, exc)
 
     def _write_clip_from_file(self, source: str, path: Path, t0: float, t1: float) -> None:
         """The clip at the file's own frame rate and size (up to ``clip_width`` pixels wide)."""

@@ -142,7 +142,8 @@ class Scanner:
         self.encoder = profile.build_encoder()
         self.use_engram = use_engram and profile.engram is not None
         self.smooth = smooth
-        self.tripwires = tripwires
+        # restricted zones become intrusion tripwires on the scorer's cell grid
+        self.tripwires = tripwires.for_zones(camera.zones, profile.scorer.grid) if tripwires else None
         self.builder: EventBuilder | None = None
 
     def scan(

@@ -5,6 +5,8 @@ fails loudly instead of leaving a hole in what the model reads.
 
 >>> from prompts import load_prompt
 >>> messages = load_prompt("observer").messages(candidate="...", camera="lobby")  # doctest: +SKIP
+
+``pools/`` holds question pools for instruction datasets (:func:`load_pool`).
 """
 
 from __future__ import annotations
@@ -62,3 +64,15 @@ def load_prompt(name: str) -> PromptTemplate:
     if missing:
         raise PromptError(f"prompt {name!r} lacks {', '.join(sorted(missing))}")
     return PromptTemplate(name, str(data.get("description", "")), str(data["system"]), str(data["user"]))
+
+
+@cache
+def load_pool(name: str) -> dict[str, list[str]]:
+    """Load the question pools ``pools/<name>.yaml``: task -> list of questions."""
+    path = resources.files(__package__) / "pools" / f"{name}.yaml"
+    if not path.is_file():
+        raise PromptError(f"no question pool named {name!r}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(q, str) for q in v) for v in data.values()):
+        raise PromptError(f"question pool {name!r} must map each task to a list of questions")
+    return {str(k): list(v) for k, v in data.items()}

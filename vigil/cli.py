@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from vigil import __version__
 from vigil.errors import ConfigError, DataError, VigilError
 
 Handler = Callable[[argparse.Namespace], int]
+_STARTED = time.perf_counter()  # when the command line was loaded (for whole-command timings)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -96,12 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     # vigil bench
-    p = _add(sub, "bench", _cmd_bench, "speed and memory: decode-only vs full pipeline on the same file",
-             "vigil bench ../shared/data/videos/robbery.mp4 --camera plaza --json")
-    p.add_argument("video", help="video file")
-    p.add_argument("--camera", required=True, help="a fitted camera")
+    p = _add(sub, "bench", _cmd_bench, "speed and memory: decode-only vs full pipeline; question answer time",
+             "vigil bench ../shared/data/videos/robbery.mp4 --camera plaza --json\n"
+             '  vigil bench --ask "When did someone fall?" --camera plaza',
+             "With a video: decode-only and full-pipeline frames/s on the same file, their ratio, time "
+             "per stage and peak memory. With --ask: how long answering a question takes once the "
+             "footage is indexed (the video, if given, is indexed first and that time reported apart).")
+    p.add_argument("video", nargs="?", help="video file")
+    p.add_argument("--camera", help="a fitted camera (required with a video)")
     p.add_argument("--max-seconds", type=float, help="only the first seconds of the video")
     p.add_argument("--no-engram", action="store_true", help="measure without the Engram gate")
+    p.add_argument("--ask", metavar="QUESTION", help="time answering this question instead")
+    p.add_argument("--repeat", type=int, default=5, help="answers to time with --ask (default 5)")
+    _llm_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     # vigil watch
@@ -119,6 +128,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start-time", metavar="ISO", help="wall-clock time of the first frame of a file (for schedules)")
     p.add_argument("--json", action="store_true", help="print alerts as JSON lines")
 
+    # vigil ask
+    p = _add(sub, "ask", _cmd_ask, "ask a question about footage; answers cite videos, times and keyframes",
+             'vigil ask "When did someone fall?" --video demo-out/test/test_001_falling.mp4 --camera plaza',
+             "With --video, about that video (scanned first with --camera's profile if it is not indexed "
+             "yet); with --camera alone, about everything stored for that camera; with --all (the "
+             "default), about every camera. The Observer plans the search (event types, times, cameras, "
+             "counts), the Analyst gathers stored events as evidence, the Decider answers with citations "
+             "or says plainly that nothing was found. Every interval is a stored event's span.")
+    p.add_argument("question", help="the question in plain English")
+    p.add_argument("--video", metavar="PATH", help="ask about this video")
+    p.add_argument("--camera", help="ask about this camera's footage (or scan --video with its profile)")
+    p.add_argument("--all", action="store_true", help="ask about every camera (the default without --video/--camera)")
+    p.add_argument("--since", metavar="T", help="only from T: seconds of video (90, 2m) or a time of day (15:00, 3pm)")
+    p.add_argument("--until", metavar="T", help="only until T (same forms as --since)")
+    p.add_argument("--start-time", metavar="ISO", help="wall-clock time of --video's first frame, when it is scanned")
+    _llm_args(p)
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+
     # vigil demo
     p = _add(sub, "demo", _cmd_demo, "the whole path offline: synthetic camera -> fit -> watch -> report",
              "vigil demo --out demo-out",
@@ -131,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print alerts as JSON lines and the summary as JSON")
 
     # vigil data ...
-    data = sub.add_parser("data", help="build datasets: synthetic scenes", description="Build datasets.",
+    data = sub.add_parser("data", help="build datasets: synthetic scenes, instruction data", description="Build datasets.",
                           formatter_class=_Formatter, epilog="example:\n  vigil data synth demo-out --seed 0")
     data_sub = data.add_subparsers(title="commands", metavar="COMMAND")
     data.set_defaults(handler=lambda a: _need_subcommand(data))
@@ -150,9 +177,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=15.0, help="frame rate (default 15)")
     p.add_argument("--size", default="320x240", help="WIDTHxHEIGHT (default 320x240)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p = _add(data_sub, "build", _cmd_data_build, "HIVAU-style instruction data from annotations or from footage",
+             "vigil data build --annotations ../shared/data/hivau/ucf_database_test.json --out hivau-ucf\n"
+             "  vigil data build --from-footage demo-out/test/*.mp4 --camera plaza --out synth-hivau",
+             "From raw hierarchical annotations (HIVAU-70k format): instructions_test.jsonl (id, type, "
+             "task, video, prompt, anwser), instructions_train.jsonl (conversations; events and videos "
+             "as judgement -> description -> analysis), stats.json. With --videos, event and clip files "
+             "are cut from the source videos. With --from-footage, the annotations are first made from "
+             "the videos with the camera's alerts (events), equal splits (clips), VLM or scene-fact "
+             "captions and LLM or template summaries, written to annotations.json for review, then built.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--annotations", metavar="FILE", help="raw annotations (e.g. ucf_database_test.json)")
+    src.add_argument("--from-footage", nargs="+", metavar="VIDEO", help="make the annotations from these videos")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--videos", metavar="DIR", help="source videos (<name>.mp4): cut event and clip files from them")
+    p.add_argument("--seed", type=int, default=0, help="seed of the prompt draws (default 0)")
+    p.add_argument("--dataset", help="dataset name in video paths (default: from the file name, e.g. ucf-crime)")
+    p.add_argument("--split", help="split in video paths (default: from the file name, else test)")
+    p.add_argument("--camera", help="with --from-footage: the fitted camera whose profile and rules find the events")
+    p.add_argument("--clip-seconds", type=float, default=4.0, help="with --from-footage: clip length (default 4)")
+    _llm_args(p)
+    p.add_argument("--json", action="store_true", help="print stats as JSON")
 
     # vigil eval ...
-    ev = sub.add_parser("eval", help="measure: VAD metrics, samplers, alerts", description="Measurements.",
+    ev = sub.add_parser("eval", help="measure: VAD metrics, samplers, alerts, questions, captions", description="Measurements.",
                         formatter_class=_Formatter, epilog="example:\n  vigil eval vad --gt demo-out/gt.json --scores scores/")
     ev_sub = ev.add_subparsers(title="commands", metavar="COMMAND")
     ev.set_defaults(handler=lambda a: _need_subcommand(ev))
@@ -179,6 +227,39 @@ def build_parser() -> argparse.ArgumentParser:
              "normal-only videos, alert latency.")
     p.add_argument("--gt", required=True, help="ground truth (gt.json)")
     p.add_argument("--camera", required=True, help="camera whose alerts to score")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _add(ev_sub, "captions", _cmd_eval_captions, "BLEU-1..4, METEOR, ROUGE-L, CIDEr of predictions per level and task",
+             "vigil eval captions --gt hivau-ucf/instructions_test.jsonl --pred pred.jsonl --json",
+             "Rows are matched by id; answers are PTB-tokenised and scored with pycocoevalcap (needs "
+             "Java) overall, per level (clip, event, video), per task and per level/task. Groups too "
+             "small for CIDEr are flagged; missing, extra and mismatched ids are reported.")
+    p.add_argument("--gt", required=True, metavar="FILE", help="instructions (JSONL, answer under anwser or answer)")
+    p.add_argument("--pred", required=True, metavar="FILE", help="predictions in the same schema")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _add(ev_sub, "predict", _cmd_eval_predict, "ask a vision-language model every instruction; resumable",
+             "vigil eval predict --instructions hivau-ucf/instructions_test.jsonl --videos hivau-ucf "
+             "--vlm-url http://gpu:8000/v1 --vlm-model Qwen/Qwen2.5-VL-7B-Instruct --out pred.jsonl",
+             "Samples frames of each item's video with ATS (or uniformly), asks the VLM the item's prompt "
+             "and appends the answer to --out at once; a re-run skips items already answered.")
+    p.add_argument("--instructions", required=True, metavar="FILE", help="instructions (JSONL)")
+    p.add_argument("--videos", required=True, metavar="DIR", help="dataset root the items' video paths are under")
+    p.add_argument("--out", required=True, metavar="FILE", help="predictions (JSONL), appended to")
+    p.add_argument("--sampler", choices=["ats", "uniform"], default="ats", help="frame sampler (default ats)")
+    p.add_argument("--frames", type=int, default=8, help="frames per item (default 8)")
+    p.add_argument("--limit", type=int, help="only the first N items")
+    p.add_argument("--vlm-url", metavar="URL", help="OpenAI-compatible VLM endpoint ($VIGIL_VLM_URL)")
+    p.add_argument("--vlm-model", metavar="NAME", help="model name ($VIGIL_VLM_MODEL)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p = _add(ev_sub, "ask", _cmd_eval_ask, "questions about synthetic footage against its ground truth",
+             "vigil eval ask --data demo-out",
+             "Indexes the test videos of a 'vigil data synth' folder under two cameras (even-numbered "
+             "videos as 'north', odd ones as 'south'; video k starts at 15:00 + k minutes), asks the "
+             "question set and checks each answer against gt.json: intervals overlap the truth, yes/no "
+             "and counts exact, negatives 'not found'. The index lives in DIR/ask-data (or --data-dir) "
+             "and is reused; the camera profile is copied from DIR/data (vigil demo) or fitted.")
+    p.add_argument("--data", required=True, metavar="DIR", help="a folder written by vigil data synth (or vigil demo)")
+    p.add_argument("--questions", metavar="FILE", help="question set (default: eval/ask_questions.yaml)")
+    _llm_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -475,6 +556,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from eval.bench import bench
 
+    if args.ask:
+        return _bench_ask(args)
+    if not args.video or not args.camera:
+        raise ConfigError("vigil bench needs a video and --camera (or --ask QUESTION)")
     settings, camera, data = _camera_and_data(args)
     profile = _load_profile(data, args.camera)
     report = bench(args.video, profile, _scan_camera(profile, camera), max_seconds=args.max_seconds,
@@ -488,6 +573,57 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"  pipeline     {report.pipeline_fps:8.1f} frames/s   ratio {report.ratio:.2f}")
         print("  per window   " + ", ".join(f"{k} {v:.2f} ms" for k, v in report.stage_ms_per_window.items()))
         print(f"  peak memory  {report.peak_rss_mb:.0f} MB")
+    return 0
+
+
+def _bench_ask(args: argparse.Namespace) -> int:
+    import statistics
+
+    from agents.ask import AskContext, resolve_scope
+    from vigil.store import DataDir
+
+    if args.repeat < 1:
+        raise ConfigError(f"--repeat {args.repeat}: must be at least 1")
+    settings = _settings(args)
+    data = DataDir(settings.data_dir)
+    started = time.perf_counter()
+    with data.open_store() as store:
+        scope = resolve_scope(store, video=args.video, camera=args.camera, fitted=data.fitted_cameras())
+        asker = _Asker(args, settings, data, store)
+        try:
+            setup_s = time.perf_counter() - started
+            index_s = 0.0
+            for video in scope.videos:  # index first: the target is for footage already indexed
+                if not AskContext(store, scope).indexed(video):
+                    t0 = time.perf_counter()
+                    asker.scan(video, scope.cameras[0])
+                    index_s += time.perf_counter() - t0
+            times, answer = [], None
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                answer, _ = asker.graph(scope).ask(args.ask)
+                times.append(time.perf_counter() - t0)
+        finally:
+            asker.close()
+    report = {"question": args.ask, "scope": scope.describe(), "backend": asker.agents.backend.label if asker.agents.backend else "rules",
+              "found": answer.found if answer else False, "citations": len(answer.citations) if answer else 0,
+              "setup_s": round(setup_s, 3), "index_s": round(index_s, 2),
+              "first_answer_s": round(times[0], 3), "answer_s_median": round(statistics.median(times), 3),
+              "answer_s_max": round(max(times), 3), "repeats": len(times), "target_s": 5.0,
+              "within_target": max(times) + setup_s < 5.0,
+              "command_s": round(time.perf_counter() - _STARTED - sum(times[1:]) - index_s, 2)}
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"question: {args.ask}  ({report['scope']}, {report['backend']})")
+        if index_s:
+            print(f"  indexing        {index_s:8.2f} s (once)")
+        print(f"  set-up          {setup_s:8.3f} s (store, memory, models)")
+        print(f"  first answer    {times[0]:8.3f} s")
+        print(f"  answer          {report['answer_s_median']:8.3f} s median, {report['answer_s_max']:.3f} s max over {len(times)}")
+        print(f"  whole command   {report['command_s']:8.2f} s (start-up, imports, set-up, one answer)")
+        print(f"  set-up + answer {'within' if report['within_target'] else 'OVER'} the 5 s target; "
+              f"found={report['found']}, {report['citations']} citation(s)")
     return 0
 
 
@@ -508,7 +644,7 @@ class _Agents:
     def __init__(self, args: argparse.Namespace, settings: Any, data: Any) -> None:
         from agents.graph import AlertGraph
         from vigil.llm import LlamaCppChat, OpenAIChat, VisionClient
-        from vigil.memory import PatternMemory
+        from vigil.memory import PatternMemory, text_embedder
 
         self.backend = None
         self.warnings: list[str] = []
@@ -530,6 +666,7 @@ class _Agents:
             if problem:
                 self.warnings.append(f"VLM endpoint {settings.vlm.url} {problem}; descriptions fall back to scene facts")
         self.memory = PatternMemory(data.root / "chroma", url=settings.memory_url)
+        self.embedder = text_embedder(settings.embeddings)  # event texts, for questions
         self.graph = AlertGraph(self.backend, data.root / "checkpoints.db")
 
     def close(self) -> None:
@@ -570,7 +707,7 @@ def _run_watch(args: argparse.Namespace, settings: Any, camera_id: str, camera: 
         with data.open_store() as store:
             watcher = Watcher(camera_id, camera, profile, data, store, agents.graph, memory=agents.memory,
                               vision=agents.vision, webhook=webhook, options=WatchOptions(start_time=start_time),
-                              on_alert=on_alert)
+                              on_alert=on_alert, text_embedder=agents.embedder)
             resent = watcher.redeliver()
             if resent:
                 print(f"vigil: delivered {resent} alert(s) left over from an earlier run", file=sys.stderr)
@@ -591,19 +728,13 @@ def _run_watch(args: argparse.Namespace, settings: Any, camera_id: str, camera: 
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-    from datetime import datetime
 
     settings = _settings(args)
     camera = settings.camera(args.camera)
     from vigil.store import DataDir
 
     data = DataDir(settings.data_dir)
-    start_time = None
-    if args.start_time:
-        try:
-            start_time = datetime.fromisoformat(args.start_time)
-        except ValueError:
-            raise ConfigError(f"--start-time {args.start_time}: expected an ISO time like 2026-11-23T22:15:00") from None
+    start_time = _iso_time(args.start_time, "--start-time")
 
     def on_alert(alert: Any) -> None:
         print(alert.model_dump_json() if args.json else alert.line(), flush=True)
@@ -618,6 +749,122 @@ def _cmd_watch(args: argparse.Namespace) -> int:
               f"({r.new_alerts} new), {r.suppressed} suppressed, {r.dropped} dropped, {r.llm_calls} LLM call(s)",
               file=sys.stderr)
     return 3 if warnings else 0
+
+
+def _iso_time(text: str | None, flag: str) -> Any:
+    from datetime import datetime
+
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {text}: expected an ISO time like 2026-11-23T22:15:00") from None
+
+
+class _Asker:
+    """Everything ``vigil ask`` needs: store, memory, models, the scanner for videos not indexed yet."""
+
+    def __init__(self, args: argparse.Namespace, settings: Any, data: Any, store: Any) -> None:
+        self.args, self.settings, self.data, self.store = args, settings, data, store
+        self.agents = _Agents(args, settings, data)
+        self.embedder = self.agents.embedder
+
+    def scan(self, video: str, camera_id: str, start_time: Any = None) -> None:
+        """Index ``video`` with ``camera_id``'s profile (alerts, windows, event texts)."""
+        from tqdm import tqdm
+
+        from agents.watch import Watcher, WatchOptions
+
+        profile = _load_profile(self.data, camera_id)
+        watcher = Watcher(camera_id, self.settings.camera(camera_id), profile, self.data, self.store, self.agents.graph,
+                          memory=self.agents.memory, vision=self.agents.vision, text_embedder=self.embedder,
+                          options=WatchOptions(start_time=start_time))
+        with tqdm(desc=f"indexing {Path(video).name}", unit="s", file=sys.stderr, disable=None, leave=False,
+                  bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
+            def progress(t: float) -> None:
+                bar.n = t
+                bar.refresh()
+
+            watcher.watch(video, progress=progress)
+        watcher.save_memory()
+
+    def read_frames(self, video: str, camera_id: str, t0: float, t1: float) -> list[Any]:
+        from perception.pipeline import open_camera_video
+
+        cam = _scan_camera(_load_profile(self.data, camera_id), self.settings.camera(camera_id))
+        with open_camera_video(video, cam) as source:
+            return list(source.frames(t0, t1))
+
+    def graph(self, scope: Any, start_time: Any = None) -> Any:
+        from agents.ask import AskContext, AskGraph
+
+        ctx = AskContext(self.store, scope, memory=self.agents.memory,
+                         scanner=lambda v, c: self.scan(v, c, start_time), frame_reader=self.read_frames,
+                         vision=self.agents.vision, embedder=self.embedder, keyframe_dir=self.data.root / "ask-keyframes")
+        known = sorted({r["camera_id"] for r in self.store.videos()} | set(self.data.fitted_cameras()))
+        return AskGraph(ctx, backend=self.agents.backend, cameras=known, plan_overrides=self.overrides())
+
+    def overrides(self) -> dict[str, Any]:
+        return self.bounds(self.args)
+
+    @staticmethod
+    def bounds(args: argparse.Namespace) -> dict[str, Any]:
+        """``--since`` / ``--until`` as question-plan fields."""
+        from agents.ask import parse_bound
+
+        out: dict[str, Any] = {}
+        for flag, value in (("--since", getattr(args, "since", None)), ("--until", getattr(args, "until", None))):
+            if value:
+                out.update(parse_bound(value, flag))
+        return out
+
+    def close(self) -> None:
+        self.agents.close()
+
+
+def _format_answer(answer: Any) -> str:
+    lines = [answer.answer]
+    for c in answer.citations:
+        event = f"  event {c.event_id}" if c.event_id else ""
+        key = f"\n      keyframe {c.keyframe}" if c.keyframe else ""
+        lines.append(f"  - {Path(c.video).name} {c.start_s:.1f}-{c.end_s:.1f} s  camera {c.camera_id}{event}{key}")
+    lines.append(f"confidence {answer.confidence:.2f}")
+    return "\n".join(lines)
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from agents.ask import resolve_scope, roles
+    from vigil.store import DataDir
+
+    settings = _settings(args)
+    data = DataDir(settings.data_dir)
+    start_time = _iso_time(args.start_time, "--start-time")
+    if args.all and (args.video or args.camera):
+        raise ConfigError("--all asks about every camera; leave out --video and --camera")
+    _Asker.bounds(args)  # a bad --since/--until fails before anything is opened
+    with data.open_store() as store:
+        scope = resolve_scope(store, video=args.video, camera=args.camera, all_cameras=args.all,
+                              fitted=data.fitted_cameras())
+        asker = _Asker(args, settings, data, store)
+        try:
+            for w in asker.agents.warnings:
+                print(f"vigil: warning: {w}", file=sys.stderr)
+            answer, state = asker.graph(scope, start_time).ask(args.question)
+        finally:
+            asker.close()
+    for line in state.get("trace", []):
+        logging.getLogger("vigil.ask").info("%s", line)
+    if args.json:
+        _print_json({**answer.model_dump(mode="json"), "by": roles(state)})
+    else:
+        print(_format_answer(answer))
+    backend = asker.agents.backend
+    warned = bool(asker.agents.warnings) or bool(backend is not None and backend.failures)
+    if backend is not None and backend.failures and not asker.agents.warnings:
+        print(f"vigil: warning: LLM endpoint {settings.llm.url} failed {backend.failures} time(s); "
+              "the rule policy answered instead", file=sys.stderr)
+    return 3 if warned else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -716,6 +963,305 @@ def _cmd_eval_alerts(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         print(format_alert_report(report))
+    return 0
+
+
+def _cmd_data_build(args: argparse.Namespace) -> int:
+    from data_engine.hivau import (
+        PromptPools,
+        build_items,
+        dump_annotations,
+        format_stats,
+        infer_dataset,
+        load_annotations,
+        stats,
+        train_rows,
+        write_jsonl,
+    )
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder")
+    extra: dict[str, Any] = {}
+    if args.from_footage:
+        annotations_path = out / "annotations.json"
+        videos, extra = _annotate_footage(args, out)
+        dataset, split = args.dataset or "vigil", args.split or "test"
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = annotations_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(dump_annotations(videos), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(annotations_path)
+        videos = load_annotations(annotations_path)  # what a person edits is what gets built
+        sources: Any = {Path(v).stem: Path(v) for v in args.from_footage}
+    else:
+        if args.camera:
+            raise ConfigError("--camera is for --from-footage")
+        videos = load_annotations(args.annotations)
+        inferred = infer_dataset(args.annotations)
+        dataset, split = args.dataset or inferred[0], args.split or inferred[1]
+        sources = Path(args.videos) if args.videos else None
+        if sources is not None and not sources.is_dir():
+            raise DataError(f"--videos {sources}: folder not found")
+    items = build_items(videos, dataset, split, PromptPools(seed=args.seed))
+    out.mkdir(parents=True, exist_ok=True)
+    n_test = write_jsonl(out / "instructions_test.jsonl", (it.test_row(i) for i, it in enumerate(items)))
+    n_train = write_jsonl(out / "instructions_train.jsonl", train_rows(items))
+    summary = stats(videos, items)
+    summary.update({"dataset": dataset, "split": split, "seed": args.seed, "test_rows": n_test, "train_rows": n_train, **extra})
+    if sources is not None:
+        summary["media"] = _cut_media(items, sources, out)
+    (out / "stats.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_stats(summary))
+        print(f"\nwrote {out / 'instructions_test.jsonl'} ({n_test} rows), {out / 'instructions_train.jsonl'} "
+              f"({n_train} conversations), {out / 'stats.json'}")
+        if args.from_footage:
+            print(f"annotations for review: {out / 'annotations.json'} (edit, then: vigil data build --annotations "
+                  f"{out / 'annotations.json'} --out DIR)")
+        media = summary.get("media")
+        if media:
+            print(f"media: {media['written']} file(s) written, {media['skipped']} already there, "
+                  f"{len(media['missing_sources'])} source video(s) missing, {len(media['failed'])} failed")
+    return 0
+
+
+def _cut_media(items: list[Any], sources: Any, out: Path) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from data_engine.media import cut_media
+
+    segments = list({it.video: (it.source, it.level, it.span, it.video) for it in items}.values())
+    with tqdm(total=len(segments), unit="file", desc="cutting", file=sys.stderr, disable=None, leave=False) as bar:
+        report = cut_media(segments, sources, out, progress=bar.update)
+    for name in report.missing_sources[:5]:
+        print(f"vigil: warning: no source video for {name}", file=sys.stderr)
+    if len(report.missing_sources) > 5:
+        print(f"vigil: warning: ... and {len(report.missing_sources) - 5} more source videos missing", file=sys.stderr)
+    return {"written": report.written, "skipped": report.skipped, "missing_sources": report.missing_sources,
+            "failed": report.failed}
+
+
+def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[str, Any]]:
+    """Raw annotations of --from-footage videos: index them with the camera, then caption and summarise."""
+    from tqdm import tqdm
+
+    from agents.ask import AskContext, AskScope
+    from data_engine.footage import (
+        FootageEvent,
+        FootageVideo,
+        annotate,
+        caption_from_facts,
+        vlm_captioner,
+    )
+    from perception.pipeline import open_camera_video
+    from perception.scene import scene_facts
+    from perception.video import open_video
+    from vigil.store import DataDir
+
+    if not args.camera:
+        raise ConfigError("--from-footage needs --camera NAME (a fitted camera: its profile and rules find the events)")
+    for v in args.from_footage:
+        if not Path(v).is_file():
+            raise DataError(f"{v}: video not found")
+    names = [Path(v).stem for v in args.from_footage]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"two videos share the name {dupes[0]!r}; names key the annotations")
+    settings = _settings(args)
+    data = DataDir(settings.data_dir)
+    profile = _load_profile(data, args.camera)
+    cam = _scan_camera(profile, settings.camera(args.camera))
+    encoder = profile.build_scene_encoder()
+    caption_counts = {"scene facts": 0}
+
+    def facts_caption(video: Any, t0: float, t1: float) -> str:
+        caption_counts["scene facts"] = caption_counts.get("scene facts", 0) + 1
+        with open_camera_video(video.path, cam) as src:
+            frames = list(src.frames(t0, t1))
+        if encoder is None or not frames:
+            return "The clip shows the scene; nothing could be tracked in it."
+        return caption_from_facts(scene_facts(frames, encoder, cam.zones, fps=cam.fps), {z.name: z.kind for z in cam.zones})
+
+    with data.open_store() as store:
+        asker = _Asker(args, settings, data, store)
+        try:
+            for w in asker.agents.warnings:
+                print(f"vigil: warning: {w}", file=sys.stderr)
+            probe = AskContext(store, AskScope())
+            for v in args.from_footage:
+                if not probe.indexed(v):
+                    asker.scan(v, args.camera)
+            footage = []
+            for v in args.from_footage:
+                with open_video(v, fps=1.0, width=16) as info_src:
+                    info = info_src.info
+                fps = info.fps or cam.fps
+                n_frames = info.n_frames or int(round((info.duration_s or 0) * fps))
+                alerts = store.find_alerts(cameras=[args.camera], sources=[r["source"] for r in store.videos(args.camera)
+                                                                          if _same_file(r["source"], v)])
+                events = [FootageEvent(a["start_s"], a["end_s"], a["event_type"], a["explanation"]["what"],
+                                       a["explanation"]["why"]) for a in alerts]
+                footage.append(FootageVideo(Path(v).stem, v, fps, max(1, n_frames), events))
+            captioner = facts_caption
+            if asker.agents.vision is not None:
+                def read(path: str, t0: float, t1: float) -> list[Any]:
+                    with open_video(path, fps=4.0, width=448) as src:
+                        return [f.image for f in src.frames(t0, t1)]
+
+                captioner, caption_counts = vlm_captioner(asker.agents.vision, read, facts_caption)
+            with tqdm(total=len(footage), unit="video", desc="annotating", file=sys.stderr, disable=None, leave=False) as bar:
+                videos, counts = annotate(footage, captioner, asker.agents.backend, clip_s=args.clip_seconds,
+                                          progress=lambda _name: bar.update(1))
+        finally:
+            asker.close()
+    return videos, {"engine": {"camera": args.camera, "captions_by": {k: v for k, v in caption_counts.items() if v},
+                               "summaries_by": counts.summaries}}
+
+
+def _same_file(a: str, b: str) -> bool:
+    from agents.ask import same_source
+
+    return same_source(a, b)
+
+
+def _cmd_eval_captions(args: argparse.Namespace) -> int:
+    from data_engine.hivau import read_rows
+    from eval.captions import evaluate_captions, format_caption_report
+
+    report = evaluate_captions(read_rows(args.gt), read_rows(args.pred))
+    for w in report["warnings"]:
+        print(f"vigil: warning: {w}", file=sys.stderr)
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_caption_report({**report, "warnings": []}))
+    return 0
+
+
+def _cmd_eval_predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from data_engine.hivau import read_rows
+    from eval.predict import predict
+    from vigil.llm import LLMError, VisionClient
+
+    settings = _settings(args)
+    if not settings.vlm.configured:
+        raise ConfigError("no VLM endpoint: give --vlm-url (and --vlm-model), or set VIGIL_VLM_URL")
+    if args.frames < 1 or args.frames > 64:
+        raise ConfigError(f"--frames {args.frames}: must be 1 to 64")
+    rows = read_rows(args.instructions)
+    if args.limit is not None:
+        rows = rows[: max(0, args.limit)]
+    problem = _probe_endpoint(settings.vlm)
+    if problem:
+        raise LLMError(f"VLM endpoint {settings.vlm.url} {problem}")
+    with tqdm(total=len(rows), unit="item", desc="predicting", file=sys.stderr, disable=None, leave=False) as bar:
+        report = predict(rows, args.videos, VisionClient(settings.vlm), args.out, sampler=args.sampler,
+                         n_frames=args.frames, progress=bar.update)
+    if report.missing_videos:
+        print(f"vigil: warning: {len(report.missing_videos)} item video(s) not found under {args.videos} "
+              f"(first: {report.missing_videos[0]}); those items were skipped", file=sys.stderr)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(f"{report.written} prediction(s) written to {args.out}" + (f", {report.resumed} already there" if report.resumed else ""))
+    return 0
+
+
+ASK_CAMERAS = ("north", "south")
+
+
+def _cmd_eval_ask(args: argparse.Namespace) -> int:
+    import shutil
+    from datetime import datetime, timedelta
+
+    from tqdm import tqdm
+
+    from agents.ask import AskContext, AskScope
+    from eval.ask import (
+        QUESTIONS_FILE,
+        AskReport,
+        Footage,
+        format_ask_report,
+        judge,
+        load_questions,
+    )
+    from vigil.config import load_settings
+    from vigil.schemas import load_ground_truth
+    from vigil.store import DataDir
+
+    out = Path(args.data)
+    for need in ("gt.json", "vigil.yaml", "test"):
+        if not (out / need).exists():
+            raise DataError(f"{out}: no {need}; expected a folder written by vigil data synth")
+    questions = load_questions(args.questions or QUESTIONS_FILE)
+    truth = load_ground_truth(out / "gt.json")
+    overrides = {"data_dir": args.data_dir or str(out / "ask-data")}
+    for flag, key in (("llm_url", "llm.url"), ("llm_model", "llm.model"), ("vlm_url", "vlm.url"), ("vlm_model", "vlm.model")):
+        if getattr(args, flag, None):
+            overrides[key] = getattr(args, flag)
+    settings = load_settings(out / "vigil.yaml", overrides=overrides)
+    plaza = settings.camera("plaza", must_exist=True)
+    for cam in ASK_CAMERAS:  # two cameras looking at the same plaza
+        settings.cameras[cam] = plaza.model_copy(deep=True)
+    data = DataDir(settings.data_dir)
+    if any(not (data.profile_dir(c) / "profile.json").is_file() for c in ASK_CAMERAS):
+        demo_profile = out / "data" / "plaza" / "profile"
+        if not (demo_profile / "profile.json").is_file():
+            from perception.fitting import fit_profile
+
+            print("fitting the camera on its normal footage ...", file=sys.stderr)
+            train = sorted(str(p) for p in (out / "train").glob("*.mp4"))
+            if not train:
+                raise DataError(f"{out}/train: no normal videos to fit the camera on")
+            demo_profile = data.profile_dir(ASK_CAMERAS[0])
+            fit_profile(ASK_CAMERAS[0], train, plaza).save(demo_profile)
+        for cam in ASK_CAMERAS:
+            if not (data.profile_dir(cam) / "profile.json").is_file():
+                shutil.copytree(demo_profile, data.profile_dir(cam), dirs_exist_ok=True)
+    tests = sorted((out / "test").glob("*.mp4"))
+    names = [p.stem for p in tests if p.stem in truth]
+    base = datetime(2026, 11, 23, 15, 0, 0)
+    footage = Footage(truth={n: truth[n] for n in names},
+                      camera_of={n: ASK_CAMERAS[k % 2] for k, n in enumerate(names)},
+                      start_of={n: base + timedelta(minutes=k) for k, n in enumerate(names)},
+                      paths={n: str(out / "test" / f"{n}.mp4") for n in names})
+    with data.open_store() as store:
+        asker = _Asker(args, settings, data, store)
+        try:
+            for w in asker.agents.warnings:
+                print(f"vigil: warning: {w}", file=sys.stderr)
+            started = time.perf_counter()
+            probe = AskContext(store, AskScope())
+            todo = [n for n in names if not probe.indexed(footage.paths[n])]
+            if todo:
+                print(f"indexing {len(todo)} test video(s) under cameras {', '.join(ASK_CAMERAS)} ...", file=sys.stderr)
+            for n in todo:
+                asker.scan(footage.paths[n], footage.camera_of[n], footage.start_of[n])
+            index_s = time.perf_counter() - started
+            judged = []
+            for q in tqdm(questions, desc="asking", unit="q", file=sys.stderr, disable=None, leave=False):
+                if q.scope.video is not None and q.scope.video not in footage.camera_of:
+                    raise DataError(f"question {q.q!r}: no test video {q.scope.video} in {out}/test")
+                if q.scope.video is not None:
+                    scope = AskScope(videos=[footage.paths[q.scope.video]], cameras=[footage.camera_of[q.scope.video]])
+                elif q.scope.camera is not None:
+                    scope = AskScope(cameras=[q.scope.camera])
+                else:
+                    scope = AskScope(all=True)
+                t0 = time.perf_counter()
+                answer, _ = asker.graph(scope).ask(q.q)
+                judged.append(judge(q, answer.model_dump(), footage, time.perf_counter() - t0))
+        finally:
+            asker.close()
+    report = AskReport(judged, index_seconds=index_s)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_ask_report(report))
     return 0
 
 

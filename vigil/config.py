@@ -57,6 +57,9 @@ ENV_OVERRIDES: dict[str, str] = {
     "VIGIL_VLM_MODEL": "vlm.model",
     "VIGIL_VLM_API_KEY": "vlm.api_key",
     "VIGIL_VLM_TIMEOUT": "vlm.timeout_s",
+    "VIGIL_EMBED_URL": "embeddings.url",
+    "VIGIL_EMBED_MODEL": "embeddings.model",
+    "VIGIL_EMBED_API_KEY": "embeddings.api_key",
     "VIGIL_MEMORY_URL": "memory_url",
     "VIGIL_FPS": "defaults.fps",
     "VIGIL_THRESHOLD": "defaults.threshold",
@@ -198,6 +201,8 @@ class Settings(BaseModel):
     memory_url: str | None = Field(None, description="A Chroma server (http://host:port); default: local files.")
     llm: Endpoint = Field(default_factory=Endpoint, description="Chat model for the agents.")
     vlm: Endpoint = Field(default_factory=Endpoint, description="Vision-language model for describe.")
+    embeddings: Endpoint = Field(default_factory=Endpoint,
+                                 description="/v1/embeddings endpoint for event texts; default: hashed n-grams offline.")
     defaults: CameraConfig = Field(default_factory=CameraConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
@@ -222,9 +227,10 @@ class Settings(BaseModel):
         return {**data, "cameras": merged}
 
     @model_validator(mode="after")
-    def _vlm_key_falls_back_to_llm_key(self) -> Settings:
-        if self.vlm.api_key is None and self.llm.api_key is not None:
-            self.vlm.api_key = self.llm.api_key
+    def _keys_fall_back_to_llm_key(self) -> Settings:
+        for ep in (self.vlm, self.embeddings):
+            if ep.api_key is None and self.llm.api_key is not None:
+                ep.api_key = self.llm.api_key
         return self
 
     def camera(self, name: str, *, must_exist: bool = False) -> CameraConfig:

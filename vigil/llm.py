@@ -38,7 +38,9 @@ FINAL = "final_answer"
 
 
 class LLMError(VigilError):
-    """The model could not be reached or gave nothing usable."""
+    """The model could not be reached or gave nothing usable (exit status 3 when it ends a command)."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Two collections per store:
 
 - ``patterns_d<dim>``: clip vectors of judged events with their verdicts (``anomaly`` or
   ``normal``), so the Analyst can ask "what did we decide about things that looked like this?";
-- ``events``: the text of events and alerts (explanations, scene descriptions) for questions.
+- ``events_<space>``: the text of events and alerts (explanations, scene descriptions) for
+  questions, one collection per text-embedding space (``hashing512``, or the endpoint's model)
+  so vectors of different embedders never mix.
 
 A local ``PersistentClient`` under ``<data_dir>/chroma`` by default, or a Chroma server
 (``memory_url: http://host:8000``, :class:`chromadb.HttpClient`). Embeddings are always computed
@@ -18,6 +20,7 @@ endpoint can replace them (:class:`EndpointTextEmbedder`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ class HashingTextEmbedder:
 
         half = dim // 2
         self.dim = dim
+        self.space = f"hashing{dim}"
         self._words = HashingVectorizer(n_features=half, ngram_range=(1, 2), alternate_sign=False, norm="l2",
                                         stop_words="english")
         self._chars = HashingVectorizer(n_features=dim - half, analyzer="char_wb", ngram_range=(3, 5),
@@ -69,11 +73,30 @@ class EndpointTextEmbedder:
         self._client = openai.OpenAI(base_url=url, api_key=api_key or "not-needed", timeout=timeout, max_retries=1)
         self.model = model
         self.name = f"endpoint:{model}"
+        self.space = re.sub(r"[^A-Za-z0-9_-]+", "-", model).strip("-_")[:48] or "endpoint"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        resp = self._client.embeddings.create(model=self.model, input=list(texts))
+        try:
+            resp = self._client.embeddings.create(model=self.model, input=list(texts))
+        except Exception as exc:  # openai raises many kinds; one line is what a user needs
+            raise MemoryError_(f"embeddings endpoint failed: {str(exc).splitlines()[0][:200]}") from None
         v = np.array([d.embedding for d in resp.data], np.float32)
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+
+
+TextEmbedder = HashingTextEmbedder | EndpointTextEmbedder
+
+
+def text_embedder(endpoint: Any = None) -> TextEmbedder:
+    """The configured text embedder: the ``embeddings`` endpoint when it has a URL, else hashing.
+
+    Args:
+        endpoint: a :class:`vigil.config.Endpoint` (or ``None``).
+    """
+    if endpoint is not None and getattr(endpoint, "configured", False):
+        key = endpoint.api_key.get_secret_value() if endpoint.api_key else None
+        return EndpointTextEmbedder(endpoint.url, endpoint.model or "default", key, endpoint.timeout_s)
+    return HashingTextEmbedder()
 
 
 class PatternMemory:
@@ -136,15 +159,21 @@ class PatternMemory:
         return out
 
     # ------------------------------------------------------------------ event texts
-    def add_event_text(self, event_id: str, text: str, embedding: np.ndarray, metadata: dict[str, Any]) -> None:
-        """Index an event's text for questions; re-adding updates it."""
+    def add_event_text(self, event_id: str, text: str, embedding: np.ndarray, metadata: dict[str, Any],
+                       space: str = f"hashing{TEXT_DIM}") -> None:
+        """Index an event's text for questions; re-adding updates it.
+
+        Args:
+            space: the text embedder's ``space`` (one collection per embedder).
+        """
         meta = {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool))}
-        self._collection("events").upsert(ids=[event_id], embeddings=[np.asarray(embedding, np.float32).tolist()],
+        self._collection(f"events_{space}").upsert(ids=[event_id], embeddings=[np.asarray(embedding, np.float32).tolist()],
                                           documents=[text], metadatas=[meta])
 
-    def search_events(self, embedding: np.ndarray, k: int = 10, where: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Events whose text is nearest to ``embedding`` (cosine distance)."""
-        col = self._collection("events")
+    def search_events(self, embedding: np.ndarray, k: int = 10, where: dict[str, Any] | None = None,
+                      space: str = f"hashing{TEXT_DIM}") -> list[dict[str, Any]]:
+        """Events whose text is nearest to ``embedding`` (cosine distance), in one embedder's space."""
+        col = self._collection(f"events_{space}")
         count = col.count()
         if count == 0:
             return []

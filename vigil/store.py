@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +94,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, camera_id)
     );
     """,
+    # 2 -> 3: wall-clock time of a video's first frame, when known (questions like "after 3 pm")
+    """
+    ALTER TABLE videos ADD COLUMN start_time TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,6 +120,12 @@ class DataDir:
     def profile_dir(self, camera_id: str) -> Path:
         """Where the camera's fitted profile lives."""
         return self.camera_dir(camera_id) / "profile"
+
+    def fitted_cameras(self) -> list[str]:
+        """Cameras that have a saved profile."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.parent.parent.name for p in self.root.glob("*/profile/profile.json"))
 
     def event_dir(self, camera_id: str, event_id: str, *, create: bool = False) -> Path:
         """Keyframes and clip of one event."""
@@ -380,6 +390,22 @@ class Store:
         sql += " ORDER BY camera_id, source, start_s"
         return [json.loads(r[0]) for r in self._query(sql, params)]
 
+    def find_alerts(
+        self,
+        *,
+        cameras: Sequence[str] = (),
+        sources: Sequence[str] = (),
+        types: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """Stored alerts (JSON payloads) of some cameras, sources and types (empty = any), in time order."""
+        sql, params = "SELECT payload FROM alerts WHERE 1 = 1", []
+        for column, values in (("camera_id", cameras), ("source", sources), ("event_type", types)):
+            if values:
+                sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+                params.extend(values)
+        sql += " ORDER BY camera_id, source, start_s"
+        return [json.loads(r[0]) for r in self._query(sql, params)]
+
     def undelivered(self, camera_id: str) -> list[dict[str, Any]]:
         """Alerts of a camera that have not reached their webhook yet."""
         rows = self._query("SELECT payload FROM alerts WHERE camera_id = ? AND delivered = 0 ORDER BY start_s", (camera_id,))
@@ -411,16 +437,22 @@ class Store:
         duration_s: float | None,
         model_version: str = "",
         scanned_until: float = 0.0,
+        start_time: str | None = None,
     ) -> None:
-        """Remember that a source was scanned (up to ``scanned_until`` seconds)."""
+        """Remember that a source was scanned (up to ``scanned_until`` seconds).
+
+        Args:
+            start_time: ISO wall-clock time of the first frame, when known.
+        """
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO videos (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, camera_id) DO UPDATE SET"
+                "INSERT INTO videos (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until, start_time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, camera_id) DO UPDATE SET"
                 " fps = excluded.fps, n_frames = excluded.n_frames, duration_s = excluded.duration_s,"
                 " model_version = excluded.model_version, scanned_until = excluded.scanned_until,"
+                " start_time = COALESCE(excluded.start_time, videos.start_time),"
                 " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until),
+                (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until, start_time),
             )
 
     def videos(self, camera_id: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,191 @@
+"""Understanding a question about footage: the plan the ask graph follows.
+
+:class:`QuestionPlan` says what kind of answer is wanted (when, whether, how many, which
+cameras, what happened), which anomaly types and words to look for, which stretch of time and
+which cameras. :func:`parse_question` builds it with rules (synonyms and time expressions);
+a language model may build it instead, and its plan is validated the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.schemas import ANOMALY_TYPES
+
+AskKind = Literal["when", "whether", "count", "which_cameras", "what"]
+
+#: words that name each anomaly type in questions
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "running": ("run", "runs", "ran", "running", "runner", "sprint", "sprinted", "sprinting", "rush", "rushed",
+                "rushing", "dash", "dashed", "race", "raced", "racing", "fast", "hurry", "hurried", "flee", "fled"),
+    "falling": ("fall", "falls", "fell", "fallen", "falling", "collapse", "collapsed", "collapsing", "trip", "tripped",
+                "slip", "slipped", "lying", "lay", "down on the ground", "on the ground", "faint", "fainted"),
+    "fighting": ("fight", "fights", "fought", "fighting", "brawl", "punch", "punched", "punching", "hit", "hitting",
+                 "assault", "assaulted", "scuffle", "attack", "attacked", "violence", "violent", "struggle", "scuffling"),
+    "loitering": ("loiter", "loitered", "loitering", "linger", "lingered", "lingering", "hang around", "hanging around",
+                  "hung around", "idle", "waited around", "stayed long", "stood around", "kiosk"),
+    "intrusion": ("intrusion", "intrude", "intruded", "intruder", "trespass", "trespassed", "trespassing", "restricted",
+                  "keep-out", "keep out", "forbidden", "off-limits", "off limits", "unauthorized", "unauthorised",
+                  "break in", "broke in", "entered the restricted", "hatched"),
+    "vehicle": ("vehicle", "vehicles", "car", "cars", "truck", "van", "drive", "drove", "driving", "driven", "motorbike"),
+    "abandoned_object": ("abandoned", "unattended", "left behind", "left a", "left an", "bag", "bags", "package",
+                         "parcel", "suitcase", "luggage", "backpack", "object left", "dropped", "leave behind"),
+}
+ANY_ANOMALY = ("anomaly", "anomalies", "anomalous", "unusual", "suspicious", "incident", "incidents", "alert", "alerts",
+               "strange", "abnormal", "odd", "weird")
+
+_NUM = r"(\d+(?:\.\d+)?)"
+_UNIT = r"(seconds?|secs?|s|minutes?|mins?|m)\b"
+
+
+class QuestionPlan(BaseModel):
+    """What to look for and what to answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: AskKind = Field(description="when | whether | count | which_cameras | what")
+    event_types: list[str] = Field(default_factory=list, description="Anomaly types asked about; empty = any.")
+    terms: list[str] = Field(default_factory=list, description="Other words to search event texts for.")
+    any_anomaly: bool = Field(False, description="The question is about anomalies in general.")
+    time_from: float | None = Field(None, description="Start of the time range, seconds of video.")
+    time_to: float | None = Field(None, description="End of the time range, seconds of video.")
+    last_s: float | None = Field(None, description="'in the last N seconds': resolved against each video's length.")
+    clock_from: str | None = Field(None, description="Wall-clock start HH:MM.")
+    clock_to: str | None = Field(None, description="Wall-clock end HH:MM.")
+    cameras: list[str] = Field(default_factory=list, description="Cameras named in the question.")
+    unknown_words: list[str] = Field(default_factory=list, description="Event words Vigil has no type for.")
+
+    def describe(self) -> str:
+        """The plan in a few words."""
+        what = ", ".join(self.event_types) or ("any anomaly" if self.any_anomaly else "anything matching " + " ".join(self.terms))
+        when = ""
+        if self.time_from is not None or self.time_to is not None:
+            when = f" between {self.time_from or 0:g} s and {'the end' if self.time_to is None else f'{self.time_to:g} s'}"
+        if self.last_s is not None:
+            when = f" in the last {self.last_s:g} s"
+        if self.clock_from or self.clock_to:
+            when = f" between {self.clock_from or '00:00'} and {self.clock_to or '24:00'}"
+        cams = f" on {', '.join(self.cameras)}" if self.cameras else ""
+        return f"{self.kind}: {what}{when}{cams}"
+
+
+# actions that are not anomalies Vigil knows; asking about them must end in "not found"
+_OTHER_ACTIONS = ("swim", "swam", "swimming", "dance", "danced", "dancing", "sing", "sang", "singing", "fire", "smoke",
+                  "flood", "climb", "climbed", "climbing", "jump", "jumped", "jumping", "bicycle", "bike", "cycling",
+                  "dog", "cat", "horse", "skateboard", "rain", "snow", "gun", "weapon", "knife", "graffiti", "explosion",
+                  "crash", "crashed", "steal", "stole", "theft", "robbery", "shoplifting", "kiss", "hug", "umbrella", "helicopter")
+
+
+def parse_question(question: str, cameras: list[str] | None = None) -> QuestionPlan:
+    """Build a plan from a question with rules (no model).
+
+    Args:
+        question: the question in plain English.
+        cameras: names of the cameras Vigil knows (to spot them in the question).
+    """
+    q = " " + re.sub(r"\s+", " ", question.lower()).strip() + " "
+    kind = _kind(q)
+    types = [t for t, words in SYNONYMS.items() if any(_has(q, w) for w in words)]
+    # "left" alone is too common; a bag word is what makes it an abandoned object
+    any_anomaly = any(_has(q, w) for w in ANY_ANOMALY) and not types
+    unknown = [w for w in _OTHER_ACTIONS if _has(q, w)]
+    terms = [w for w in re.findall(r"[a-z]{3,}", q) if w in _COLOURS]
+    plan = QuestionPlan(kind=kind, event_types=types, terms=terms, any_anomaly=any_anomaly or (not types and not unknown),
+                        unknown_words=unknown)
+    _times(q, plan)
+    plan.cameras = [c for c in (cameras or []) if _names_camera(q, c.lower())]
+    return plan
+
+
+_COLOURS = {"red", "blue", "green", "yellow", "white", "black", "grey", "gray", "orange", "purple", "brown", "navy"}
+
+
+def _names_camera(q: str, name: str) -> bool:
+    """Whether the question names camera ``name``: "camera north", "north camera", "cameras east and north".
+
+    A bare word is not enough: "the plaza" is a place, "camera plaza" a camera.
+    """
+    n = re.escape(name)
+    return re.search(r"\bcam(?:era)?s?(?: [a-z0-9_.-]+(?:,| and| or))* " + n + r"(?![a-z0-9_])", q) is not None or \
+        re.search(r"(?<![a-z0-9_])" + n + r"(?:'s)? cam(?:era)?s?\b", q) is not None
+
+
+def _has(q: str, word: str) -> bool:
+    return re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", q) is not None
+
+
+def _kind(q: str) -> AskKind:
+    if re.search(r"\bhow (many|often)\b|\bnumber of\b|\bcount\b|\bhow many times\b", q):
+        return "count"
+    if re.search(r"\b(which|what) cameras?\b|\bon which camera\b|\bwhere (was|were|did)\b.*\bcamera", q):
+        return "which_cameras"
+    if re.search(r"\bwhen\b|\bat what time\b|\bwhat time\b|\bat which (moment|time|point)\b|\bfind the moment\b|\bshow me when\b", q):
+        return "when"
+    if re.search(r"\bwhat happen|\bdescribe\b|\bwhat (is|was) going on\b|\bsummar", q):
+        return "what"
+    if re.search(r"^ (is|was|were|are|did|does|do|has|have|had|can|could|any)\b|\bis there\b|\bwere there\b|\bdid (anyone|someone|somebody|a)\b", q):
+        return "whether"
+    return "when"
+
+
+def _seconds(value: str, unit: str | None) -> float:
+    v = float(value)
+    return v * 60 if unit and unit.startswith("m") else v
+
+
+def _clock(text: str) -> str | None:
+    m = re.fullmatch(r"(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?", text.strip())
+    if not m:
+        return None
+    h, mnt, ampm = int(m.group(1)), int(m.group(2) or 0), m.group(3)
+    if ampm and ampm.startswith("p") and h < 12:
+        h += 12
+    if ampm and ampm.startswith("a") and h == 12:
+        h = 0
+    if h > 23 or mnt > 59:
+        return None
+    return f"{h:02d}:{mnt:02d}"
+
+
+def _times(q: str, plan: QuestionPlan) -> None:
+    """Fill the plan's time range from expressions in the question."""
+    clock = r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d{2})"
+    m = re.search(r"between " + clock + r" and " + clock, q)
+    if m:
+        plan.clock_from, plan.clock_to = _clock(m.group(1)), _clock(m.group(2))
+        return
+    m = re.search(r"\bafter " + clock, q)
+    if m:
+        plan.clock_from = _clock(m.group(1))
+    m = re.search(r"\bbefore " + clock, q)
+    if m:
+        plan.clock_to = _clock(m.group(1))
+    if plan.clock_from or plan.clock_to:
+        return
+    m = re.search(r"\bin the first (?:" + _NUM + r" )?" + _UNIT, q)
+    if m:
+        plan.time_from, plan.time_to = 0.0, _seconds(m.group(1) or "1", m.group(2))
+        return
+    m = re.search(r"\bin the (?:last|final) (?:" + _NUM + r" )?" + _UNIT, q)
+    if m:
+        plan.last_s = _seconds(m.group(1) or "1", m.group(2))
+        return
+    m = re.search(r"\bbetween " + _NUM + r"(?: ?" + _UNIT + r")? and " + _NUM + r" ?" + _UNIT, q)
+    if m:
+        unit = m.group(4)
+        plan.time_from, plan.time_to = _seconds(m.group(1), m.group(2) or unit), _seconds(m.group(3), unit)
+        return
+    m = re.search(r"\b(?:after|from) " + _NUM + r" ?" + _UNIT, q)
+    if m:
+        plan.time_from = _seconds(m.group(1), m.group(2))
+    m = re.search(r"\b(?:before|until|by) " + _NUM + r" ?" + _UNIT, q)
+    if m:
+        plan.time_to = _seconds(m.group(1), m.group(2))
+
+
+def type_names() -> list[str]:
+    """The anomaly types a plan may name."""
+    return list(ANOMALY_TYPES)

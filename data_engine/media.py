@@ -1,0 +1,114 @@
+"""Cutting event and clip files out of source videos for an instruction dataset.
+
+``<out>/<dataset>/videos/<split>/<name>.mp4`` is a copy of the source; events and clips are
+re-encoded (H.264) at the source's own frame rate and size between their start and end. Files
+are written under a temporary name and renamed into place, so an interrupted run leaves no
+half-written file and a re-run skips what is already there.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from perception.video import Mp4Writer, open_video
+from vigil.errors import VideoError
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
+
+
+@dataclass
+class CutReport:
+    """What cutting produced."""
+
+    written: int = 0
+    skipped: int = 0  # already there
+    missing_sources: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def find_source(videos_dir: Path, name: str) -> Path | None:
+    """The source video of ``name`` in ``videos_dir`` (any common suffix, also one folder down)."""
+    for suffix in VIDEO_SUFFIXES:
+        p = videos_dir / f"{name}{suffix}"
+        if p.is_file():
+            return p
+    for suffix in VIDEO_SUFFIXES:
+        hits = sorted(videos_dir.glob(f"*/{name}{suffix}"))
+        if hits:
+            return hits[0]
+    return None
+
+
+def cut_media(
+    segments: Sequence[tuple[str, str, tuple[float, float], str]],
+    videos: str | Path | dict[str, Path],
+    out_dir: str | Path,
+    progress: Callable[[int], None] | None = None,
+) -> CutReport:
+    """Write every segment's file.
+
+    Args:
+        segments: ``(source name, level, (start_s, end_s), dataset-relative path)`` per file.
+        videos: folder with the source videos (``<name>.mp4`` ...), or name -> path.
+        out_dir: the dataset root the relative paths are under.
+        progress: called with 1 after each file.
+    """
+    out_dir = Path(out_dir)
+    report = CutReport()
+    sources: dict[str, Path | None] = {}
+    for name, level, (t0, t1), rel in segments:
+        if name not in sources:
+            sources[name] = videos.get(name) if isinstance(videos, dict) else find_source(Path(videos), name)
+            if sources[name] is None:
+                report.missing_sources.append(name)
+        src = sources[name]
+        target = out_dir / rel
+        if src is None:
+            pass
+        elif target.is_file() and target.stat().st_size > 0:
+            report.skipped += 1
+        else:
+            tmp = target.with_name(target.stem + ".part" + target.suffix)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if level == "video":
+                    shutil.copyfile(src, tmp)
+                else:
+                    _cut(src, t0, t1, tmp)
+                tmp.replace(target)
+                report.written += 1
+            except (VideoError, OSError) as exc:
+                tmp.unlink(missing_ok=True)
+                log.warning("could not write %s: %s", rel, exc)
+                report.failed.append(rel)
+        if progress:
+            progress(1)
+    return report
+
+
+def _cut(src: Path, t0: float, t1: float, target: Path) -> None:
+    """Re-encode ``src`` between ``t0`` and ``t1`` at its own rate and size, frame by frame."""
+    with open_video(src, fps=1.0, width=16) as probe:
+        fps = probe.info.fps or 25.0
+        width = probe.info.width
+    writer = None
+    try:
+        with open_video(src, fps=fps, width=width) as video:
+            for frame in video.frames(t0, t1):
+                h, w = frame.image.shape[:2]
+                if writer is None:
+                    writer = Mp4Writer(target, w - w % 2, h - h % 2, fps)
+                writer.write(np.ascontiguousarray(frame.image[: h - h % 2, : w - w % 2]))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise VideoError(f"{src.name}: no frames between {t0:.2f} s and {t1:.2f} s")

@@ -1,0 +1,149 @@
+"""Predictions of a vision-language model on instruction items (``vigil eval predict``).
+
+For each item, frames of its video file are sampled with ATS (anomaly-focused: frames where the
+picture changes most get more of the budget, the rest of the video keeps some) or uniformly,
+and sent with the item's prompt to an OpenAI-compatible VLM. Each prediction is appended to
+the output file as soon as it arrives, in the instruction schema with the model's text under
+``anwser``, so an interrupted run resumes where it stopped.
+
+ATS needs a per-frame score. Without a fitted camera for arbitrary dataset videos, the score
+is how much the picture changes between sampled frames (mean absolute difference of grey
+levels), which peaks when something moves or the scene cuts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from perception.sampler import get_sampler
+from perception.video import open_video
+from prompts import load_prompt
+from vigil.errors import DataError, VideoError
+from vigil.llm import LLMError, VisionClient
+
+log = logging.getLogger(__name__)
+
+SamplerName = Literal["ats", "uniform"]
+
+
+@dataclass
+class PredictReport:
+    """What a prediction run did."""
+
+    written: int = 0
+    resumed: int = 0                     # already in the output file
+    missing_videos: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "resumed": self.resumed, "missing_videos": len(self.missing_videos),
+                "unreadable": len(self.unreadable), "first_missing": self.missing_videos[:5]}
+
+
+def resolve_video(videos_dir: Path, rel: str) -> Path | None:
+    """An item's video: ``videos_dir/<rel>``, or a file of the same name anywhere below it."""
+    p = videos_dir / rel
+    if p.is_file():
+        return p
+    hits = sorted(videos_dir.rglob(Path(rel).name))
+    return hits[0] if hits else None
+
+
+def change_scores(frames: list[np.ndarray]) -> np.ndarray:
+    """Per frame, how much the picture changed since the previous one (0..1)."""
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in frames]
+    diffs = np.array([0.0] + [float(np.mean(np.abs(b - a))) for a, b in zip(grey[:-1], grey[1:])])
+    if diffs.size > 1:
+        diffs[0] = diffs[1]
+    top = float(diffs.max()) if diffs.size else 0.0
+    return diffs / top if top > 0 else np.ones_like(diffs)
+
+
+def sample_frames(path: Path, n: int, sampler: SamplerName = "ats", width: int = 448, max_frames: int = 256) -> list[np.ndarray]:
+    """``n`` RGB frames of a video file picked by ``sampler``."""
+    with open_video(path, fps=1.0, width=16) as probe:
+        duration = probe.info.duration_s or 0.0
+    fps = 4.0 if duration <= 0 else float(np.clip(max_frames / duration, 0.25, 4.0))
+    with open_video(path, fps=fps, width=width) as video:
+        frames = [f.image for f in video.frames()]
+    if not frames:
+        raise VideoError(f"{path}: no frames decoded")
+    if len(frames) <= n:
+        return frames
+    idx = get_sampler(sampler, dedupe=True)(change_scores(frames) if sampler == "ats" else np.ones(len(frames)), n)
+    return [frames[i] for i in sorted(set(int(i) for i in idx))]
+
+
+def predict(
+    rows: list[dict[str, Any]],
+    videos_dir: str | Path,
+    vision: VisionClient,
+    out_path: str | Path,
+    *,
+    sampler: SamplerName = "ats",
+    n_frames: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> PredictReport:
+    """Ask the VLM every item not yet in ``out_path`` and append its answers (see the module docstring)."""
+    videos_dir, out_path = Path(videos_dir), Path(out_path)
+    if not videos_dir.is_dir():
+        raise DataError(f"--videos {videos_dir}: folder not found (it must hold the items' video files)")
+    done: set[Any] = set()
+    if out_path.is_file():
+        for line in out_path.read_text(encoding="utf-8").splitlines():
+            try:
+                done.add(json.loads(line)["id"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a torn last line from an interrupted run is answered again
+    report = PredictReport(resumed=sum(1 for r in rows if r["id"] in done))
+    todo = [r for r in rows if r["id"] not in done]
+    paths = {r["video"]: resolve_video(videos_dir, r["video"]) for r in todo}
+    report.missing_videos = sorted(v for v, p in paths.items() if p is None)
+    if todo and len(report.missing_videos) == len(paths):
+        raise DataError(f"none of the {len(paths)} item video(s) is under {videos_dir} "
+                        f"(looked for {report.missing_videos[0]} and by file name)")
+    prompt = load_prompt("predict")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    frames_cache: dict[str, list[np.ndarray]] = {}
+    with out_path.open("a", encoding="utf-8") as out:
+        for row in todo:
+            path = paths[row["video"]]
+            if path is None:
+                if progress:
+                    progress(1)
+                continue
+            key = f"{path}|{sampler}|{n_frames}"
+            if key not in frames_cache:
+                frames_cache.clear()  # items of one video come together; keep one video's frames
+                try:
+                    frames_cache[key] = sample_frames(path, n_frames, sampler)
+                except VideoError as exc:
+                    log.warning("%s", exc)
+                    report.unreadable.append(row["video"])
+                    frames_cache[key] = []
+            frames = frames_cache[key]
+            if not frames:
+                if progress:
+                    progress(1)
+                continue
+            system, user = prompt.render(question=str(row.get("prompt", "")), n_frames=len(frames))
+            try:
+                text = vision.describe(frames, system, user)
+            except LLMError as exc:
+                raise LLMError(f"{exc}; {report.written} prediction(s) written to {out_path}, run again to resume") from None
+            pred = {k: row[k] for k in ("id", "type", "task", "video") if k in row}
+            pred.update({"prompt": row.get("prompt", ""), "anwser": " ".join(text.split())})
+            out.write(json.dumps(pred, ensure_ascii=False) + "\n")
+            out.flush()
+            report.written += 1
+            if progress:
+                progress(1)
+    return report
