@@ -11,15 +11,16 @@ import pytest
 
 from vigil.cli import main
 
-COMMANDS = [["probe"], ["config"], ["fit"], ["score"], ["bench"], ["watch"], ["demo"], ["data"], ["data", "synth"],
-            ["eval"], ["eval", "vad"], ["eval", "sampler"], ["eval", "alerts"]]
+COMMANDS = [["probe"], ["config"], ["fit"], ["score"], ["bench"], ["watch"], ["ask"], ["demo"], ["data"], ["data", "synth"],
+            ["data", "build"], ["eval"], ["eval", "vad"], ["eval", "sampler"], ["eval", "alerts"], ["eval", "ask"],
+            ["eval", "captions"], ["eval", "predict"]]
 
 
 def test_console_script_lists_the_commands() -> None:
     exe = Path(sys.executable).parent / "vigil"
     assert exe.is_file(), "the vigil console script is not installed next to this Python"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60).stdout
-    for name in ("probe", "config", "fit", "score", "bench", "watch", "demo", "data", "eval"):
+    for name in ("probe", "config", "fit", "score", "bench", "watch", "ask", "demo", "data", "eval"):
         assert f"    {name}" in out
     assert "example:" in out
 

@@ -1153,6 +1153,8 @@ def _cmd_eval_predict(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.frames > 64:
         raise ConfigError(f"--frames {args.frames}: must be 1 to 64")
     rows = read_rows(args.instructions)
+    if not Path(args.videos).is_dir():  # local problems first, then the endpoint
+        raise DataError(f"--videos {args.videos}: folder not found (it must hold the items' video files)")
     if args.limit is not None:
         rows = rows[: max(0, args.limit)]
     problem = _probe_endpoint(settings.vlm)

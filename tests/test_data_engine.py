@@ -1,0 +1,320 @@
+"""Instruction datasets: vigil data build (annotations, footage), eval captions, eval predict."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SHARED_DATA
+from helpers import FakeOpenAI, chat_reply
+
+from data_engine.hivau import dump_annotations, load_annotations, read_rows
+from perception.video import open_video
+from prompts import load_pool
+from vigil.cli import main
+from vigil.errors import DataError
+from vigil.schemas import load_ground_truth
+
+HIVAU = SHARED_DATA / "hivau"
+
+
+@pytest.fixture(scope="module")
+def hivau() -> Path:
+    if not (HIVAU / "ucf_database_test.json").is_file():
+        pytest.skip(f"HIVAU reference annotations not found in {HIVAU} (the shared data folder sits beside the checkout)")
+    return HIVAU
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def ucf_built(hivau: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ucf")
+    code, _ = _run(["data", "build", "--annotations", str(hivau / "ucf_database_test.json"), "--out", str(out), "--json"])
+    assert code == 0
+    return out
+
+
+# ----------------------------------------------------------------------------- from annotations
+def test_every_official_ucf_row_is_built(ucf_built: Path, hivau: Path) -> None:
+    official = [json.loads(line) for line in (hivau / "merge_instruction_test_final.jsonl").read_text().splitlines()
+                if '"ucf-crime/' in line]
+    assert len(official) == 599
+    built = {(r["video"], r["type"], r["task"], r["anwser"]) for r in _rows(ucf_built / "instructions_test.jsonl")}
+    missing = [r for r in official if (r["video"], r["type"], r["task"], r["anwser"]) not in built]
+    assert missing == []
+
+
+def test_built_rows_levels_tasks_and_stats(ucf_built: Path, hivau: Path) -> None:
+    rows = _rows(ucf_built / "instructions_test.jsonl")
+    assert [r["id"] for r in rows] == list(range(len(rows)))
+    raw = json.loads((hivau / "ucf_database_test.json").read_text())
+    normal = {n for n, v in raw.items() if not v["label"]}
+    for r in rows:
+        name = Path(r["video"]).stem.split("_E")[0]
+        assert not (name in normal and r["task"] == "analysis"), r  # normal videos: no analysis item
+        assert r["prompt"] and r["type"] in ("clip", "event", "video")
+    stats = json.loads((ucf_built / "stats.json").read_text())
+    assert stats["videos"] == 251 and stats["normal_videos"] == len(normal)
+    assert stats["items_per_level"]["clip"] == sum(len(c) for v in raw.values() for c in v["clips"])
+    assert stats["items"] == len(rows)
+    train = _rows(ucf_built / "instructions_train.jsonl")
+    assert len(train) == len({r["video"] for r in rows})
+    video_conv = next(t for t in train if t["type"] == "video" and Path(t["video"]).stem not in normal)["conversations"]
+    assert [c["from"] for c in video_conv] == ["human", "gpt"] * 3
+    assert video_conv[0]["value"].startswith("<video>\n") and not video_conv[2]["value"].startswith("<video>")
+    assert video_conv[1]["value"].startswith("An anomaly exists")
+
+
+def test_prompts_are_drawn_by_seed(hivau: Path, ucf_built: Path, tmp_path: Path) -> None:
+    pools = load_pool("instructions")
+    assert len(pools["caption"]) >= 20 and all(len(pools[t]) >= 10 for t in ("judgement", "description", "analysis"))
+    again, other = tmp_path / "again", tmp_path / "other"
+    for out, seed in ((again, "0"), (other, "7")):
+        assert _run(["data", "build", "--annotations", str(hivau / "ucf_database_test.json"), "--out", str(out),
+                     "--seed", seed])[0] == 0
+    assert (again / "instructions_test.jsonl").read_bytes() == (ucf_built / "instructions_test.jsonl").read_bytes()
+    a, b = _rows(ucf_built / "instructions_test.jsonl"), _rows(other / "instructions_test.jsonl")
+    assert [r["anwser"] for r in a] == [r["anwser"] for r in b]
+    assert sum(x["prompt"] != y["prompt"] for x, y in zip(a, b)) > len(a) // 2
+
+
+def test_raw_annotations_round_trip(hivau: Path) -> None:
+    raw = json.loads((hivau / "ucf_database_test.json").read_text())
+    assert dump_annotations(load_annotations(hivau / "ucf_database_test.json")) == raw
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda v: v.pop("fps"), "fps: Field required"),
+        (lambda v: v["clips_caption"][0].append("extra"), "1 clips but 2 captions"),
+        (lambda v: v.update(events=[[5.0, 2.0]]), "event 0 ends (2.0) before it starts"),
+    ],
+)
+def test_broken_annotations_give_one_line(hivau: Path, tmp_path: Path, mutate: Any, message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    raw = json.loads((hivau / "ucf_database_test.json").read_text())
+    entry = raw["Abuse028_x264"]
+    mutate(entry)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"Abuse028_x264": entry}))
+    assert main(["data", "build", "--annotations", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "video 'Abuse028_x264'" in err and message in err and len(err.splitlines()) == 1
+
+
+def test_media_files_are_cut_from_source_videos(synth_small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    code, _ = _run(["data", "build", "--annotations", str(synth_small / "hivau.json"), "--out", str(out),
+                    "--videos", str(synth_small / "test"), "--dataset", "synth", "--json"])
+    assert code == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["media"]["missing_sources"] == [] and stats["media"]["failed"] == []
+    raw = json.loads((synth_small / "hivau.json").read_text())
+    name = next(n for n, v in raw.items() if v["label"])
+    (t0, t1), = raw[name]["events"][:1]
+    with open_video(out / "synth" / "events" / "test" / f"{name}_E0.mp4", fps=1000, width=160) as ev:
+        assert ev.info.duration_s == pytest.approx(t1 - t0, abs=0.25)
+    c0, c1 = raw[name]["clips"][0][-1]
+    with open_video(out / "synth" / "clips" / "test" / f"{name}_E0C{len(raw[name]['clips'][0]) - 1}.mp4", fps=1000, width=160) as cl:
+        assert cl.info.duration_s == pytest.approx(c1 - c0, abs=0.25)
+    # a second run keeps what is there
+    code, _ = _run(["data", "build", "--annotations", str(synth_small / "hivau.json"), "--out", str(out),
+                    "--videos", str(synth_small / "test"), "--dataset", "synth", "--json"])
+    assert code == 0 and json.loads((out / "stats.json").read_text())["media"]["written"] == 0
+
+
+# ----------------------------------------------------------------------------- from footage
+@pytest.fixture(scope="module")
+def footage(synth_small: Path, fitted_camera: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    data = tmp_path_factory.mktemp("footage-data")
+    shutil.copytree(fitted_camera[0] / "plaza" / "profile", data / "plaza" / "profile")
+    truth = load_ground_truth(synth_small / "gt.json")
+    picks = [n for n in sorted(truth) if any(k in n for k in ("falling", "intrusion", "normal"))][:3]
+    videos = [str(synth_small / "test" / f"{n}.mp4") for n in picks]
+    out = tmp_path_factory.mktemp("footage-out")
+    code, text = _run(["--config", str(synth_small / "vigil.yaml"), "--data-dir", str(data), "data", "build",
+                       "--from-footage", *videos, "--camera", "plaza", "--out", str(out), "--json"])
+    return {"code": code, "stats": json.loads(text) if code == 0 else {}, "out": out, "data": data, "videos": videos,
+            "truth": truth, "picks": picks}
+
+
+def test_from_footage_makes_valid_annotations_that_build_back_unchanged(footage: dict[str, Any], tmp_path: Path) -> None:
+    assert footage["code"] == 0
+    out = footage["out"]
+    ann = out / "annotations.json"
+    videos = load_annotations(ann)
+    assert dump_annotations(videos) == json.loads(ann.read_text())  # read back unchanged
+    from data_engine.footage import anomaly_name
+    from vigil.store import Store
+
+    with Store(footage["data"] / "vigil.db") as store:
+        alerts = store.find_alerts(cameras=["plaza"])
+    for name in footage["picks"]:
+        v, t = videos[name], footage["truth"][name]
+        mine = sorted((a for a in alerts if Path(a["source"]).stem == name), key=lambda a: a["start_s"])
+        assert v.label == list(dict.fromkeys(anomaly_name(a["event_type"]) for a in mine))  # the alerts name it
+        assert [tuple(e) for e in v.events] == [(round(a["start_s"], 2), round(a["end_s"], 2)) for a in mine] or not mine
+        if "falling" in name:
+            assert v.label == ["Falling"]
+        if t.events:
+            assert v.video_summary_split.analysis and v.video_summary_split.judgement.startswith("An anomaly exists")
+            (s, e), = v.events[:1]
+            assert s <= t.events[0][1] and e >= t.events[0][0]  # the event overlaps the truth
+        else:
+            assert v.label == [] and v.video_summary_split.analysis is None
+        assert all(c and c[0].isupper() for caps in v.clips_caption for c in caps)
+        for (s, e), clips in zip(v.events, v.clips):
+            assert clips[0][0] == pytest.approx(s, abs=0.01) and clips[-1][1] == pytest.approx(e, abs=0.01)
+    assert footage["stats"]["engine"]["summaries_by"] == {"template": sum(len(v.events) + 1 for v in videos.values())}
+    rebuilt = tmp_path / "rebuilt"
+    assert _run(["data", "build", "--annotations", str(ann), "--out", str(rebuilt), "--dataset", "vigil"])[0] == 0
+    assert (rebuilt / "instructions_test.jsonl").read_bytes() == (out / "instructions_test.jsonl").read_bytes()
+    assert (out / "vigil" / "clips" / "test" / f"{footage['picks'][0]}_E0C0.mp4").is_file()
+
+
+def test_from_footage_uses_a_language_model_for_summaries(footage: dict[str, Any], synth_small: Path, tmp_path: Path) -> None:
+    def respond(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        anomalous = "There is an anomaly" in req["messages"][-1]["content"] if isinstance(req["messages"][-1]["content"], str) else False
+        args = {"judgement": "An anomaly exists, specifically, the anomaly is named Falling." if anomalous
+                else "No anomaly exists in the video.", "description": "A person walks, then falls and lies still."}
+        if anomalous:
+            args["analysis"] = "People who fall and stay down may need help."
+        call = {"id": "c1", "type": "function", "function": {"name": "final_answer", "arguments": json.dumps(args)}}
+        return 200, chat_reply(tool_calls=[call])
+
+    server = FakeOpenAI(respond)
+    try:
+        out = tmp_path / "llm"
+        code, text = _run(["--config", str(synth_small / "vigil.yaml"), "--data-dir", str(footage["data"]), "data", "build",
+                           "--from-footage", *footage["videos"], "--camera", "plaza", "--out", str(out),
+                           "--llm-url", server.url, "--llm-model", "fake", "--json"])
+    finally:
+        server.close()
+    assert code == 0
+    videos = load_annotations(out / "annotations.json")
+    assert json.loads(text)["engine"]["summaries_by"] == {"llm:fake": sum(len(v.events) + 1 for v in videos.values())}
+    assert {v.video_summary_split.description for v in videos.values()} == {"A person walks, then falls and lies still."}
+
+
+def test_from_footage_bad_input(synth_small: Path, footage: dict[str, Any], tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--config", str(synth_small / "vigil.yaml"), "--data-dir", str(footage["data"]), "data", "build"]
+    assert main([*base, "--from-footage", footage["videos"][0], "--out", str(tmp_path)]) == 2
+    assert "needs --camera" in capsys.readouterr().err
+    assert main([*base, "--from-footage", str(tmp_path / "nope.mp4"), "--camera", "plaza", "--out", str(tmp_path)]) == 2
+    assert "nope.mp4: video not found" in capsys.readouterr().err
+    assert main([*base, "--from-footage", footage["videos"][0], "--camera", "lobby", "--out", str(tmp_path)]) == 2
+    assert "no fitted profile" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- caption metrics
+def _direct(gt: list[dict[str, Any]], pred: dict[Any, str]) -> dict[str, float]:
+    """pycocoevalcap called the way its own COCO evaluation does."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.meteor.meteor import Meteor
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    tok = PTBTokenizer()
+    gts = tok.tokenize({r["id"]: [{"caption": r["anwser"]}] for r in gt})
+    res = tok.tokenize({r["id"]: [{"caption": pred[r["id"]]}] for r in gt})
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    out = {f"BLEU-{i + 1}": b for i, b in enumerate(bleu)}
+    out["METEOR"] = Meteor().compute_score(gts, res)[0]
+    out["ROUGE-L"] = Rouge().compute_score(gts, res)[0]
+    out["CIDEr"] = Cider().compute_score(gts, res)[0]
+    return out
+
+
+def test_eval_captions_agrees_with_pycocoevalcap(hivau: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    official = [json.loads(line) for line in (hivau / "merge_instruction_test_final.jsonl").read_text().splitlines()]
+    gt = [r for r in official if r["video"].startswith("ucf-crime/")][:150]
+    preds = {}
+    for i, r in enumerate(gt):  # half of each answer plus words of another item's answer
+        words, other = r["anwser"].split(), gt[(i + 5) % len(gt)]["anwser"].split()
+        preds[r["id"]] = " ".join(words[: len(words) // 2] + other[:6])
+    gt_file, pred_file = tmp_path / "gt.jsonl", tmp_path / "pred.jsonl"
+    gt_file.write_text("".join(json.dumps(r) + "\n" for r in gt))
+    # predictions use "answer" (also accepted), one is missing and one is extra
+    rows = [{**{k: r[k] for k in ("id", "type", "task", "video")}, "answer": preds[r["id"]]} for r in gt[1:]]
+    rows.append({"id": 99999, "type": "clip", "task": "caption", "video": "x.mp4", "answer": "a man walks"})
+    pred_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, text = _run(["eval", "captions", "--gt", str(gt_file), "--pred", str(pred_file), "--json"])
+    assert code == 0
+    report = json.loads(text)
+    assert report["scored"] == len(gt) - 1 and report["missing"] == 1 and report["extra"] == 1
+    scored = gt[1:]
+    for group, members in (("overall", scored), ("level:clip", [r for r in scored if r["type"] == "clip"]),
+                           ("level:event", [r for r in scored if r["type"] == "event"]),
+                           ("level:video", [r for r in scored if r["type"] == "video"])):
+        direct = _direct(members, preds)
+        for metric, value in direct.items():
+            assert report["groups"][group][metric] == pytest.approx(value, abs=1e-6), (group, metric)
+    err = capsys.readouterr().err
+    assert "have no prediction" in err and "not in the ground truth" in err
+    assert any("CIDEr" in w for w in report["warnings"]) == any(g["n"] < 10 for g in report["groups"].values())
+
+
+def test_eval_captions_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "type": "clip"}\n')
+    assert main(["eval", "captions", "--gt", str(bad), "--pred", str(bad)]) == 2
+    assert "bad.jsonl:1: missing task, video, anwser" in capsys.readouterr().err
+    with pytest.raises(DataError, match="file not found"):
+        read_rows(tmp_path / "none.jsonl")
+
+
+# ----------------------------------------------------------------------------- predictions
+def test_eval_predict_asks_the_vlm_and_resumes(synth_small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = tmp_path / "ds"
+    assert _run(["data", "build", "--annotations", str(synth_small / "hivau.json"), "--out", str(ds),
+                 "--videos", str(synth_small / "test"), "--dataset", "synth"])[0] == 0
+    rows = _rows(ds / "instructions_test.jsonl")
+    seen: list[int] = []
+
+    def respond(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        parts = req["messages"][-1]["content"]
+        seen.append(sum(1 for p in parts if p["type"] == "image_url"))
+        return 200, chat_reply("A person walks across the plaza.")
+
+    server = FakeOpenAI(respond)
+    pred = tmp_path / "pred.jsonl"
+    base = ["eval", "predict", "--instructions", str(ds / "instructions_test.jsonl"), "--videos", str(ds),
+            "--vlm-url", server.url, "--vlm-model", "fake", "--out", str(pred), "--frames", "4", "--json"]
+    try:
+        code, text = _run([*base, "--limit", "5"])
+        assert code == 0 and json.loads(text)["written"] == 5
+        code, text = _run([*base, "--limit", "12"])
+        assert code == 0 and json.loads(text) == {**json.loads(text), "written": 7, "resumed": 5}
+    finally:
+        server.close()
+    out = _rows(pred)
+    assert [r["id"] for r in out] == [r["id"] for r in rows[:12]]
+    assert all(r["anwser"] == "A person walks across the plaza." and r["task"] == g["task"] for r, g in zip(out, rows))
+    assert seen and all(1 <= n <= 4 for n in seen)
+    # the predictions score with eval captions
+    assert _run(["eval", "captions", "--gt", str(ds / "instructions_test.jsonl"), "--pred", str(pred), "--json"])[0] == 0
+    capsys.readouterr()
+    assert main([*base[:5], str(tmp_path / "no-videos"), *base[6:]]) == 2
+    assert "folder not found" in capsys.readouterr().err
+    down = [*base]
+    down[down.index("--vlm-url") + 1] = "http://127.0.0.1:9/v1"
+    assert main(down) == 3
+    assert "unreachable" in capsys.readouterr().err
