@@ -152,16 +152,16 @@ class AskContext:
     # ------------------------------------------------------------------ tools
     def scan_video(self, video: str, camera: str) -> dict[str, Any]:
         """Index ``video`` with ``camera``'s profile if it is not indexed yet (then it is cached)."""
-        if self.indexed(video):
+        if self.indexed(video, camera):
             return {"video": video, "indexed": True, "scanned": False}
         if self.scanner is None:
             return {"video": video, "indexed": False, "error": "no camera to scan it with"}
         self.scanner(video, camera)
-        return {"video": video, "indexed": self.indexed(video), "scanned": True}
+        return {"video": video, "indexed": self.indexed(video, camera), "scanned": True}
 
-    def indexed(self, video: str) -> bool:
-        """Whether ``video`` was scanned to its end."""
-        for row in self.store.videos():
+    def indexed(self, video: str, camera: str | None = None) -> bool:
+        """Whether ``video`` was scanned to its end (by ``camera``, when given)."""
+        for row in self.store.videos(camera):
             if same_source(row["source"], video):
                 duration = row.get("duration_s") or 0.0
                 return row["scanned_until"] >= duration - 1.0
@@ -303,7 +303,10 @@ def _event_row(e: Evidence) -> dict[str, Any]:
 
 
 def _tool_search_events(ctx: AskContext, args: SearchArgs) -> dict[str, Any]:
-    plan = QuestionPlan(kind="when", **args.model_dump())
+    fields = args.model_dump()
+    if ctx.scope.cameras:  # the model searches within the question's scope, never beyond it
+        fields["cameras"] = [c for c in args.cameras if c in ctx.scope.cameras] or list(ctx.scope.cameras)
+    plan = QuestionPlan(kind="when", **fields)
     found = ctx.search_events(plan)
     return {"events": [_event_row(e) for e in found[:30]], "total": len(found)}
 
@@ -457,8 +460,13 @@ class AskGraph:
                 res = ctx.scan_video(video, ctx.scope.cameras[0])
                 trace.append(f"analyst: scan_video({Path(video).name}) -> "
                              f"{'scanned' if res.get('scanned') else 'indexed already' if res.get('indexed') else res.get('error')}")
-        evidence = ctx.search_events(plan)
-        trace.append(f"analyst: search_events({plan.describe()}) -> {len(evidence)}")
+        if plan.unknown_words and not plan.event_types and not plan.any_anomaly:
+            # only activities Vigil has no type for: no stored event can answer, so none is offered
+            evidence = []
+            trace.append(f"analyst: no event type for {', '.join(plan.unknown_words)}; nothing to search")
+        else:
+            evidence = ctx.search_events(plan)
+            trace.append(f"analyst: search_events({plan.describe()}) -> {len(evidence)}")
         unchecked: list[str] = []
         if plan.terms and evidence:
             # words that are not types (colours, objects) narrow the events by their text, when
@@ -472,7 +480,7 @@ class AskGraph:
             else:
                 unchecked = list(plan.terms)
         by = "rules"
-        if self.backend is not None:
+        if self.backend is not None and not (plan.unknown_words and not plan.event_types and not plan.any_anomaly):
             msgs = load_prompt("ask_analyst").messages(question=state["question"], plan=plan.describe(),
                                                        cameras=", ".join(self.cameras) or "unknown",
                                                        scope=ctx.scope.describe())
@@ -490,8 +498,8 @@ class AskGraph:
         descriptions: dict[str, str] = {}
         if plan.kind == "what":
             for e in evidence[:5]:
-                descriptions[e.event_id or ""], by = ctx.describe(e)
-                trace.append(f"analyst: describe({e.event_id}) by {by}")
+                descriptions[e.event_id or ""], described_by = ctx.describe(e)
+                trace.append(f"analyst: describe({e.event_id}) by {described_by}")
         update = {"evidence": [e.__dict__ for e in evidence], "descriptions": descriptions, "unchecked": unchecked,
                   "answered_by": [by], "trace": trace}
         # the edge: evidence gathered -> the Decider answers

@@ -233,7 +233,7 @@ def annotate(
     counts = EngineCounts()
     for v in videos:
         alerts = sorted(v.events, key=lambda e: e.start_s)
-        spans = [(round(e.start_s, 2), round(min(e.end_s, v.duration_s), 2)) for e in alerts] or [(0.0, round(v.duration_s, 2))]
+        spans = [_span(e, v.duration_s) for e in alerts] or [(0.0, round(v.duration_s, 2))]
         groups: list[list[FootageEvent]] = [[e] for e in alerts] or [[]]
         clips, captions, ev_splits = [], [], []
         for (t0, t1), group in zip(spans, groups):
@@ -253,6 +253,13 @@ def annotate(
         if progress:
             progress(v.name)
     return out, counts
+
+
+def _span(e: FootageEvent, duration: float, min_s: float = 1.0) -> tuple[float, float]:
+    """An alert's span inside the video, at least ``min_s`` long (an alert at one instant still gets a clip)."""
+    start = max(0.0, min(e.start_s, duration - min_s))
+    end = min(duration, max(e.end_s, start + min_s))
+    return round(start, 2), round(end, 2)
 
 
 def _summary(backend: ChatBackend | None, level: str, events: Sequence[FootageEvent], captions: Sequence[str],

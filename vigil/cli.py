@@ -594,7 +594,7 @@ def _bench_ask(args: argparse.Namespace) -> int:
             setup_s = time.perf_counter() - started
             index_s = 0.0
             for video in scope.videos:  # index first: the target is for footage already indexed
-                if not AskContext(store, scope).indexed(video):
+                if not AskContext(store, scope).indexed(video, scope.cameras[0]):
                     t0 = time.perf_counter()
                     asker.scan(video, scope.cameras[0])
                     index_s += time.perf_counter() - t0
@@ -1091,7 +1091,7 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
                 print(f"vigil: warning: {w}", file=sys.stderr)
             probe = AskContext(store, AskScope())
             for v in args.from_footage:
-                if not probe.indexed(v):
+                if not probe.indexed(v, args.camera):
                     asker.scan(v, args.camera)
             footage = []
             for v in args.from_footage:
@@ -1238,7 +1238,7 @@ def _cmd_eval_ask(args: argparse.Namespace) -> int:
                 print(f"vigil: warning: {w}", file=sys.stderr)
             started = time.perf_counter()
             probe = AskContext(store, AskScope())
-            todo = [n for n in names if not probe.indexed(footage.paths[n])]
+            todo = [n for n in names if not probe.indexed(footage.paths[n], footage.camera_of[n])]
             if todo:
                 print(f"indexing {len(todo)} test video(s) under cameras {', '.join(ASK_CAMERAS)} ...", file=sys.stderr)
             for n in todo:
