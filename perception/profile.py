@@ -101,6 +101,11 @@ class CameraProfile:
     def load(cls, folder: str | Path, camera_id: str | None = None) -> CameraProfile:
         """Read a saved profile.
 
+        Args:
+            folder: the profile's folder.
+            camera_id: the camera it is loaded for; a profile copied from another camera takes
+                this name, so its windows, events and alerts are stored under the camera that saw them.
+
         Raises:
             UnknownCameraError: no profile in ``folder``.
             ProfileError: damaged or from an incompatible format.
@@ -125,7 +130,7 @@ class CameraProfile:
         enc = meta["encoder"]
         sampling = meta["sampling"]
         return cls(
-            camera_id=meta["camera_id"],
+            camera_id=camera_id or meta["camera_id"],
             encoder_state={"name": enc["name"], "config": enc.get("config", {}), "arrays": part("encoder")},
             encoder_version=enc.get("version", ""),
             scorer=NormalityModel.restore(meta["scorer"], part("scorer")),

@@ -98,3 +98,17 @@ def test_unknown_camera_and_unreadable_video_fail_in_one_line(tmp_path: Path, sy
     assert "video not found" in capsys.readouterr().err
     assert main(["--data-dir", str(data), "fit", "--camera", "x", "--normal", video, "--encoder", "flow"]) == 2
     assert "unknown encoder; choose one of: motion, vjepa2" in capsys.readouterr().err
+
+
+def test_a_profile_copied_to_another_camera_stores_under_that_camera(synth_small: Path, fitted_camera: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    data, _ = fitted_camera
+    copy = tmp_path / "data"
+    shutil.copytree(data / "plaza" / "profile", copy / "gate" / "profile")
+    video = str(next((synth_small / "test").glob("*_falling.mp4")))
+    assert main(["--data-dir", str(copy), "score", video, "--camera", "gate", "--out", str(tmp_path / "g.csv")]) == 0
+    db = sqlite3.connect(copy / "vigil.db")
+    cameras = {r[0] for r in db.execute("SELECT camera_id FROM windows UNION SELECT camera_id FROM events")}
+    ids = [r[0] for r in db.execute("SELECT event_id FROM events")]
+    assert cameras == {"gate"} and ids and all(i.startswith("gate-") for i in ids)
