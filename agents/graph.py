@@ -136,7 +136,8 @@ class AlertGraph:
         by, trace = RULES, [f"decider rules: {decision.verdict} {decision.event_type}"]
         if self.backend is not None:
             msgs = load_prompt("decider").messages(
-                camera=ctx.event.camera_id, candidate=summarise(ctx), evidence=report.evidence,
+                camera=ctx.event.camera_id, candidate=summarise(ctx),
+                evidence=report.evidence + (f"; only passing traffic there: {traffic}" if (traffic := policy.traffic_only(ctx)) else ""),
                 proposed_type=report.proposed_type, proposed_confidence=f"{report.confidence:.2f}",
                 confidence_threshold=ctx.camera.confidence_threshold, rules=camera_rules(ctx),
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.rules import ordinary_traffic
 from agents.state import (
     AnalystReport,
     Decision,
@@ -105,17 +106,26 @@ def report_from_results(ctx: ToolContext, results: dict[str, Any]) -> AnalystRep
 
 
 def decider(ctx: ToolContext, report: AnalystReport, memory: dict[str, Any] | None = None) -> Decision:
-    """Alert on a confident known type, or on a strong continuous unknown; otherwise suppress."""
+    """Alert on a confident known type, or on a strong continuous unknown that is not just passing traffic; otherwise suppress."""
     e = ctx.event
     threshold = ctx.camera.confidence_threshold
     familiar = bool(((memory or {}).get("engram") or {}).get("familiar"))
     if report.proposed_type != "unknown" and report.confidence >= threshold:
         verdict, kind, conf = "alert", report.proposed_type, report.confidence
-    elif report.continuous and e.peak_score >= UNKNOWN_ALERT_SCORE and not familiar:
+    elif report.continuous and e.peak_score >= UNKNOWN_ALERT_SCORE and not familiar and traffic_only(ctx) is None:
         verdict, kind, conf = "unknown_anomaly", "unknown", round(e.peak_score * 0.8, 3)
     else:
         verdict, kind, conf = "suppress", report.proposed_type, report.confidence
     return Decision(verdict=verdict, event_type=kind, confidence=conf, explanation=explain(ctx, report, kind, familiar))
+
+
+def traffic_only(ctx: ToolContext) -> str | None:
+    """What explains the event when every alert-worthy window is passing traffic (see
+    :func:`agents.rules.ordinary_traffic`), else ``None``."""
+    strong = [w for w in ctx.event.windows if w.score >= UNKNOWN_ALERT_SCORE]
+    facts = ctx.scene()
+    notes = [ordinary_traffic(facts, ctx.camera.zones, w.region(), w.ts_start, w.ts_end) for w in strong]
+    return notes[0] if notes and all(notes) else None
 
 
 def explain(ctx: ToolContext, report: AnalystReport, kind: str, familiar: bool = False) -> Explanation:
@@ -140,24 +150,23 @@ def explain(ctx: ToolContext, report: AnalystReport, kind: str, familiar: bool =
     return Explanation(what=what[:600], when=when, where=where[:300], why=why[:600])
 
 
-# types whose evidence builds up after the act (the fall is seen once the body is down; a
-# fight once it has gone on): their onset is the earlier of the evidence and the detector
-LAGGING_EVIDENCE = ("falling", "fighting")
+def alert_onset(event_start: float, evidence_onset: float | None, now: float) -> float:
+    """The alert's onset: the evidence's own start when it has a plausible one, else the detector's.
 
-
-def alert_onset(event_start: float, kind: str, evidence_onset: float | None, now: float) -> float:
-    """The alert's onset: the evidence's own start when it has a plausible one, else the detector's."""
+    The detector's start is rolled back through stored windows and often includes the lead-up
+    (two people walking towards each other before they fight, a person walking before a fall);
+    the rules time the act itself (see :mod:`agents.rules`), so their onset wins when it lies
+    between 3 s before the detector's start and now.
+    """
     if evidence_onset is None or not (event_start - 3.0 <= evidence_onset <= now):
         return event_start
-    if kind in LAGGING_EVIDENCE:
-        return max(0.0, min(float(evidence_onset), event_start))
     return max(0.0, float(evidence_onset))
 
 
 def onset_of(ctx: ToolContext, report: AnalystReport) -> float:
     """:func:`alert_onset` for the current event and report."""
     now = max([f.t for f in ctx.frames], default=ctx.event.end_s)
-    return alert_onset(ctx.event.start_s, report.proposed_type, report.onset_s, max(now, ctx.event.end_s))
+    return alert_onset(ctx.event.start_s, report.onset_s, max(now, ctx.event.end_s))
 
 
 def _place(x: float, y: float) -> str:

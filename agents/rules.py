@@ -138,6 +138,28 @@ def classify_scene(
     return sorted(best.values(), key=lambda e: -e.confidence)
 
 
+def ordinary_traffic(facts: SceneFacts, zones: Sequence[Zone], box: tuple[float, float, float, float],
+                     t0: float, t1: float, pad: float = 0.08) -> str | None:
+    """A vehicle driving where vehicles belong (outside every pedestrian zone) at ``box`` between ``t0`` and ``t1``.
+
+    Passing traffic makes wide blobs that merge and split with people behind it; when such a
+    vehicle is all there is at the unusual cell, an anomaly with no nameable type is most likely
+    that. Returns a sentence saying so, or ``None`` (also when the camera has no pedestrian zones,
+    so there is no telling where vehicles belong).
+    """
+    ped = [z for z in zones if z.kind == "pedestrian"]
+    if not ped:
+        return None
+    x1, y1, x2, y2 = box
+    for t in facts.tracks:
+        if t.kind != "large" or t.speed_quantile(0.5) <= 0.1 or any(t.zones.get(z.name, 0.0) > 0.0 for z in ped):
+            continue
+        if any(t0 - 1.0 <= p.t <= t1 + 1.0 and x1 - pad <= p.x <= x2 + pad and y1 - pad <= p.y <= y2 + pad for p in t.points):
+            return (f"a vehicle ({t.size():.1f} person areas) drove past outside the pedestrian zones, where "
+                    "vehicles belong")
+    return None
+
+
 def _intrusion(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings) -> list[TypeEvidence]:
     out = []
     for zone in (z for z in zones if z.kind == "restricted"):
@@ -199,7 +221,9 @@ def _falling(local: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeE
         first_wide = int(np.argmax(wide))
         upright_before = bool(np.any(aspects[: max(1, first_wide)] < 0.9))
         conf = (0.9 if upright_before else 0.75) + 0.05 * share(t)
-        onset = whole[first_wide].t - 0.5  # the fall itself takes a moment
+        # seen upright, then down: the fall happened just before the first wide outline (it takes
+        # a moment); a track that begins with the person already down does not say when
+        onset = whole[first_wide].t - 0.5 if upright_before else None
         out.append(TypeEvidence("falling", conf, f"a person's outline turned wide (width/height {aspects.max():.1f}) "
                                 f"and stayed down for {wide_s:.1f} s", t.track_id, onset))
     return out
@@ -224,9 +248,13 @@ def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSetting
         # the person who brought it: beside it around the time it came to rest, gone since
         owners = [p for p in people if any(beside(q, 1.5) and abs(q.t - rest_t) <= 3.0 for q in p.points)]
         if owners:
+            # the object is seen apart only once its owner has stepped away; it was put down
+            # while the owner stood by it, so the middle of that stay is the better onset
+            near = [q.t for p in owners for q in p.points if beside(q, 1.0) and rest_t - 8.0 <= q.t <= rest_t + 1.0]
+            put_down = min(rest_t, 0.5 * (min(near) + max(near))) if near else rest_t
             out.append(TypeEvidence("abandoned_object", 0.85 + 0.05 * share(t),
                                     f"a small object was left at ({x:.2f}, {y:.2f}) by a person who walked away; "
-                                    f"it has stayed for {still:.1f} s", t.track_id, rest_t))
+                                    f"it has stayed for {still:.1f} s", t.track_id, put_down))
         elif still >= s.object_s + 2.0:
             out.append(TypeEvidence("abandoned_object", 0.82, f"a small object has lain unattended at ({x:.2f}, {y:.2f}) "
                                     f"for {still:.1f} s", t.track_id, rest_t))
@@ -261,13 +289,20 @@ def _loitering(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings,
     return out
 
 
-def _occupied(people: list[TrackFacts], zone: str, gap_s: float = 1.0) -> tuple[float | None, float]:
-    """Start and length of the longest stretch with a slow person's feet in ``zone`` (gaps under ``gap_s`` bridged)."""
-    times = sorted(p.t for t in people for i, p in enumerate(t.points) if zone in p.zones and (i == 0 or p.speed < 0.6))
+def _occupied(people: list[TrackFacts], zone: str, gap_s: float = 1.0, entry_s: float = 10.0) -> tuple[float | None, float]:
+    """Start and length of the longest stretch with a slow person's feet in ``zone`` (gaps under ``gap_s`` bridged).
+
+    The start goes back to when the person who began the stretch walked into the zone (at most
+    ``entry_s`` earlier): lingering begins on arrival, not once the walk has slowed.
+    """
+    marks = sorted((p.t, t.track_id) for t in people for i, p in enumerate(t.points)
+                   if zone in p.zones and (i == 0 or p.speed < 0.6))
+    entry = {t.track_id: t.first_in(zone) for t in people}
     best_start, best, start, prev = None, 0.0, None, None
-    for t in times:
+    for t, track_id in marks:
         if prev is None or t - prev > gap_s:
-            start = t
+            came = entry.get(track_id)
+            start = came if came is not None and t - entry_s <= came < t else t
         prev = t
         if start is not None and t - start > best:
             best_start, best = start, t - start
@@ -303,8 +338,11 @@ def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals) -> list[
             out.append(TypeEvidence("fighting", 0.75, f"a blob of about two people ({a.size():.1f} person areas) "
                                     f"jittered for {a.duration_s:.1f} s", a.track_id, a.first_t))
     if 1.3 <= c.size <= 4.0 and c.dwell >= 0.3 and c.jitter >= s.fight_jitter / 5 and c.speed < s.run_speed and c.windows >= 2:
+        # the tracks say when the two came together, where they show it; else the detector's first strong window
+        met = [e.start_s for e in out if e.start_s is not None]
         out.append(TypeEvidence("fighting", 0.8, f"about two people ({c.size:.1f} person areas) staying in one spot "
-                                f"and moving erratically (velocity changes of {c.jitter:.2f} body heights/s)", None, c.first_t))
+                                f"and moving erratically (velocity changes of {c.jitter:.2f} body heights/s)", None,
+                                min(met) if met else c.first_t))
     return out
 
 

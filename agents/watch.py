@@ -275,7 +275,7 @@ class Watcher:
             return None
         keyframes = [k["path"] for k in (state.get("analyst", {}).get("tools", {}).get("sample_keyframes") or {}).get("keyframes", [])]
         x1, y1, x2, y2 = event.region()
-        onset = alert_onset(event.start_s, kind, (state.get("analyst") or {}).get("onset_s"), now)
+        onset = alert_onset(event.start_s, (state.get("analyst") or {}).get("onset_s"), now)
         alert = Alert(
             alert_id=Alert.make_id(self.camera_id, source, event.start_s),
             camera_id=self.camera_id,

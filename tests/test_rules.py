@@ -48,3 +48,54 @@ def test_intrusion_tripwire_fires_only_for_feet_inside_a_restricted_zone() -> No
     cells[6, 7, idx["feet_occ"]], cells[6, 7, idx["size"]] = 0.8, 1.0
     assert wires.check(cells, FEATURES) == "intrusion"
     assert Tripwires().for_zones([], (8, 10)).check(cells, FEATURES) is None
+
+
+def test_a_track_that_begins_with_the_person_down_does_not_time_the_fall() -> None:
+    down = [(10 + t / 4, 0.44, 0.6, 0.12, 0.04, 1.0, 0.05) for t in range(12)]
+    found = classify_scene(SceneFacts(10, 13, [_track(down)]))
+    assert found and found[0].event_type == "falling" and found[0].start_s is None  # the detector's onset stands
+
+
+def test_an_abandoned_bag_dates_from_when_its_owner_stood_by_it() -> None:
+    arrive = [(t / 4, 0.2 + t * 0.02, 0.7, 0.04, 0.12, 1.0, 0.7) for t in range(16)]  # reaches x = 0.5 at 3.75 s
+    stand = [(4 + t / 4, 0.5, 0.7, 0.04, 0.12, 1.0, 0.05) for t in range(8)]  # stands there 4-5.75 s
+    leave = [(6 + t / 4, 0.5 + t * 0.03, 0.7, 0.04, 0.12, 1.0, 0.9) for t in range(16)]
+    owner = _track(arrive + stand + leave)
+    # the bag is seen apart from its owner only once they have walked off
+    bag = TrackFacts(2, "small", [TrackPoint(7.5 + t / 4, 0.53, 0.7, 0.02, 0.02, 0.1, 0.0) for t in range(20)])
+    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 12.5, [owner, bag]))}
+    assert "abandoned_object" in found
+    assert 3.5 <= found["abandoned_object"].start_s <= 6.0  # while the owner stood there, not at 7.5 s
+
+
+def test_loitering_begins_when_the_person_walks_into_the_zone() -> None:
+    zone = Zone(name="kiosk", kind="loitering", polygon=((0.1, 0.5), (0.4, 0.5), (0.4, 0.8), (0.1, 0.8)))
+    walk_in = [TrackPoint(t / 4, 0.45 - t * 0.02, 0.6, 0.04, 0.12, 1.0, 0.8, zones=("kiosk",) if 0.45 - t * 0.02 < 0.4 else ())
+               for t in range(8)]  # in the zone from 0.75 s, still walking
+    linger = [TrackPoint(2 + t / 4, 0.3, 0.6, 0.04, 0.12, 1.0, 0.2, zones=("kiosk",)) for t in range(36)]
+    person = TrackFacts(1, "person", walk_in + linger, zones={"kiosk": 10.0})
+    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 11, [person]), [zone])}
+    assert "loitering" in found and found["loitering"].start_s == 0.75
+
+
+def test_the_rule_onset_wins_over_the_detectors_lead_up() -> None:
+    from agents.policy import alert_onset
+
+    assert alert_onset(12.5, 19.6, now=30.0) == 19.6  # the detector's start included the walk before the fall
+    assert alert_onset(12.5, 10.0, now=30.0) == 10.0  # evidence a little earlier than the detector
+    assert alert_onset(12.5, 2.0, now=30.0) == 12.5  # implausibly early evidence is ignored
+    assert alert_onset(12.5, None, now=30.0) == 12.5
+
+
+def test_a_car_on_the_road_is_passing_traffic_and_one_on_the_plaza_is_not() -> None:
+    from agents.rules import ordinary_traffic
+
+    plaza = Zone(name="plaza", kind="pedestrian", polygon=((0.0, 0.25), (1.0, 0.25), (1.0, 1.0), (0.0, 1.0)))
+    road = TrackFacts(3, "large", [TrackPoint(10 + t / 4, 0.1 + t * 0.05, 0.15, 0.2, 0.08, 6.0, 4.5) for t in range(16)])
+    cell = (0.5, 0.125, 0.6, 0.25)
+    assert ordinary_traffic(SceneFacts(10, 14, [road]), [plaza], cell, 11.0, 13.0) is not None
+    assert ordinary_traffic(SceneFacts(10, 14, [road]), [plaza], (0.5, 0.75, 0.6, 0.875), 11.0, 13.0) is None  # elsewhere
+    assert ordinary_traffic(SceneFacts(10, 14, [road]), [], cell, 11.0, 13.0) is None  # no telling where cars belong
+    on_plaza = TrackFacts(4, "large", [TrackPoint(10 + t / 4, 0.1 + t * 0.05, 0.5, 0.2, 0.08, 6.0, 4.5) for t in range(16)],
+                          zones={"plaza": 4.0})
+    assert ordinary_traffic(SceneFacts(10, 14, [on_plaza]), [plaza], (0.5, 0.375, 0.6, 0.5), 11.0, 13.0) is None

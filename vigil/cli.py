@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     # vigil bench
     p = _add(sub, "bench", _cmd_bench, "speed and memory: decode-only vs full pipeline; question answer time",
              "vigil bench ../shared/data/videos/robbery.mp4 --camera plaza --json\n"
-             '  vigil bench --ask "When did someone fall?" --camera plaza',
+             '  vigil bench --ask "When did someone fall?" --camera plaza\n'
+             '  vigil bench --ask "Which cameras saw a vehicle?" --all',
              "With a video: decode-only and full-pipeline frames/s on the same file, their ratio, time "
              "per stage and peak memory. With --ask: how long answering a question takes once the "
              "footage is indexed (the video, if given, is indexed first and that time reported apart).")
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, help="only the first seconds of the video")
     p.add_argument("--no-engram", action="store_true", help="measure without the Engram gate")
     p.add_argument("--ask", metavar="QUESTION", help="time answering this question instead")
+    p.add_argument("--all", action="store_true", help="with --ask: about every camera (the default without --camera)")
     p.add_argument("--repeat", type=int, default=5, help="answers to time with --ask (default 5)")
     _llm_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -588,7 +590,9 @@ def _bench_ask(args: argparse.Namespace) -> int:
     data = DataDir(settings.data_dir)
     started = time.perf_counter()
     with data.open_store() as store:
-        scope = resolve_scope(store, video=args.video, camera=args.camera, fitted=data.fitted_cameras())
+        if args.all and (args.camera or args.video):
+            raise ConfigError("--all asks about every camera; leave out --video and --camera")
+        scope = resolve_scope(store, video=args.video, camera=args.camera, all_cameras=args.all, fitted=data.fitted_cameras())
         asker = _Asker(args, settings, data, store)
         try:
             setup_s = time.perf_counter() - started
