@@ -181,10 +181,15 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
         if ped:
             zone = max(ped, key=lambda z: t.zones.get(z.name, 0.0))
             inside = t.zones.get(zone.name, 0.0)
-            if inside >= s.vehicle_s and moving:
+            if inside >= s.vehicle_s and moving and t.size() >= VEHICLE_MIN_SIZE:
                 out.append(TypeEvidence("vehicle", min(0.97, 0.8 + 0.03 * inside),
                                         f"a vehicle-sized object ({t.size():.1f} person areas) moved {inside:.1f} s "
                                         f"inside pedestrian zone '{zone.name}'", t.track_id, t.first_in(zone.name)))
+            elif inside >= s.vehicle_s and moving:
+                # as big as two or three people walking together: not enough to call it a vehicle
+                out.append(TypeEvidence("vehicle", 0.65, f"a large object ({t.size():.1f} person areas; a small vehicle "
+                                        f"or people walking together) moved {inside:.1f} s inside pedestrian zone "
+                                        f"'{zone.name}'", t.track_id, t.first_in(zone.name)))
         elif moving and t.duration_s >= s.vehicle_s:
             out.append(TypeEvidence("vehicle", 0.6, f"a vehicle-sized object ({t.size():.1f} person areas) moved "
                                     "through the scene", t.track_id, t.first_t))
@@ -195,6 +200,7 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
     return out
 
 
+VEHICLE_MIN_SIZE = 3.5  # person areas: a car is 4-9 even head-on; a group of three walking together is about 3
 LYING_MAX_SIZE = 2.5   # person areas: larger boxes are vehicles or groups
 LYING_MAX_SPEED = 1.0  # body heights per second: a person down on the ground stays put
 

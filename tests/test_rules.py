@@ -99,3 +99,16 @@ def test_a_car_on_the_road_is_passing_traffic_and_one_on_the_plaza_is_not() -> N
     on_plaza = TrackFacts(4, "large", [TrackPoint(10 + t / 4, 0.1 + t * 0.05, 0.5, 0.2, 0.08, 6.0, 4.5) for t in range(16)],
                           zones={"plaza": 4.0})
     assert ordinary_traffic(SceneFacts(10, 14, [on_plaza]), [plaza], (0.5, 0.375, 0.6, 0.5), 11.0, 13.0) is None
+
+
+def test_people_walking_together_are_not_called_a_vehicle() -> None:
+    plaza = Zone(name="plaza", kind="pedestrian", polygon=((0.0, 0.25), (1.0, 0.25), (1.0, 1.0), (0.0, 1.0)))
+
+    def blob(size: float) -> TrackFacts:
+        return TrackFacts(5, "large", [TrackPoint(t / 4, 0.2 + t * 0.02, 0.6, 0.1, 0.12, size, 0.9, zones=("plaza",))
+                                       for t in range(12)], zones={"plaza": 2.75})
+
+    group = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, [blob(2.8)]), [plaza])}
+    car = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, [blob(6.5)]), [plaza])}
+    assert car["vehicle"].confidence >= 0.8
+    assert "vehicle" not in group or group["vehicle"].confidence < 0.8  # below the default alert threshold

@@ -258,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
              "videos as 'north', odd ones as 'south'; video k starts at 15:00 + k minutes), asks the "
              "question set and checks each answer against gt.json: intervals overlap the truth, yes/no "
              "and counts exact, negatives 'not found'. The index lives in DIR/ask-data (or --data-dir) "
-             "and is reused; the camera profile is copied from DIR/data (vigil demo) or fitted.")
+             "and is reused; the camera profile is copied from DIR/data (vigil demo) or fitted. The "
+             "default question set names the test videos of the default layout (one per anomaly type "
+             "and three normal ones, any --seed).")
     p.add_argument("--data", required=True, metavar="DIR", help="a folder written by vigil data synth (or vigil demo)")
     p.add_argument("--questions", metavar="FILE", help="question set (default: eval/ask_questions.yaml)")
     _llm_args(p)
