@@ -561,6 +561,12 @@ def _grounded(answer: AskAnswer, evidence: list[Evidence]) -> None:
 
 
 # ----------------------------------------------------------------------------- scope and bounds
+def check_scope_flags(*, video: str | None, camera: str | None, all_cameras: bool) -> None:
+    """Raise with one line when ``--all`` comes with ``--video`` or ``--camera`` (needs no store)."""
+    if all_cameras and (video or camera):
+        raise ConfigError("--all asks about every camera; leave out --video and --camera")
+
+
 def resolve_scope(store: Store, *, video: str | None = None, camera: str | None = None, all_cameras: bool = False,
                   fitted: list[str] | None = None) -> AskScope:
     """What a question is about, from ``--video`` / ``--camera`` / ``--all``; raises with one line if it cannot be.
@@ -568,6 +574,7 @@ def resolve_scope(store: Store, *, video: str | None = None, camera: str | None 
     Args:
         fitted: cameras with a profile (they may scan a video that is not indexed yet).
     """
+    check_scope_flags(video=video, camera=camera, all_cameras=all_cameras)
     fitted = fitted or []
     rows = store.videos()
     known = sorted({r["camera_id"] for r in rows} | set(fitted))

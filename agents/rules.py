@@ -181,15 +181,13 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
         if ped:
             zone = max(ped, key=lambda z: t.zones.get(z.name, 0.0))
             inside = t.zones.get(zone.name, 0.0)
-            if inside >= s.vehicle_s and moving and t.size() >= VEHICLE_MIN_SIZE:
-                out.append(TypeEvidence("vehicle", min(0.97, 0.8 + 0.03 * inside),
-                                        f"a vehicle-sized object ({t.size():.1f} person areas) moved {inside:.1f} s "
-                                        f"inside pedestrian zone '{zone.name}'", t.track_id, t.first_in(zone.name)))
-            elif inside >= s.vehicle_s and moving:
-                # as big as two or three people walking together: not enough to call it a vehicle
-                out.append(TypeEvidence("vehicle", 0.65, f"a large object ({t.size():.1f} person areas; a small vehicle "
-                                        f"or people walking together) moved {inside:.1f} s inside pedestrian zone "
-                                        f"'{zone.name}'", t.track_id, t.first_in(zone.name)))
+            if inside >= s.vehicle_s and moving:
+                if t.size() >= VEHICLE_MIN_SIZE:
+                    conf, what = min(0.97, 0.8 + 0.03 * inside), f"a vehicle-sized object ({t.size():.1f} person areas)"
+                else:  # as big as two or three people walking together: not enough to call it a vehicle
+                    conf, what = 0.65, f"a large object ({t.size():.1f} person areas; a small vehicle or people walking together)"
+                out.append(TypeEvidence("vehicle", conf, f"{what} moved {inside:.1f} s inside pedestrian zone '{zone.name}'",
+                                        t.track_id, t.first_in(zone.name)))
         elif moving and t.duration_s >= s.vehicle_s:
             out.append(TypeEvidence("vehicle", 0.6, f"a vehicle-sized object ({t.size():.1f} person areas) moved "
                                     "through the scene", t.track_id, t.first_t))

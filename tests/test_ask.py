@@ -281,6 +281,7 @@ def test_vigil_ask_scans_a_new_video_then_answers_from_the_index(ask_data: Path,
         (["ask", "When?", "--video", "/nope/x.mp4"], "video not found"),
         (["ask", "When?", "--since", "later"], "--since later: expected seconds of video"),
         (["ask", "When?", "--all", "--camera", "plaza"], "--all asks about every camera"),
+        (["bench", "--ask", "When?", "--all", "--camera", "plaza"], "--all asks about every camera"),
     ],
 )
 def test_vigil_ask_bad_input_is_one_line(ask_data: Path, synth_small: Path, args: list[str], message: str,

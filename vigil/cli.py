@@ -592,8 +592,6 @@ def _bench_ask(args: argparse.Namespace) -> int:
     data = DataDir(settings.data_dir)
     started = time.perf_counter()
     with data.open_store() as store:
-        if args.all and (args.camera or args.video):
-            raise ConfigError("--all asks about every camera; leave out --video and --camera")
         scope = resolve_scope(store, video=args.video, camera=args.camera, all_cameras=args.all, fitted=data.fitted_cameras())
         asker = _Asker(args, settings, data, store)
         try:
@@ -840,14 +838,13 @@ def _format_answer(answer: Any) -> str:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from agents.ask import resolve_scope, roles
+    from agents.ask import check_scope_flags, resolve_scope, roles
     from vigil.store import DataDir
 
     settings = _settings(args)
     data = DataDir(settings.data_dir)
     start_time = _iso_time(args.start_time, "--start-time")
-    if args.all and (args.video or args.camera):
-        raise ConfigError("--all asks about every camera; leave out --video and --camera")
+    check_scope_flags(video=args.video, camera=args.camera, all_cameras=args.all)  # before anything is opened
     _Asker.bounds(args)  # a bad --since/--until fails before anything is opened
     with data.open_store() as store:
         scope = resolve_scope(store, video=args.video, camera=args.camera, all_cameras=args.all,
