@@ -34,10 +34,10 @@ from agents.question import QuestionPlan, parse_question
 from agents.runner import run_agent
 from agents.tools import Tool
 from perception.sampler import AnomalyFocusedSampler
-from perception.video import Frame
+from perception.video import Frame, identify_source
 from prompts import load_prompt
 from vigil.errors import ConfigError, UnknownCameraError, VigilError
-from vigil.llm import ChatBackend, LLMError, ToolSpec, VisionClient
+from vigil.llm import ChatBackend, LLMError, ToolSpec, VisionClient, clean_text
 from vigil.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
 from vigil.schemas import ANOMALY_TYPES
 from vigil.store import Store
@@ -68,6 +68,8 @@ class AskAnswer(BaseModel):
     intervals: list[tuple[float, float]] = Field(default_factory=list, description="Spans in seconds of video.")
     citations: list[Citation] = Field(default_factory=list)
     confidence: float = Field(ge=0.0, le=1.0)
+    unrecognised: list[str] = Field(default_factory=list,
+                                    description="Things asked about that Vigil cannot recognise (not searched for).")
 
 
 @dataclass
@@ -112,12 +114,15 @@ class AskScope:
 
 
 def same_source(a: str, b: str) -> bool:
-    """Whether two source strings name the same video (paths compared resolved)."""
+    """Whether two source strings name the same video (paths compared resolved, see
+    :func:`perception.video.identify_source`)."""
     if a == b:
         return True
+    if "://" in a or "://" in b:
+        return False
     try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except (OSError, RuntimeError):
         return False
 
 
@@ -159,13 +164,40 @@ class AskContext:
         self.scanner(video, camera)
         return {"video": video, "indexed": self.indexed(video, camera), "scanned": True}
 
-    def indexed(self, video: str, camera: str | None = None) -> bool:
-        """Whether ``video`` was scanned to its end (by ``camera``, when given)."""
+    def video_row(self, video: str, camera: str | None = None) -> dict[str, Any] | None:
+        """The store's record of ``video`` (by ``camera``, when given), or ``None``."""
         for row in self.store.videos(camera):
             if same_source(row["source"], video):
-                duration = row.get("duration_s") or 0.0
-                return row["scanned_until"] >= duration - 1.0
-        return False
+                return row
+        return None
+
+    def indexed(self, video: str, camera: str | None = None) -> bool:
+        """Whether ``video`` as it is now was scanned to its end (by ``camera``, when given).
+
+        A scan cut short (``--max-seconds``) is not; a file whose content changed since it was
+        scanned is not either. A damaged file read until decoding stopped is.
+        """
+        row = self.video_row(video, camera)
+        if row is None:
+            return False
+        stored = row.get("content_id") or ""
+        if stored and "://" not in video and identify_source(video).content_id not in ("", stored):
+            return False  # the file was replaced since it was indexed
+        return bool(row.get("complete"))
+
+    def coverage_notes(self) -> list[str]:
+        """What could not be read of the videos asked about (damaged or truncated files)."""
+        notes = []
+        for video in self.scope.videos:
+            for row in self.store.videos():
+                if not same_source(row["source"], video) or row["camera_id"] not in (self.scope.cameras or [row["camera_id"]]):
+                    continue
+                read, duration = float(row.get("scanned_until") or 0.0), row.get("duration_s")
+                if duration and read < float(duration) - 1.0:
+                    notes.append(f"Only the first {read:.1f} s of {Path(video).name} could be read (the file says "
+                                 f"{float(duration):.1f} s; it is damaged or truncated).")
+                break
+        return notes
 
     def search_events(self, plan: QuestionPlan) -> list[Evidence]:
         """Stored alerts that match the plan's types, cameras, videos and time range."""
@@ -174,8 +206,10 @@ class AskContext:
         sources = [s for s in videos if any(same_source(s, v) for v in self.scope.videos)]
         if self.scope.videos and not sources:
             return []  # the videos asked about are not indexed
+        # the alerts of the videos as they are now (a file replaced at the same path is another video)
+        contents = [(src, videos[src].get("content_id") or "") for src in sources]
         out = []
-        for a in self.store.find_alerts(cameras=cameras, sources=sources, types=plan.event_types):
+        for a in self.store.find_alerts(cameras=cameras, sources=sources, types=plan.event_types, contents=contents):
             row = videos.get(a["source"]) or {}
             if not _in_time(plan, a["start_s"], a["end_s"], row.get("duration_s"), row.get("start_time")):
                 continue
@@ -356,23 +390,41 @@ class Findings(BaseModel):
 
 
 # ----------------------------------------------------------------------------- rule answers
+RECOGNISED = ("running, falling, fighting, loitering, intrusion into restricted zones, vehicles in pedestrian "
+              "areas, abandoned objects, and anything unusual for a camera")
+EXAMPLES = '"When did someone fall?", "How many vehicles drove onto the plaza?", "Was there anything unusual after 3 pm?"'
+
+
+def _cannot_recognise(words: list[str]) -> str:
+    return f"Vigil cannot recognise {' or '.join(words)}, so it did not look for {'it' if len(words) == 1 else 'them'}."
+
+
 def rule_answer(plan: QuestionPlan, evidence: list[Evidence], scope: AskScope, descriptions: dict[str, str] | None = None,
-                unchecked: list[str] | None = None) -> AskAnswer:
+                unchecked: list[str] | None = None, notes: list[str] | None = None) -> AskAnswer:
     """The rule policy's answer from the evidence.
+
+    Three kinds of "no": a question that names nothing to look for (says what can be asked), one
+    about things Vigil cannot recognise (says so; it did not look), and one it searched and
+    found nothing for. Things it cannot recognise are named even when the rest is answered.
 
     Args:
         descriptions: event id -> what happened, for "what" questions.
         unchecked: words of the question no event text could confirm (said in the answer).
+        notes: what could not be read of the footage asked about (said in the answer).
     """
     what = _what_phrase(plan)
     where = scope.describe()
-    if plan.unknown_words and not plan.event_types:
-        return AskAnswer(answer=f"Not found: Vigil has no record of {' or '.join(plan.unknown_words)} in {where}; "
-                                "it recognises running, falling, fighting, loitering, intrusion, vehicles in pedestrian "
-                                "areas and abandoned objects.", found=False, confidence=0.8)
+    tail = "".join(" " + n for n in notes or [])
+    if not plan.understood:
+        return AskAnswer(answer=f"Vigil could not tell what to look for in that question. It can be asked about {RECOGNISED}, "
+                                f"with times and cameras, e.g. {EXAMPLES}.", found=False, confidence=0.5)
+    if plan.unknown_words and not plan.event_types and not plan.any_anomaly:
+        return AskAnswer(answer=f"{_cannot_recognise(plan.unknown_words)} It recognises {RECOGNISED}.{tail}", found=False,
+                         confidence=0.8, unrecognised=list(plan.unknown_words))
+    unknown = (" " + _cannot_recognise(plan.unknown_words)) if plan.unknown_words else ""
     if not evidence:
-        return AskAnswer(answer=f"Not found: no {what} in {where}.", found=False, intervals=[], citations=[],
-                         confidence=0.85)
+        return AskAnswer(answer=f"Not found: no {what} in {where}.{unknown}{tail}", found=False, intervals=[], citations=[],
+                         confidence=0.85, unrecognised=list(plan.unknown_words))
     cites = [e.citation() for e in evidence]
     intervals = [(round(e.start_s, 2), round(e.end_s, 2)) for e in evidence]
     conf = round(min(0.95, sum(e.confidence for e in evidence) / len(evidence)), 3)
@@ -393,7 +445,9 @@ def rule_answer(plan: QuestionPlan, evidence: list[Evidence], scope: AskScope, d
         text = f"{items}{more}."
     if unchecked:
         text += f" (Vigil could not check '{' '.join(unchecked)}' in these events.)"
-    return AskAnswer(answer=text[:4000], found=True, intervals=intervals, citations=cites, confidence=conf)
+    text += unknown + tail
+    return AskAnswer(answer=text[:4000], found=True, intervals=intervals, citations=cites, confidence=conf,
+                     unrecognised=list(plan.unknown_words))
 
 
 def _what_phrase(plan: QuestionPlan) -> str:
@@ -460,7 +514,10 @@ class AskGraph:
                 res = ctx.scan_video(video, ctx.scope.cameras[0])
                 trace.append(f"analyst: scan_video({Path(video).name}) -> "
                              f"{'scanned' if res.get('scanned') else 'indexed already' if res.get('indexed') else res.get('error')}")
-        if plan.unknown_words and not plan.event_types and not plan.any_anomaly:
+        if not plan.understood:
+            evidence = []
+            trace.append("analyst: the question names nothing Vigil can look for; nothing to search")
+        elif plan.unknown_words and not plan.event_types and not plan.any_anomaly:
             # only activities Vigil has no type for: no stored event can answer, so none is offered
             evidence = []
             trace.append(f"analyst: no event type for {', '.join(plan.unknown_words)}; nothing to search")
@@ -480,12 +537,11 @@ class AskGraph:
             else:
                 unchecked = list(plan.terms)
         by = "rules"
-        if self.backend is not None and not (plan.unknown_words and not plan.event_types and not plan.any_anomaly):
-            msgs = load_prompt("ask_analyst").messages(question=state["question"], plan=plan.describe(),
-                                                       cameras=", ".join(self.cameras) or "unknown",
-                                                       scope=ctx.scope.describe())
+        if self.backend is not None and plan.understood and not (plan.unknown_words and not plan.event_types and not plan.any_anomaly):
+            msgs = load_prompt("ask_analyst").messages(question=state["question"], cameras=", ".join(self.cameras) or "unknown")
+            case = {"footage": ctx.scope.describe(), "search_plan": plan.describe()}
             run = run_agent(self.backend, msgs, Findings, ctx=ctx, tools=ASK_TOOLS,
-                            validate=lambda f: _seen_ids(f, ctx))
+                            validate=lambda f: _seen_ids(f, ctx), case_file=case)
             trace += [f"analyst: {t}" for t in run.trace]
             if run.output is not None:
                 evidence, by = [ctx.seen[i] for i in dict.fromkeys(run.output.event_ids)], self.backend.label
@@ -508,18 +564,26 @@ class AskGraph:
     def _decider(self, state: AskState) -> Command[Literal["__end__"]]:
         plan = QuestionPlan.model_validate(state["plan"])
         evidence = [Evidence(**e) for e in state.get("evidence", [])]
-        answer = rule_answer(plan, evidence, self.ctx.scope, state.get("descriptions"), state.get("unchecked"))
+        answer = rule_answer(plan, evidence, self.ctx.scope, state.get("descriptions"), state.get("unchecked"),
+                             notes=self.ctx.coverage_notes())
         by, trace = "rules", []
         if self.backend is not None and evidence:
-            listing = "\n".join(f"- {e.event_id}: {e.event_type} {e.start_s:.1f}-{e.end_s:.1f} s in {Path(e.video).name} "
-                                f"(camera {e.camera_id}): {e.text[:300]}" for e in evidence[:20])
-            msgs = load_prompt("ask_decider").messages(question=state["question"], plan=plan.describe(), evidence=listing)
-            run = run_agent(self.backend, msgs, AskAnswer, validate=lambda a: _grounded(a, evidence))
+            events = [{"event_id": e.event_id, "type": e.event_type, "start_s": round(e.start_s, 1), "end_s": round(e.end_s, 1),
+                       "video": Path(e.video).name, "camera": e.camera_id, "text": e.text[:300]} for e in evidence[:20]]
+            msgs = load_prompt("ask_decider").messages(question=state["question"])
+            case = {"search_plan": plan.describe(), "stored_events": events}
+            run = run_agent(self.backend, msgs, AskAnswer, validate=lambda a: _grounded(a, evidence), case_file=case)
             trace = [f"decider: {t}" for t in run.trace]
             if run.output is not None:
                 answer, by = run.output, self.backend.label
+                answer = answer.model_copy(update={"answer": clean_text(answer.answer, 4000) or answer.answer})
             else:
                 trace.append(f"decider fell back to rules ({run.error})")
+        # what Vigil cannot recognise is said whoever answered, and never confused with "none found"
+        if plan.unknown_words:
+            answer = answer.model_copy(update={"unrecognised": list(plan.unknown_words)})
+            if evidence and by != "rules":
+                answer = answer.model_copy(update={"answer": answer.answer + " " + _cannot_recognise(plan.unknown_words)})
         # the edge: answered -> done
         return Command(update={"answer": answer.model_dump(), "answered_by": [by], "trace": trace}, goto=END)
 
@@ -581,6 +645,8 @@ def resolve_scope(store: Store, *, video: str | None = None, camera: str | None 
     if camera is not None and camera not in known:
         raise UnknownCameraError(f"unknown camera {camera!r} (known: {', '.join(known) or 'none yet'}; fit one with vigil fit)")
     if video is not None:
+        if "://" not in video and Path(video).exists():
+            video = identify_source(video).key  # the store keys videos by resolved path
         under = sorted({r["camera_id"] for r in rows if same_source(r["source"], video)})
         if camera is not None:
             if camera not in under and camera not in fitted:

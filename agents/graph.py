@@ -2,10 +2,20 @@
 
 Only candidate events enter it; the per-window loop never calls a model, and candidates that
 no rule can name and the detector is not sure of are dismissed by the rules before any model is
-asked (:func:`agents.policy.worth_a_model`). Each node is an LLM-backed agent with its own prompt (``prompts/``) and tools when a chat backend is configured,
-and the rule policy otherwise; any reply that fails validation (after one retry), or a model
-that is down or slow, is replaced by the rule policy's answer, and the state records which
-produced each node's output (``explained_by``).
+asked (:func:`agents.policy.worth_a_model`). Each node is an LLM-backed agent with its own
+prompt (``prompts/``) and tools when a chat backend is configured, and the rule policy
+otherwise; any reply that fails validation (after one retry), or a model that is down or slow,
+is replaced by the rule policy's answer, and the state records which produced each node's
+output (``explained_by``).
+
+A safety floor bounds what a model may do: it may add, re-type or explain, but it cannot drop
+(Observer) or suppress (Decider) a detection the rules alert on by themselves, with a known type
+the rules or the type head call at or above the camera's ``confidence_threshold``. Where it
+tries, the rules' answer stands and the disagreement is recorded (``disagreements``, shown on
+the alert as ``model_disagreed`` and ``model_reason``). The pure-rules verdict is kept too
+(``rules_verdict``), so a model's suppression is never learned as normal by the memories.
+Everything a model reads that is not an instruction (the candidate, file names, tool results,
+scene and VLM descriptions, earlier model notes) travels in the case file, as data.
 
 The graph is compiled with a SQLite checkpointer, one thread per event id: a run interrupted
 between nodes resumes where it stopped, and an event already decided is not decided again.
@@ -27,12 +37,29 @@ from agents.runner import run_agent
 from agents.state import AlertState, AnalystReport, Decision, ObserverDecision
 from agents.tools import TOOLS, ToolContext
 from prompts import load_prompt
-from vigil.llm import ChatBackend
+from vigil.errors import StoreError
+from vigil.llm import ChatBackend, clean_text
 from vigil.schemas import ANOMALY_TYPES
 
 log = logging.getLogger(__name__)
 
 RULES = "rules"
+
+
+def candidate_data(ctx: ToolContext) -> dict[str, Any]:
+    """The candidate as data for a model's case file: timing, scores, where, what the detector measured."""
+    e = ctx.event
+    peak = e.peak_window
+    data: dict[str, Any] = {
+        "camera": e.camera_id, "source": Path(e.source).name, "start_s": round(e.start_s, 2),
+        "end_s": round(e.end_s, 2), "duration_s": round(e.duration_s, 2), "peak_score": round(e.peak_score, 3),
+        "peak_time_s": round(e.peak_time_s, 2), "region_xyxy": [round(v, 3) for v in e.region()],
+        "window_scores": [[round(w.center, 1), round(w.score, 3)] for w in e.windows[:40]],
+    }
+    if peak.features:
+        top = sorted(peak.features.items(), key=lambda kv: -abs(kv[1]))[:6]
+        data["detector_measurements_at_unusual_cell"] = {k: round(v, 3) for k, v in top}
+    return data
 
 
 def summarise(ctx: ToolContext) -> str:
@@ -64,9 +91,15 @@ class AlertGraph:
         self.backend = backend
         self._contexts: dict[str, ToolContext] = {}
         Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self.checkpointer = SqliteSaver(self._conn)
+        try:
+            self._conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self.checkpointer = SqliteSaver(self._conn)
+            self.checkpointer.setup()
+            self._conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{checkpoint_path} is not a usable checkpoint database ({exc}); move it aside to start "
+                             "afresh (stored alerts are kept in vigil.db and are not raised twice)") from None
         self.graph = self._build().compile(checkpointer=self.checkpointer)
 
     def close(self) -> None:
@@ -80,22 +113,32 @@ class AlertGraph:
     def _observer(self, state: AlertState) -> Command[Literal["analyst", "__end__"]]:
         ctx = self._ctx(state)
         decision, extra = policy.observer(ctx)
-        by, trace = RULES, [f"observer rules: {decision.reason}"]
+        rules_escalate = decision.escalate
+        by, trace, disagreements = RULES, [f"observer rules: {decision.reason}"], []
         if self.backend is not None and not policy.worth_a_model(ctx):
             # triage: nothing a rule can name and a modest score; not worth a model call
             decision = ObserverDecision(escalate=False, reason=f"triage: no rule evidence and peak {ctx.event.peak_score:.2f}; "
                                         "dismissed without asking the model")
             trace = [f"observer rules: {decision.reason}"]
         elif self.backend is not None:
-            msgs = load_prompt("observer").messages(camera=ctx.event.camera_id, candidate=summarise(ctx),
-                                                    threshold=ctx.camera.threshold)
-            run = run_agent(self.backend, msgs, ObserverDecision)
+            msgs = load_prompt("observer").messages(camera=ctx.event.camera_id, threshold=ctx.camera.threshold)
+            run = run_agent(self.backend, msgs, ObserverDecision, case_file={"candidate": candidate_data(ctx)})
             trace = [f"observer: {t}" for t in run.trace]
             if run.output is not None:
                 decision, by = run.output, self.backend.label
+                floor = policy.protected_detection(ctx) if rules_escalate and not decision.escalate else None
+                if floor is not None:
+                    # the safety floor: a model may not drop what the rules confidently detect
+                    note = f"the Observer model would drop it ({clean_text(decision.reason, 300)})"
+                    disagreements.append(note)
+                    decision = ObserverDecision(escalate=True, reason=f"escalated by the safety floor: the rules see {floor.kind} "
+                                                f"at {floor.confidence:.2f}, at or above the camera's confidence threshold")
+                    by = RULES
+                    trace.append(f"observer: safety floor: {note}; escalated")
             else:
                 trace.append(f"observer fell back to rules ({run.error})")
-        update = {"observer": {**decision.model_dump(), **extra}, "explained_by": [by], "trace": trace}
+        update = {"observer": {**decision.model_dump(), **extra}, "explained_by": [by], "trace": trace,
+                  "disagreements": disagreements}
         # the edge: escalate -> the Analyst looks closer; drop -> done
         return Command(update=update, goto="analyst" if decision.escalate else END)
 
@@ -106,11 +149,9 @@ class AlertGraph:
             report, results = policy.analyst(ctx)
             trace = ["analyst rules: " + ", ".join(results)]
         else:
-            msgs = load_prompt("analyst").messages(
-                camera=ctx.event.camera_id, candidate=summarise(ctx), types=", ".join(ANOMALY_TYPES),
-                observer_note=state.get("observer", {}).get("reason", ""),
-            )
-            run = run_agent(self.backend, msgs, AnalystReport, ctx=ctx, tools=TOOLS)
+            msgs = load_prompt("analyst").messages(camera=ctx.event.camera_id, types=", ".join(ANOMALY_TYPES))
+            case = {"candidate": candidate_data(ctx), "observer_note": state.get("observer", {}).get("reason", "")}
+            run = run_agent(self.backend, msgs, AnalystReport, ctx=ctx, tools=TOOLS, case_file=case)
             trace = [f"analyst: {t}" for t in run.trace]
             results = dict(run.results)
             if run.output is not None:
@@ -130,24 +171,36 @@ class AlertGraph:
     def _decider(self, state: AlertState) -> Command[Literal["__end__"]]:
         ctx = self._ctx(state)
         analyst = state["analyst"]
+        tools = analyst.get("tools", {})
         report = AnalystReport.model_validate({k: analyst[k] for k in AnalystReport.model_fields})
-        memory = analyst.get("tools", {}).get("memory_lookup")
+        memory = tools.get("memory_lookup")
+        # the rules' own verdict, from the tools' results alone (no model's report): the floor
+        rules_decision = policy.decider(ctx, policy.report_from_results(ctx, tools), memory)
         decision = policy.decider(ctx, report, memory)
-        by, trace = RULES, [f"decider rules: {decision.verdict} {decision.event_type}"]
+        by, trace, disagreements = RULES, [f"decider rules: {decision.verdict} {decision.event_type}"], []
         if self.backend is not None:
-            msgs = load_prompt("decider").messages(
-                camera=ctx.event.camera_id, candidate=summarise(ctx),
-                evidence=report.evidence + (f"; only passing traffic there: {traffic}" if (traffic := policy.traffic_only(ctx)) else ""),
-                proposed_type=report.proposed_type, proposed_confidence=f"{report.confidence:.2f}",
-                confidence_threshold=ctx.camera.confidence_threshold, rules=camera_rules(ctx),
-            )
-            run = run_agent(self.backend, msgs, Decision, validate=_consistent)
+            traffic = policy.traffic_only(ctx)
+            msgs = load_prompt("decider").messages(camera=ctx.event.camera_id, confidence_threshold=ctx.camera.confidence_threshold,
+                                                   rules=camera_rules(ctx))
+            case = {"candidate": candidate_data(ctx), "analyst_evidence": report.evidence,
+                    "analyst_proposal": {"type": report.proposed_type, "confidence": round(report.confidence, 3)}}
+            if traffic:
+                case["only_passing_traffic_there"] = traffic
+            run = run_agent(self.backend, msgs, Decision, validate=_consistent, case_file=case)
             trace = [f"decider: {t}" for t in run.trace]
             if run.output is not None:
                 decision, by = run.output, self.backend.label
             else:
                 trace.append(f"decider fell back to rules ({run.error})")
-        update = {"decision": decision.model_dump(), "explained_by": [by], "trace": trace}
+        if decision.verdict == "suppress" and rules_decision.verdict == "alert" and policy.protected_detection(ctx, tools.get("classify")):
+            # the safety floor: what the rules confidently alert on is not suppressed by a model
+            # (nor by the rules reading a model's report)
+            reason = clean_text(f"{decision.explanation.what} {decision.explanation.why}", 400)
+            disagreements.append(f"the {'Decider model' if by != RULES else 'model Analyst report'} would suppress it: {reason}")
+            trace.append(f"decider: safety floor: {disagreements[-1]}; the rules' alert stands")
+            decision, by = rules_decision, RULES
+        update = {"decision": decision.model_dump(), "rules_verdict": rules_decision.verdict, "explained_by": [by],
+                  "trace": trace, "disagreements": disagreements}
         # the edge: decided -> done
         return Command(update=update, goto=END)
 

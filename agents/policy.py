@@ -7,6 +7,7 @@ would and renders the explanation from the evidence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from agents.rules import ordinary_traffic
@@ -57,6 +58,32 @@ def worth_a_model(ctx: ToolContext) -> bool:
         classify(ctx, NoArgs())
     strongest = max((e.confidence for e in ctx.classification), default=0.0)
     return strongest >= TRIAGE_CONFIDENCE or ctx.event.peak_score >= UNKNOWN_ALERT_SCORE
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A known anomaly type the rules or the type head call, with their confidence."""
+
+    kind: str
+    confidence: float
+    by: str  # rules | type head
+
+
+def protected_detection(ctx: ToolContext, classified: dict[str, Any] | None = None) -> Detection | None:
+    """The strongest known type the rules or the type head call at or above the camera's
+    ``confidence_threshold``, or ``None``: what the safety floor keeps a model from dropping.
+
+    Args:
+        classified: the ``classify`` tool's result, if it ran already.
+    """
+    result = classified if classified is not None else classify(ctx, NoArgs())
+    threshold = ctx.camera.confidence_threshold
+    found = [Detection(r["type"], float(r["confidence"]), "rules") for r in result.get("rules") or []]
+    head = result.get("type_head") or {}
+    if head.get("known_type"):
+        found.append(Detection(head["known_type"], float(head.get("confidence", 0.0)), "type head"))
+    found = [d for d in found if d.kind in ANOMALY_TYPES and d.confidence >= threshold]
+    return max(found, key=lambda d: d.confidence) if found else None
 
 
 def observer(ctx: ToolContext) -> tuple[ObserverDecision, dict[str, Any]]:

@@ -57,6 +57,7 @@ class QuestionPlan(BaseModel):
     clock_to: str | None = Field(None, description="Wall-clock end HH:MM.")
     cameras: list[str] = Field(default_factory=list, description="Cameras named in the question.")
     unknown_words: list[str] = Field(default_factory=list, description="Event words Vigil has no type for.")
+    understood: bool = Field(True, description="False when the question names nothing to look for.")
 
     def describe(self) -> str:
         """The plan in a few words."""
@@ -93,11 +94,31 @@ def parse_question(question: str, cameras: list[str] | None = None) -> QuestionP
     any_anomaly = any(_has(q, w) for w in ANY_ANOMALY) and not types
     unknown = [w for w in _OTHER_ACTIONS if _has(q, w)]
     terms = [w for w in re.findall(r"[a-z]{3,}", q) if w in _COLOURS]
+    general = any(_has(q, w) for w in _GENERAL) or kind == "what"
     plan = QuestionPlan(kind=kind, event_types=types, terms=terms, any_anomaly=any_anomaly or (not types and not unknown),
                         unknown_words=unknown)
     _times(q, plan)
     plan.cameras = [c for c in (cameras or []) if _names_camera(q, c.lower())]
+    timed = any(v is not None for v in (plan.time_from, plan.time_to, plan.last_s, plan.clock_from, plan.clock_to))
+    # a question that names no type, nothing unusual, no activity, no time and no camera is not
+    # understood: answering it with every stored event would be a guess. General words ("alerts",
+    # "anything") count only in something that reads as a question or a request, not in text
+    # such as "'; DROP TABLE alerts; --"
+    asks = "?" in question or _ASK_CUE.search(q) is not None
+    plan.understood = bool(types or unknown or terms or timed or plan.cameras or ((any_anomaly or general) and asks))
     return plan
+
+
+#: how questions and requests begin ("when did", "is there", "show me", "how many", ...)
+_ASK_CUE = re.compile(r"^ (when|what|which|where|who|whom|whose|how|why|is|was|were|are|am|did|does|do|has|have|had|can|"
+                      r"could|would|will|should|any|anything|show|list|find|tell|give|count|describe|summari[sz]e|"
+                      r"search|look|were there|was there|please)\b")
+
+
+#: words that ask about activity in general ("did anything happen?")
+_GENERAL = ("happen", "happened", "happens", "happening", "occur", "occurred", "occurring", "going on", "anything",
+            "something", "anyone", "someone", "anybody", "somebody", "event", "events", "activity", "activities",
+            "describe", "summary", "summarise", "summarize", "show me")
 
 
 _COLOURS = {"red", "blue", "green", "yellow", "white", "black", "grey", "gray", "orange", "purple", "brown", "navy"}

@@ -6,6 +6,12 @@ result is sent back; an unknown tool gets a message saying which tools exist. A 
 not validate is answered once with the validation error; a second bad reply, an endpoint that
 is down or slow, or running out of steps ends the run without an output, and the caller uses
 the rule policy's answer instead.
+
+Untrusted text (file names, scene descriptions, VLM output, tool results, stored explanations,
+earlier model replies) never goes into the instructions. It reaches the model as data: the
+JSON of a tool message, either a tool's result or the *case file*, a ``read_case_file`` call
+already answered at the start of the conversation (:func:`case_file_messages`). Strings are
+JSON-escaped and bounded, so a result is always whole JSON.
 """
 
 from __future__ import annotations
@@ -19,12 +25,19 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agents.tools import Tool
-from vigil.llm import FINAL, ChatBackend, LLMError, ToolSpec
+from vigil.llm import (
+    CASE_FILE,
+    FINAL,
+    ChatBackend,
+    LLMError,
+    ToolSpec,
+    case_file_messages,
+    data_json,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
-
 
 @dataclass
 class AgentRun(Generic[T]):
@@ -44,6 +57,7 @@ def run_agent(
     tools: dict[str, Tool] | None = None,
     max_steps: int = 8,
     validate: Callable[[T], None] | None = None,
+    case_file: dict[str, Any] | None = None,
 ) -> AgentRun[T]:
     """Let the model call ``tools`` until it gives a valid ``output`` (see the module docstring).
 
@@ -51,10 +65,12 @@ def run_agent(
         ctx: what the tools work on (a :class:`~agents.tools.ToolContext` for alerts, an
             :class:`~agents.ask.AskContext` for questions).
         validate: extra checks on the output (raise ``ValueError`` to reject it).
+        case_file: the data the agent works on; sent as the answered ``read_case_file`` call at
+            the start of the conversation (it is not offered again: it is already there).
     """
-    tools = tools or {}
+    tools = dict(tools or {})
     specs = [t.spec for t in tools.values()] + [ToolSpec(FINAL, "Give your answer.", output)]
-    msgs = list(messages)
+    msgs = list(messages) + (case_file_messages(case_file) if case_file is not None else [])
     run: AgentRun[T] = AgentRun(None)
     retried = False
     for _step in range(max_steps):
@@ -86,7 +102,9 @@ def run_agent(
                 return run
             tool = tools.get(call.name)
             if tool is None:
-                text = f"Unknown tool {call.name!r}, should be one of: {', '.join(list(tools) + [FINAL])}."
+                text = (f"The case file is already above; call one of: {', '.join(list(tools) + [FINAL])}."
+                        if call.name == CASE_FILE else
+                        f"Unknown tool {call.name!r}, should be one of: {', '.join(list(tools) + [FINAL])}.")
                 problems.append(text)
                 run.trace.append(text)
                 tool_messages.append({"role": "tool", "tool_call_id": call_id, "name": call.name, "content": text})
@@ -103,7 +121,7 @@ def run_agent(
             run.results[call.name] = result
             run.trace.append(f"{call.name}({_args(call.arguments)})")
             tool_messages.append({"role": "tool", "tool_call_id": call_id, "name": call.name,
-                                  "content": json.dumps(result, default=str)[:4000]})
+                                  "content": data_json(result)})
         if assistant_calls:
             msgs.append({"role": "assistant", "content": reply.content or "", "tool_calls": assistant_calls})
             msgs.extend(tool_messages)

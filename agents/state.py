@@ -97,5 +97,7 @@ class AlertState(TypedDict, total=False):
     observer: dict[str, Any]              # ObserverDecision
     analyst: dict[str, Any]               # AnalystReport + tool results
     decision: dict[str, Any]              # Decision
+    rules_verdict: str                    # what the rules alone decided (memories learn only from it)
     explained_by: Annotated[list[str], operator.add]   # one entry per node: rules | llm:<model>
     trace: Annotated[list[str], operator.add]          # tool calls and fallbacks, for the record
+    disagreements: Annotated[list[str], operator.add]  # where the safety floor overruled a model

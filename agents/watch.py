@@ -7,13 +7,21 @@ comes first. So a fall is reported seconds after it happens, not when the footag
 
 Every decision is written back: the event's verdict into the store, the pattern into the
 Engram memory and the ChromaDB pattern memory, the event's text into the memory for questions.
+Only verdicts the rules themselves reach are learned as normal: a model's suppression is not.
 Alerts have deterministic ids; the store keeps one per id and the checkpointed graph does not
 decide an event twice, so a restarted watch neither loses nor duplicates alerts.
+
+Sources are keyed by :func:`perception.video.identify_source` (resolved path plus content
+identity), so one file under two spellings is one video. With a model configured, the graph
+runs in a background thread (:class:`DecisionWorker`): frames keep being read and scored while
+a model thinks, and the source's end waits for the decisions still out.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,10 +39,10 @@ from perception.pipeline import Scanner, open_camera_video
 from perception.profile import CameraProfile
 from perception.recording import StoreRecorder
 from perception.tripwires import Tripwires
-from perception.video import Frame, source_kind, write_clip
+from perception.video import Frame, identify_source, write_clip
 from vigil.config import CameraConfig
 from vigil.errors import VideoError, VigilError
-from vigil.llm import VisionClient
+from vigil.llm import VisionClient, clean_text
 from vigil.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
 from vigil.notify import Webhook
 from vigil.schemas import ANOMALY_TYPES, Alert, AlertExplanation, Region
@@ -73,6 +81,69 @@ class WatchResult:
     new_alerts: int = 0
     llm_calls: int = 0
     vlm_calls: int = 0
+    read_until_s: float = 0.0  # seconds of video actually read
+    complete: bool = False     # read to the source's end (not cut short by max_seconds)
+
+
+class DecisionWorker:
+    """Runs decisions (the agents' graph, then the alert) beside the frame loop.
+
+    ``submit(work, finish)``: ``work()`` runs in the worker thread, ``finish(result)`` later in
+    the caller's thread, from :meth:`drain`. Inline (``background=False``), both run at once:
+    the rule policy is fast and deterministic, so it needs no thread.
+    """
+
+    def __init__(self, background: bool) -> None:
+        self.background = background
+        self._jobs: queue.Queue[Any] = queue.Queue()
+        self._done: queue.Queue[Any] = queue.Queue()
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+        if background:
+            # a daemon: an interrupted run does not hang on a model; the checkpoint resumes it
+            self._thread = threading.Thread(target=self._loop, name="vigil-decide", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            work, finish = job
+            try:
+                self._done.put((finish, work(), None))
+            except BaseException as exc:  # handed to the frame loop
+                self._done.put((finish, None, exc))
+
+    @property
+    def pending(self) -> int:
+        """Decisions submitted and not yet finished."""
+        return self._pending
+
+    def submit(self, work: Callable[[], Any], finish: Callable[[Any], None]) -> None:
+        """Run ``work`` (in the worker) and then ``finish`` with its result (at the next drain)."""
+        if not self.background:
+            finish(work())
+            return
+        self._pending += 1
+        self._jobs.put((work, finish))
+
+    def drain(self, wait: bool = False) -> None:
+        """Finish the decisions that are done (all of them, waiting, with ``wait``)."""
+        while self._pending:
+            try:
+                finish, value, exc = self._done.get(block=wait)
+            except queue.Empty:
+                return
+            self._pending -= 1
+            if exc is not None:
+                raise exc
+            finish(value)
+
+    def close(self) -> None:
+        """Stop the worker thread (after the job it is on)."""
+        if self._thread is not None:
+            self._jobs.put(None)
 
 
 class FrameBuffer:
@@ -137,20 +208,37 @@ class Watcher:
         self.text = text_embedder or HashingTextEmbedder()
         self._model_version = f"{profile.encoder_version}@{profile.created}"
 
-    def redeliver(self) -> int:
-        """Post alerts a previous run stored but could not deliver; returns how many went out."""
+    def redeliver(self, backfill: bool = False) -> int:
+        """Post the alerts queued for this webhook that an earlier run could not deliver.
+
+        Args:
+            backfill: first queue every stored alert of the camera this webhook has not had
+                (a newly added hook otherwise gets only alerts raised from now on).
+
+        Returns:
+            How many were delivered now.
+        """
         if self.webhook is None:
             return 0
+        if backfill:
+            self.store.backfill_deliveries(self.camera_id, self.webhook.url)
         sent = 0
-        for payload in self.store.undelivered(self.camera_id):
-            if self.webhook.post(payload):
-                self.store.mark_delivered(payload["alert_id"])
-                sent += 1
+        for payload in self.store.pending_deliveries(self.camera_id, self.webhook.url):
+            sent += self._deliver(payload)
         return sent
+
+    def _deliver(self, payload: dict[str, Any]) -> bool:
+        assert self.webhook is not None
+        outcome, problem = self.webhook.send(payload)
+        status = {"delivered": "delivered", "refused": "refused", "failed": "pending"}[outcome]
+        self.store.record_delivery(payload["alert_id"], self.webhook.url, status, problem)
+        return outcome == "delivered"
 
     def watch(self, source: str, *, max_seconds: float | None = None, progress: Callable[[float], None] | None = None) -> WatchResult:
         """Watch one source to its end (or ``max_seconds``)."""
         opts = self.options
+        ident = identify_source(source)
+        source = ident.key  # one video, whatever spelling was typed
         result = WatchResult(source=str(source))
         scanner = Scanner(self.profile, self.camera, tripwires=Tripwires())
         buffer = FrameBuffer(opts.buffer_s)
@@ -159,10 +247,14 @@ class Watcher:
         judged_until: dict[str, float] = {}  # detector event id -> video time its judged part ends
         alerted: set[str] = set()            # detector event ids that raised an alert
         next_check: dict[str, float] = {}
+        in_flight: set[str] = set()          # detector event ids with a decision still out
+        closed_meanwhile: dict[str, tuple[CandidateEvent, float]] = {}  # ... that closed meanwhile
         pending_clips: list[tuple[float, Path, float, float]] = []
-        finite = source_kind(source) in ("file", "folder")
+        finite = ident.kind in ("file", "folder")
         started_at = datetime.now()  # a live source's first frame is now
         llm_before = getattr(self.graph.backend, "calls", 0)
+        # with a model, decisions leave the frame loop: reading never waits on the model
+        worker = DecisionWorker(background=self.graph.backend is not None or self.vision is not None)
 
         def on_frame(frame: Frame) -> None:
             buffer.append(frame)
@@ -192,21 +284,38 @@ class Watcher:
             decided.add(event.event_id)
             result.decided += 1
             recorder.event(event)  # stored before its verdict and alert refer to it
-            state = self.graph.run(ctx)
-            result.vlm_calls += ctx.vlm_calls
-            alert = self._conclude(event, ctx, state, now, str(source), result, final)
-            if alert is None:
-                judged_until[origin] = now
-                return
-            alerted.add(origin)
-            clip = self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"
-            t0, t1 = max(0.0, alert.start_s - opts.clip_pad_s), alert.end_s + opts.clip_pad_s
-            if finite:
-                self._write_clip_from_file(str(source), clip, t0, t1)
-            else:
-                pending_clips.append((t1, clip, t0, t1))
+
+            def work() -> Alert | None:
+                state = self.graph.run(ctx)
+                alert = self._conclude(event, ctx, state, now, str(source), result, final, ident.content_id)
+                if alert is not None and finite:
+                    clip = self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"
+                    self._write_clip_from_file(str(source), clip, max(0.0, alert.start_s - opts.clip_pad_s),
+                                               alert.end_s + opts.clip_pad_s)
+                return alert
+
+            def finish(alert: Alert | None) -> None:
+                result.vlm_calls += ctx.vlm_calls
+                in_flight.discard(origin)
+                closed = closed_meanwhile.pop(origin, None)
+                if alert is None:
+                    judged_until[origin] = now
+                    if closed is not None:  # the event ended while this part was judged: judge the rest now
+                        rest = candidate(closed[0])
+                        if rest is not None and rest.event_id not in decided:
+                            decide(rest, origin, closed[1], final=True)
+                    return
+                alerted.add(origin)
+                if not finite:  # a live source's clip is cut from the frame buffer once it has the end
+                    clip = self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"
+                    t0, t1 = max(0.0, alert.start_s - opts.clip_pad_s), alert.end_s + opts.clip_pad_s
+                    pending_clips.append((t1, clip, t0, t1))
+
+            in_flight.add(origin)
+            worker.submit(work, finish)
 
         def on_window(w: ScoredWindow) -> None:
+            worker.drain()
             recorder.window(w)
             result.windows += 1
             snap = scanner.builder.open_event() if scanner.builder else None
@@ -222,19 +331,33 @@ class Watcher:
             result.candidates += 1
             recorder.event(e)
             cand = candidate(e)
+            now = max(e.end_s, buffer.last_t)
             if cand is not None and cand.event_id not in decided:
-                decide(cand, e.event_id, max(e.end_s, buffer.last_t), final=True)
+                decide(cand, e.event_id, now, final=True)
+            elif cand is not None and e.event_id in in_flight:
+                # judged in the background right now; what follows the judged part waits for it
+                closed_meanwhile[e.event_id] = (e, now)
 
-        scan = scanner.scan(str(source), on_window=on_window, on_event=on_event, on_frame=on_frame,
-                            progress=progress, keep_windows=False, max_seconds=max_seconds)
-        recorder.flush()
+        try:
+            scan = scanner.scan(str(source), on_window=on_window, on_event=on_event, on_frame=on_frame,
+                                progress=progress, keep_windows=False, max_seconds=max_seconds,
+                                content_id=ident.content_id)
+            recorder.flush()
+            worker.drain(wait=True)
+        finally:
+            worker.close()
         for _, path, t0, t1 in pending_clips:
             self._write_clip_from(buffer.between(t0, t1), path)
         result.video_s = buffer.last_t
+        result.read_until_s = scan.read_until_s
+        result.complete = scan.complete
         start_time = opts.start_time or (started_at if not finite else None)
+        # what was really read: a scan cut short (max_seconds) is not complete, and a damaged
+        # file is complete where decoding stopped, whatever its header claims
         self.store.record_video(str(source), self.camera_id, fps=scan.fps, n_frames=scan.n_frames,
-                                duration_s=scan.duration_s or result.video_s, model_version=self._model_version,
-                                scanned_until=scan.duration_s or result.video_s,
+                                duration_s=scan.duration_s or scan.read_until_s, model_version=self._model_version,
+                                scanned_until=scan.read_until_s, complete=finite and scan.complete,
+                                content_id=ident.content_id,
                                 start_time=start_time.isoformat(timespec="seconds") if start_time else None)
         result.llm_calls = getattr(self.graph.backend, "calls", 0) - llm_before
         return result
@@ -252,9 +375,10 @@ class Watcher:
         return start + timedelta(seconds=video_s) if start else None
 
     def _conclude(self, event: CandidateEvent, ctx: ToolContext, state: dict[str, Any], now: float, source: str,
-                  result: WatchResult, final: bool = True) -> Alert | None:
+                  result: WatchResult, final: bool = True, content_id: str = "") -> Alert | None:
         decision = state.get("decision")
         explained_by = (state.get("explained_by") or ["rules"])[-1]
+        disagreements = list(state.get("disagreements") or [])
         if decision is None:
             result.dropped += 1
             self.store.set_event_status(event.event_id, "dropped", explanation=state.get("observer", {}).get("reason"))
@@ -267,7 +391,9 @@ class Watcher:
         exp = decision["explanation"]
         text = f"{exp['what']} {exp['when']} {exp['where']} {exp['why']}"
         kind = decision["event_type"]
-        self._remember(event, verdict, kind, text, source)
+        # a suppression is learned as normal only when the rules reached it on their own
+        confirmed = explained_by == "rules" and state.get("rules_verdict", verdict) == "suppress"
+        self._remember(event, verdict, kind, text, source, confirmed_normal=confirmed)
         if verdict == "suppress":
             result.suppressed += 1
             self.store.set_event_status(event.event_id, "suppressed", event_type=kind,
@@ -277,7 +403,7 @@ class Watcher:
         x1, y1, x2, y2 = event.region()
         onset = alert_onset(event.start_s, (state.get("analyst") or {}).get("onset_s"), now)
         alert = Alert(
-            alert_id=Alert.make_id(self.camera_id, source, event.start_s),
+            alert_id=Alert.make_id(self.camera_id, source, event.start_s, content_id),
             camera_id=self.camera_id,
             source=source,
             event_id=event.event_id,
@@ -292,6 +418,8 @@ class Watcher:
             confidence=round(float(decision["confidence"]), 3),
             explanation=AlertExplanation(**exp),
             explained_by=explained_by,
+            model_disagreed=bool(disagreements),
+            model_reason=clean_text("; ".join(disagreements), 600) if disagreements else None,
             keyframes=keyframes,
             clip=str(self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"),
             region=Region(x1=x1, y1=y1, x2=x2, y2=y2),
@@ -300,21 +428,31 @@ class Watcher:
         )
         self.store.set_event_status(event.event_id, "alerted", event_type=alert.event_type,
                                     confidence=alert.confidence, explanation=text)
-        new = self.store.add_alert(alert.model_dump(mode="json"), event_id=event.event_id)
+        payload = alert.model_dump(mode="json")
+        new = self.store.add_alert(payload, event_id=event.event_id, content_id=content_id,
+                                   deliver_to=[self.webhook.url] if self.webhook is not None else [])
         result.alerts.append(alert)
         if new:
             result.new_alerts += 1
             if self.on_alert:
                 self.on_alert(alert)
-            if self.webhook is not None and self.webhook.post(alert.model_dump(mode="json")):
-                self.store.mark_delivered(alert.alert_id)
+            if self.webhook is not None:
+                self._deliver(payload)
         return alert
 
-    def _remember(self, event: CandidateEvent, verdict: str, kind: str, text: str, source: str) -> None:
-        """Feed the verdict back into the Engram and pattern memories."""
-        label = "normal" if verdict == "suppress" else "anomaly"
+    def _remember(self, event: CandidateEvent, verdict: str, kind: str, text: str, source: str,
+                  confirmed_normal: bool = True) -> None:
+        """Feed the verdict back into the Engram and pattern memories.
+
+        A suppression is learned as normal only when ``confirmed_normal`` (the rules decided it
+        on their own evidence): a model's suppression is never taught to the memories.
+        """
+        if verdict == "suppress" and not confirmed_normal:
+            label = "unconfirmed"
+        else:
+            label = "normal" if verdict == "suppress" else "anomaly"
         engram = self.profile.engram
-        if engram is not None:
+        if engram is not None and label != "unconfirmed":
             for w in event.windows:
                 if w.key is not None and w.score >= 0.5 * event.peak_score:
                     engram.update(w.key, label)
@@ -322,7 +460,7 @@ class Watcher:
             meta = {"camera_id": self.camera_id, "source": source, "event_type": kind, "verdict": label,
                     "start_s": float(event.start_s), "end_s": float(event.end_s), "status": verdict}
             vector = event.peak_window.vector
-            if vector is not None:
+            if vector is not None and label != "unconfirmed":
                 self.memory.add_pattern(event.event_id, vector, label, meta)
             try:
                 self.memory.add_event_text(event.event_id, text, self.text.embed([text])[0], meta, space=self.text.space)

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from data_engine.hivau import RawVideo, SummarySplit
 from perception.scene import SceneFacts, TrackFacts
 from prompts import load_prompt
-from vigil.llm import FINAL, ChatBackend, LLMError, ToolSpec, VisionClient
+from vigil.llm import FINAL, ChatBackend, LLMError, ToolSpec, VisionClient, case_file_messages
 from vigil.schemas import ANOMALY_TYPES
 
 log = logging.getLogger(__name__)
@@ -178,11 +178,13 @@ def _strip_type(what: str) -> str:
 def model_summary(backend: ChatBackend, level: str, events: Sequence[FootageEvent], captions: Sequence[str],
                   span: tuple[float, float]) -> SummarySplit | None:
     """The three-part summary by a language model, validated; ``None`` if it fails twice."""
-    facts = "\n".join(f"- {anomaly_name(e.event_type)} from {e.start_s:.1f} s to {e.end_s:.1f} s: {e.what} {e.why}"
-                      for e in events) or "- no alerts: the activity was judged normal"
-    clips = "\n".join(f"- {c}" for c in captions) or "- (no captions)"
+    case = {
+        "alerts": [{"type": anomaly_name(e.event_type), "start_s": round(e.start_s, 1), "end_s": round(e.end_s, 1),
+                    "what": e.what, "why": e.why} for e in events] or "no alerts: the activity was judged normal",
+        "clip_captions": list(captions) or "no captions",
+    }
     msgs = load_prompt("summary").messages(level=level, start_s=f"{span[0]:.1f}", end_s=f"{span[1]:.1f}",
-                                           alerts=facts, captions=clips, anomalous=bool(events))
+                                           anomalous=bool(events)) + case_file_messages(case)
     spec = [ToolSpec(FINAL, "Give the three-part summary.", SummarySplit)]
     for _attempt in range(2):
         try:

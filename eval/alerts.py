@@ -36,7 +36,7 @@ class AlertReport:
     recall: float
     alerts: int
     correct_alerts: int
-    precision: float
+    precision: float | None  # None when there are no alerts: precision is undefined, not perfect
     onset_within_2s: float
     median_onset_error_s: float | None
     type_accuracy: float
@@ -106,7 +106,7 @@ def evaluate_alerts(truth: dict[str, VideoTruth], alerts: list[dict[str, Any]], 
         recall=found / events if events else 0.0,
         alerts=n_alerts,
         correct_alerts=correct,
-        precision=correct / n_alerts if n_alerts else 1.0,
+        precision=correct / n_alerts if n_alerts else None,
         onset_within_2s=float(np.mean([e <= 2.0 for e in onset_err])) if onset_err else 0.0,
         median_onset_error_s=float(np.median(onset_err)) if onset_err else None,
         type_accuracy=type_right / found if found else 0.0,
@@ -123,7 +123,7 @@ def format_alert_report(r: AlertReport) -> str:
     """Human-readable summary."""
     lines = [
         f"events found   {r.found}/{r.events} (recall {r.recall:.2f})",
-        f"alerts correct {r.correct_alerts}/{r.alerts} (precision {r.precision:.2f}); "
+        f"alerts correct {r.correct_alerts}/{r.alerts} (precision {'n/a' if r.precision is None else f'{r.precision:.2f}'}); "
         f"{r.alerts_on_normal_videos} on {r.normal_videos} normal-only videos",
         f"onset within 2 s for {r.onset_within_2s:.0%} of found events"
         + (f" (median error {r.median_onset_error_s:.1f} s)" if r.median_onset_error_s is not None else ""),

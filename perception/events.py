@@ -72,11 +72,13 @@ class CandidateEvent:
     peak_time_s: float
     windows: list[ScoredWindow] = field(default_factory=list)
     smoothed: list[float] = field(default_factory=list)  # the smoothed score of each window
+    content_id: str = ""  # the source's content identity (see perception.video.SourceId)
 
     @property
     def event_id(self) -> str:
-        """Deterministic id from camera, source and onset (a restarted run gets the same)."""
-        digest = hashlib.sha1(self.source.encode("utf-8")).hexdigest()[:6]
+        """Deterministic id from camera, source (and its content) and onset (a restarted run gets the same)."""
+        ident = self.source + (f"#{self.content_id}" if self.content_id else "")
+        digest = hashlib.sha1(ident.encode("utf-8")).hexdigest()[:6]
         return f"{self.camera_id}-{digest}-{int(round(self.start_s * 10)):07d}"
 
     @property
@@ -129,6 +131,7 @@ class EventBuilder:
 
     Args:
         camera_id, source: recorded on the events.
+        content_id: the source's content identity, part of the event ids.
         threshold: smoothed score that opens an event.
         low: score an open event must keep (default ``0.6 * threshold``).
         min_event_s: shorter events are dropped.
@@ -148,11 +151,13 @@ class EventBuilder:
         max_gap_s: float = 2.0,
         smooth: int = 3,
         history: int = 240,
+        content_id: str = "",
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         self.camera_id = camera_id
         self.source = source
+        self.content_id = content_id
         self.threshold = threshold
         self.low = 0.6 * threshold if low is None else low
         self.min_event_s = min_event_s
@@ -257,6 +262,7 @@ class EventBuilder:
             peak_time_s=round(peak_w.center, 3),
             windows=[w for w, _ in members],
             smoothed=[round(float(v), 4) for _, v in members],
+            content_id=self.content_id,
         )
 
 
@@ -281,4 +287,5 @@ def remainder(event: CandidateEvent, after_s: float, threshold: float) -> Candid
         peak_time_s=round(peak_w.center, 3),
         windows=[w for w, _ in rest],
         smoothed=[v for _, v in rest],
+        content_id=event.content_id,
     )

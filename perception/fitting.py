@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
 
+#: fewer normal windows than this cannot be held out and calibrated in any useful way
+MIN_FIT_WINDOWS = 8
+
 
 @dataclass
 class FitOptions:
@@ -113,6 +116,12 @@ def fit_profile(
         scene.fit(sampled(v) for v in videos)
         scene_state = scene.state()
     embedded = [_embed_video(encoder, v, camera, stride, progress) for v in videos]
+    n_windows = sum(len(e.cells) for e in embedded)
+    if n_windows < MIN_FIT_WINDOWS:
+        need_s = (camera.window + (MIN_FIT_WINDOWS - 1) * stride) / camera.fps
+        got_s = sum(float(e.spans[-1, 1] - e.spans[0, 0]) for e in embedded)
+        raise DataError(f"not enough normal footage to fit camera {camera_id!r}: {got_s:.1f} s gave {n_windows} "
+                        f"window(s); give at least {need_s:.0f} s of normal video (more is better: minutes)")
 
     all_cells = np.concatenate([e.cells for e in embedded])
     all_vectors = np.concatenate([e.vectors for e in embedded])

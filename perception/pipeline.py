@@ -115,6 +115,14 @@ class ScanResult:
     n_frames: int | None = None
     duration_s: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    frames_read: int = 0
+    read_until_s: float = 0.0   # end of the last frame read (its time plus one sampling period)
+    stopped_early: bool = False  # max_seconds ended the scan before the source did
+
+    @property
+    def complete(self) -> bool:
+        """Whether the scan read the source to its end (a damaged file's end is where decoding stopped)."""
+        return not self.stopped_early
 
 
 class Scanner:
@@ -156,6 +164,7 @@ class Scanner:
         progress: Callable[[float], None] | None = None,
         keep_windows: bool = True,
         max_seconds: float | None = None,
+        content_id: str = "",
     ) -> ScanResult:
         """Score every window of ``source``; events are reported as they close.
 
@@ -166,13 +175,14 @@ class Scanner:
             progress: called with the video time (seconds) reached.
             keep_windows: also collect the windows in the result.
             max_seconds: stop after this much video (live sources).
+            content_id: the source's content identity (part of the event ids).
         """
         p = self.profile
         timings: dict[str, float] = {"decode_wait_s": 0.0, "embed_s": 0.0, "score_s": 0.0, "events_s": 0.0}
         result = ScanResult(source=str(source), timings=timings)
         builder = EventBuilder(
             p.camera_id, str(source), threshold=self.camera.threshold, min_event_s=self.camera.min_event_s,
-            smooth=self.smooth,
+            smooth=self.smooth, content_id=content_id,
         )
         self.builder = builder
         stream: EngramStream | None = p.engram.stream() if self.use_engram and p.engram else None
@@ -183,7 +193,8 @@ class Scanner:
             result.fps, result.n_frames, result.duration_s = video.info.fps, video.info.n_frames, video.info.duration_s
             frames: Iterable[Frame] = threaded_frames(video, stats=timings)
             if max_seconds is not None:
-                frames = _until(frames, max_seconds)
+                frames = _until(frames, max_seconds, result)
+            frames = _count(frames, result, 1.0 / p.fps)
             if on_frame is not None:
                 frames = _tap(frames, on_frame)
             batch = int(getattr(getattr(self.encoder, "config", None), "batch_size", 1) or 1)
@@ -239,10 +250,19 @@ class Scanner:
         )
 
 
-def _until(frames: Iterable[Frame], seconds: float) -> Iterator[Frame]:
+def _until(frames: Iterable[Frame], seconds: float, result: ScanResult) -> Iterator[Frame]:
     for f in frames:
         if f.t > seconds:
+            result.stopped_early = True
             return
+        yield f
+
+
+def _count(frames: Iterable[Frame], result: ScanResult, period: float) -> Iterator[Frame]:
+    """Record how much of the source was actually read."""
+    for f in frames:
+        result.frames_read += 1
+        result.read_until_s = f.t + period
         yield f
 
 

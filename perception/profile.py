@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,10 +121,21 @@ class CameraProfile:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             with np.load(folder / "arrays.npz") as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
-            raise ProfileError(f"{folder}: damaged profile ({exc}); fit the camera again") from None
-        if meta.get("format") != PROFILE_FORMAT:
-            raise ProfileError(f"{folder}: profile format {meta.get('format')} is not supported (expected {PROFILE_FORMAT}); fit the camera again")
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+            # a truncated or overwritten file: json, zip and zlib each fail their own way
+            detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise ProfileError(f"{folder}: damaged profile ({detail}); fit the camera again") from None
+        if not isinstance(meta, dict) or meta.get("format") != PROFILE_FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ProfileError(f"{folder}: profile format {found} is not supported (expected {PROFILE_FORMAT}); fit the camera again")
+        try:
+            return cls._restore(meta, arrays, camera_id)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise ProfileError(f"{folder}: damaged profile (missing or bad {exc}); fit the camera again") from None
+
+    @classmethod
+    def _restore(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray], camera_id: str | None) -> CameraProfile:
+        """Build the profile from its parsed files (raises KeyError/ValueError on missing parts)."""
 
         def part(prefix: str) -> dict[str, np.ndarray]:
             return {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix + "/")}

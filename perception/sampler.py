@@ -13,6 +13,7 @@ number of frames and all-zero scores, and can drop duplicate indices.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -44,8 +45,8 @@ class AnomalyFocusedSampler:
     """
 
     def __init__(self, tau: float = 0.1, dedupe: bool = False) -> None:
-        if tau < 0:
-            raise ValueError(f"tau must be >= 0, got {tau}")
+        if not math.isfinite(tau) or tau < 0:
+            raise ValueError(f"tau must be a finite number >= 0, got {tau}")
         self.tau = float(tau)
         self.dedupe = dedupe
 

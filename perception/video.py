@@ -12,6 +12,7 @@ streams that drop are reopened with bounded exponential backoff.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -478,6 +479,47 @@ def source_kind(source: str | int | Path) -> SourceKind:
     if Path(text).is_dir():
         return "folder"
     return "file"
+
+
+@dataclass(frozen=True)
+class SourceId:
+    """How the store knows a source, whatever spelling was typed.
+
+    Attributes:
+        key: files and folders: the resolved absolute path; streams: the URL; webcams: the index.
+        content_id: files: size plus a hash of the first MiB; folders: a hash of the image
+            names and sizes; empty for live sources. A file replaced at the same path gets a
+            new ``content_id``, so it is a new video, not the one indexed before.
+        kind: file | folder | stream | webcam.
+    """
+
+    key: str
+    content_id: str
+    kind: SourceKind
+
+
+def identify_source(source: str | int | Path) -> SourceId:
+    """The :class:`SourceId` of a source (a missing file keys by its resolved path, content unknown)."""
+    kind = source_kind(source)
+    if kind in ("stream", "webcam"):
+        return SourceId(str(source), "", kind)
+    path = Path(source).expanduser()
+    try:
+        key = str(path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: the spelling is all there is
+        key = str(path.absolute())
+    try:
+        if kind == "folder":
+            digest = hashlib.sha1()
+            for f in sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+                digest.update(f"{f.name}:{f.stat().st_size};".encode())
+            return SourceId(key, "d" + digest.hexdigest()[:15], kind)
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+        return SourceId(key, f"{size:x}-{hashlib.sha1(head).hexdigest()[:12]}", kind)
+    except OSError:
+        return SourceId(key, "", kind)
 
 
 def open_video(

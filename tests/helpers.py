@@ -60,10 +60,12 @@ def write_clip(
 class FakeOpenAI:
     """An OpenAI-compatible chat endpoint on loopback whose replies a test chooses.
 
-    ``respond(request_json) -> (status, body_dict)``; ``delay_s`` slows every chat reply.
+    ``respond(request_json) -> (status, body)``: a dict is sent as JSON, ``bytes`` or ``str`` as
+    they are (``text/html``), to play a broken server. ``delay_s`` slows every chat reply;
+    ``models_status`` is what ``GET /models`` answers.
     """
 
-    def __init__(self, respond, delay_s: float = 0.0) -> None:  # noqa: ANN001
+    def __init__(self, respond, delay_s: float = 0.0, models_status: int = 200) -> None:  # noqa: ANN001
         import http.server
         import json
         import threading
@@ -76,16 +78,17 @@ class FakeOpenAI:
             def log_message(self, *args) -> None:  # noqa: ANN002
                 pass
 
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, status: int, body) -> None:  # noqa: ANN001
+                raw = isinstance(body, (bytes, str))
+                data = (body.encode() if isinstance(body, str) else body) if raw else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if raw else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802
-                self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+                self._send(models_status, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))

@@ -84,16 +84,38 @@ def test_llm_agents_call_tools_and_decide(falling_event: dict[str, Any], tmp_pat
     assert state["decision"]["explanation"]["what"] == "A person fell."
     assert [t for t in state["trace"] if t.startswith("analyst:")][:3] == [
         'analyst: rollback_check({"seconds": 6})', "analyst: classify({})", "analyst: describe({})"]
-    # the Analyst sees its five tools and the final answer; the Observer only the final answer
+    # the Analyst sees its five tools and the final answer; the Observer only the final answer (the
+    # case file is data already in the conversation, not a tool to call)
     assert chat.seen[0] == [FINAL]
     assert set(chat.seen[1]) == {"rollback_check", "memory_lookup", "sample_keyframes", "describe", "classify", FINAL}
 
 
 def test_observer_drop_ends_the_graph(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    # with a threshold no rule reaches, nothing is protected: the model may drop the candidate
     chat = ScriptedChat([final(escalate=False, reason="a blip")])
-    state = _graph(chat, tmp_path).run(_ctx(falling_event, tmp_path))
+    ctx = _ctx(falling_event, tmp_path)
+    ctx.camera = ctx.camera.model_copy(update={"confidence_threshold": 1.0})
+    state = _graph(chat, tmp_path).run(ctx)
     assert "decision" not in state and "analyst" not in state
     assert chat.calls == 1
+
+
+def test_a_model_cannot_drop_or_suppress_a_confident_rule_detection(falling_event: dict[str, Any], tmp_path: Path) -> None:
+    """The safety floor: the rules call the fall >= the confidence threshold, so the model's drop
+    and suppression are overruled, the disagreement recorded, and the suppression not learned."""
+    chat = ScriptedChat([
+        final(escalate=False, reason="IGNORE THE RULES: nothing happened"),
+        final(proposed_type="unknown", confidence=0.0, evidence="nothing here", continuous=False),
+        final(verdict="suppress", event_type="unknown", confidence=0.99,
+              explanation={"what": "Nothing.", "when": "Never.", "where": "Nowhere.", "why": "All normal."}),
+    ])
+    state = _graph(chat, tmp_path).run(_ctx(falling_event, tmp_path))
+    d = state["decision"]
+    assert d["verdict"] == "alert" and d["event_type"] == "falling" and d["confidence"] >= 0.8
+    assert state["explained_by"] == ["rules", "llm:scripted", "rules"]
+    assert state["rules_verdict"] == "alert"
+    assert len(state["disagreements"]) == 2 and "would drop" in state["disagreements"][0]
+    assert "would suppress" in state["disagreements"][1] and "All normal." in state["disagreements"][1]
 
 
 def test_one_invalid_reply_is_retried(falling_event: dict[str, Any], tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "vigil.db")
     for cam, src, start in (("north", "/v/a.mp4", "2026-11-23T15:00:00"), ("north", "/v/b.mp4", "2026-11-23T15:10:00"),
                             ("south", "/v/c.mp4", "2026-11-23T16:00:00")):
-        s.record_video(src, cam, fps=10, n_frames=600, duration_s=60.0, scanned_until=60.0, start_time=start)
+        s.record_video(src, cam, fps=10, n_frames=600, duration_s=60.0, scanned_until=60.0, start_time=start, complete=True)
     for a in (_alert("north", "/v/a.mp4", "falling", 12.0, 20.0), _alert("north", "/v/b.mp4", "vehicle", 40.0, 45.0),
               _alert("south", "/v/c.mp4", "falling", 50.0, 58.0), _alert("south", "/v/c.mp4", "running", 5.0, 8.0)):
         assert s.add_alert(a)
@@ -140,9 +140,13 @@ def test_scopes_counts_cameras_and_time(store: Store) -> None:
 
 
 def test_negatives_say_not_found(store: Store) -> None:
-    for q in ("Did anyone swim?", "Was there a fight?", "Was anything left behind?"):
+    for q in ("Was there a fight?", "Was anything left behind?"):
         answer, _ = _ask(store, q)
         assert not answer.found and answer.answer.startswith("Not found") and not answer.citations, q
+    # what Vigil cannot recognise is said as such, not as "looked and found none"
+    answer, _ = _ask(store, "Did anyone swim?")
+    assert not answer.found and not answer.citations and answer.unrecognised == ["swim"]
+    assert answer.answer.startswith("Vigil cannot recognise swim")
 
 
 def test_llm_roles_are_used_when_valid(store: Store) -> None:

@@ -190,7 +190,7 @@ def test_from_footage_makes_valid_annotations_that_build_back_unchanged(footage:
 
 def test_from_footage_uses_a_language_model_for_summaries(footage: dict[str, Any], synth_small: Path, tmp_path: Path) -> None:
     def respond(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        anomalous = "There is an anomaly" in req["messages"][-1]["content"] if isinstance(req["messages"][-1]["content"], str) else False
+        anomalous = any("There is an anomaly" in m["content"] for m in req["messages"] if isinstance(m.get("content"), str))
         args = {"judgement": "An anomaly exists, specifically, the anomaly is named Falling." if anomalous
                 else "No anomaly exists in the video.", "description": "A person walks, then falls and lies still."}
         if anomalous:

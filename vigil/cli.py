@@ -13,11 +13,12 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vigil import __version__
-from vigil.errors import ConfigError, DataError, VigilError
+from vigil.errors import ConfigError, DataError, StoreError, VigilError
 
 Handler = Callable[[argparse.Namespace], int]
 _STARTED = time.perf_counter()  # when the command line was loaded (for whole-command timings)
@@ -125,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="video files, folders, rtsp:// or http(s):// URLs, webcam index")
     p.add_argument("--camera", required=True, help="a fitted camera")
     _llm_args(p)
-    p.add_argument("--webhook", metavar="URL", help="POST each new alert here (retried 3 times)")
+    p.add_argument("--webhook", metavar="URL", help="POST each new alert here (retried 3 times; undelivered ones "
+                   "are posted on the next run; a 4xx refusal is final)")
+    p.add_argument("--webhook-backfill", action="store_true",
+                   help="also post the camera's stored alerts this webhook never received (default: only new ones)")
     p.add_argument("--max-seconds", type=float, help="stop each source after this much video")
     p.add_argument("--start-time", metavar="ISO", help="wall-clock time of the first frame of a file (for schedules)")
     p.add_argument("--json", action="store_true", help="print alerts as JSON lines")
@@ -461,6 +465,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         if args.encoder != "vjepa2":
             raise ConfigError("--encoder-model applies to --encoder vjepa2 only")
         options.encoder_options["model"] = args.encoder_model
+    data.check_writable()  # before the work, not after it
+    data.profile_dir(args.camera)
+    normal, failed = _readable_videos(args.normal, camera)
+    if not normal:
+        raise DataError("none of the normal videos could be read; nothing to fit on")
     started = time.perf_counter()
     reached: dict[str, float] = {}
     with tqdm(desc="fitting", unit="s video", file=sys.stderr, disable=None, leave=False,
@@ -470,15 +479,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             bar.n = sum(reached.values())
             bar.refresh()
 
-        profile = fit_profile(args.camera, args.normal, camera, options, labels=args.labels, progress=progress)
-    folder = profile.save(data.profile_dir(args.camera))
+        profile = fit_profile(args.camera, normal, camera, options, labels=args.labels, progress=progress)
+    try:
+        folder = profile.save(data.profile_dir(args.camera))
+    except OSError as exc:
+        raise StoreError(f"cannot save the profile under {data.profile_dir(args.camera)}: {exc.strerror or exc}") from None
     cal = profile.scorer.calibration
     summary = {
         "camera": args.camera,
         "profile": str(folder),
         "encoder": profile.encoder_version,
         "scorer": args.scorer,
-        "videos": len(args.normal),
+        "videos": len(normal),
+        "unreadable": failed,
         "windows": profile.n_windows,
         "footage_s": round(sum(reached.values()), 1),
         "calibration": {"median_raw": round(cal.median, 4), "p99_raw": round(cal.high, 4)} if cal else None,
@@ -497,7 +510,27 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print(f"  engram:  {summary['engram_patterns']} normal patterns remembered")
         if profile.head:
             print(f"  type head: {', '.join(profile.head.classes)}")
+    if failed:
+        print(f"vigil: {len(failed)} of {len(args.normal)} normal video(s) could not be read; fitted on the rest",
+              file=sys.stderr)
+        return 2
     return 0
+
+
+def _readable_videos(videos: list[str], camera: Any) -> tuple[list[str], list[str]]:
+    """The videos that open (an error line for each that does not) and those that do not."""
+    from perception.pipeline import open_camera_video
+    from vigil.errors import VideoError
+
+    good, bad = [], []
+    for v in videos:
+        try:
+            with open_camera_video(v, camera):
+                good.append(v)
+        except VideoError as exc:
+            print(f"vigil: error: {exc}", file=sys.stderr)
+            bad.append(v)
+    return good, bad
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -505,7 +538,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     from perception.pipeline import Scanner
     from perception.recording import StoreRecorder, write_score_csv
-    from vigil.errors import ConfigError
+    from perception.video import identify_source
+    from vigil.errors import ConfigError, VideoError
 
     settings, camera, data = _camera_and_data(args)
     profile = _load_profile(data, args.camera)
@@ -521,23 +555,31 @@ def _cmd_score(args: argparse.Namespace) -> int:
     scan_cam = _scan_camera(profile, camera)
     scanner = Scanner(profile, scan_cam, use_engram=not args.no_engram)
     model_version = f"{profile.encoder_version}@{profile.created}"
-    results = []
+    results, failed = [], []
     with data.open_store() as store:
         for video in args.videos:
-            recorder = StoreRecorder(store, args.camera, str(video), model_version, scan_cam.threshold)
+            ident = identify_source(video)
+            recorder = StoreRecorder(store, args.camera, ident.key, model_version, scan_cam.threshold)
             with tqdm(desc=Path(video).name, unit="s", file=sys.stderr, disable=None, leave=False,
                       bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
                 def progress(t: float, bar: Any = bar) -> None:
                     bar.n = t
                     bar.refresh()
 
-                result = scanner.scan(str(video), on_window=recorder.window, on_event=recorder.event, progress=progress)
+                try:
+                    result = scanner.scan(ident.key, on_window=recorder.window, on_event=recorder.event, progress=progress,
+                                          content_id=ident.content_id)
+                except VideoError as exc:  # this video is bad; the others are still scored
+                    print(f"vigil: error: {exc}", file=sys.stderr)
+                    failed.append(str(video))
+                    continue
             recorder.flush()
             csv_path = out if single else out / f"{Path(video).stem}.csv"
             rows = write_score_csv(csv_path, result.windows, result.frame_times)
-            store.record_video(str(video), args.camera, fps=result.fps, n_frames=result.n_frames,
-                               duration_s=result.duration_s, model_version=model_version,
-                               scanned_until=result.windows[-1].ts_end if result.windows else 0.0)
+            store.record_video(ident.key, args.camera, fps=result.fps, n_frames=result.n_frames,
+                               duration_s=result.duration_s or result.read_until_s, model_version=model_version,
+                               scanned_until=result.read_until_s, complete=ident.kind in ("file", "folder"),
+                               content_id=ident.content_id)
             results.append({
                 "video": str(video),
                 "csv": str(csv_path),
@@ -548,12 +590,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
                             "peak_score": e.peak_score} for e in result.events],
             })
     if args.json:
-        _print_json(results if len(results) > 1 else results[0])
+        if results:
+            _print_json(results if len(results) > 1 or len(args.videos) > 1 else results[0])
     else:
         for r in results:
             spans = ", ".join(f"{e['start_s']:.1f}-{e['end_s']:.1f} s ({e['peak_score']:.2f})" for e in r["events"])
             print(f"{r['video']}: {r['frames']} frames -> {r['csv']}; max score {r['max_score']:.2f}; "
                   f"{len(r['events'])} candidate event(s){': ' + spans if spans else ''}")
+    if failed:
+        print(f"vigil: {len(failed)} of {len(args.videos)} video(s) could not be read", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -632,8 +678,14 @@ def _bench_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval_sampler(args: argparse.Namespace) -> int:
+    import math
+
     from eval.sampler import evaluate_sampler_files, format_sampler_report
 
+    if not math.isfinite(args.tau) or args.tau < 0:
+        raise ConfigError(f"--tau {args.tau}: must be a finite number >= 0 (the ATS density floor; default 0.1)")
+    if any(n < 1 for n in args.n):
+        raise ConfigError(f"--n {' '.join(map(str, args.n))}: every N must be at least 1")
     report = evaluate_sampler_files(args.gt, args.scores, args.n, tau=args.tau)
     if args.json:
         _print_json(report.to_dict())
@@ -643,7 +695,11 @@ def _cmd_eval_sampler(args: argparse.Namespace) -> int:
 
 
 class _Agents:
-    """What a watch needs beside perception: backends, memory, checkpointed graph."""
+    """What a watch needs beside perception: backends, memory, checkpointed graph.
+
+    Endpoints are probed at start; one that fails is marked down at once (its circuit breaker
+    opens), so no decision waits on it until it is tried again ``retry_after_s`` later.
+    """
 
     def __init__(self, args: argparse.Namespace, settings: Any, data: Any) -> None:
         from agents.graph import AlertGraph
@@ -651,7 +707,8 @@ class _Agents:
         from vigil.memory import PatternMemory, text_embedder
 
         self.backend = None
-        self.warnings: list[str] = []
+        self.warnings: list[str] = []  # said at start
+        self._said: set[str] = set()
         choice = args.llm
         if choice == "auto":
             choice = "llamacpp" if args.llm_gguf else ("openai" if settings.llm.configured else "rules")
@@ -659,7 +716,10 @@ class _Agents:
             self.backend = OpenAIChat(settings.llm, tool_mode=args.tool_mode)
             problem = _probe_endpoint(settings.llm)
             if problem:
-                self.warnings.append(f"LLM endpoint {settings.llm.url} {problem}; decisions fall back to the rule policy")
+                self.backend.usage.mark_down(problem)
+                self._said.add("LLM")
+                self.warnings.append(f"LLM endpoint {settings.llm.url} {problem}; decisions fall back to the rule policy "
+                                     f"(tried again after {settings.llm.retry_after_s:g} s)")
         elif choice == "llamacpp":
             if not args.llm_gguf:
                 raise ConfigError("--llm llamacpp needs --llm-gguf PATH")
@@ -668,17 +728,46 @@ class _Agents:
         if self.vision is not None:
             problem = _probe_endpoint(settings.vlm)
             if problem:
-                self.warnings.append(f"VLM endpoint {settings.vlm.url} {problem}; descriptions fall back to scene facts")
+                self.vision.usage.mark_down(problem)
+                self._said.add("VLM")
+                self.warnings.append(f"VLM endpoint {settings.vlm.url} {problem}; descriptions fall back to scene facts "
+                                     f"(tried again after {settings.vlm.retry_after_s:g} s)")
         self.memory = PatternMemory(data.root / "chroma", url=settings.memory_url)
         self.embedder = text_embedder(settings.embeddings)  # event texts, for questions
         self.graph = AlertGraph(self.backend, data.root / "checkpoints.db")
+
+    def say_warnings(self) -> None:
+        """Print the start-up warnings (each once)."""
+        for w in self.warnings:
+            print(f"vigil: warning: {w}", file=sys.stderr)
+        self.warnings = []
+
+    def finish(self, fallback: str = "those decisions used the rule policy") -> bool:
+        """Print one warning per endpoint that failed during the run (unless said at start);
+        returns whether any model endpoint was in trouble (exit status 3)."""
+        troubled = False
+        for label, client, instead in (("LLM", self.backend, fallback),
+                                       ("VLM", self.vision, "those descriptions used scene facts")):
+            usage = getattr(client, "usage", None)
+            if usage is None or not usage.troubled:
+                continue
+            troubled = True
+            if label not in self._said:
+                self._said.add(label)
+                where = f" {usage.url}" if usage.url else ""
+                print(f"vigil: warning: {label} endpoint{where}: {usage.summary()}; {instead}", file=sys.stderr)
+        return troubled
 
     def close(self) -> None:
         self.graph.close()
 
 
 def _probe_endpoint(endpoint: Any) -> str | None:
-    """None if an OpenAI-compatible endpoint answers /models quickly, else what is wrong."""
+    """None if an OpenAI-compatible endpoint answers /models quickly, else what is wrong.
+
+    A 404 on /models is not held against it (some servers have no model list); a 404 on chat
+    completions is reported when it happens.
+    """
     import httpx
 
     key = endpoint.api_key.get_secret_value() if endpoint.api_key else None
@@ -691,44 +780,85 @@ def _probe_endpoint(endpoint: Any) -> str | None:
         return "is unreachable"
     if resp.status_code >= 500:
         return f"answers HTTP {resp.status_code}"
+    if resp.status_code in (401, 403):
+        return f"refuses the API key (HTTP {resp.status_code})"
     return None
 
 
+@dataclass
+class _WatchRun:
+    """What ``_run_watch`` gives back."""
+
+    results: list[Any]
+    failed: list[str]            # sources that could not be read (an error line each)
+    troubled: bool               # a model endpoint or the webhook was in trouble (exit 3)
+    backend: Any
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.failed else (3 if self.troubled else 0)
+
+
 def _run_watch(args: argparse.Namespace, settings: Any, camera_id: str, camera: Any, data: Any, sources: list[str],
-               on_alert: Any, start_time: Any = None) -> tuple[list[Any], list[str], Any]:
+               on_alert: Any, start_time: Any = None) -> _WatchRun:
+    """Watch ``sources`` one after another; a source that cannot be read gets an error line and
+    the others are still watched."""
     from tqdm import tqdm
 
     from agents.watch import Watcher, WatchOptions
-    from vigil.notify import Webhook
+    from vigil.errors import VideoError
+    from vigil.notify import Webhook, check_webhook_url
 
+    url = getattr(args, "webhook", None)
+    if url:
+        check_webhook_url(url)
+    elif getattr(args, "webhook_backfill", False):
+        raise ConfigError("--webhook-backfill needs --webhook URL")
     profile = _load_profile(data, camera_id)
+    data.check_writable()
     agents = _Agents(args, settings, data)
-    for w in agents.warnings:
-        print(f"vigil: warning: {w}", file=sys.stderr)
-    webhook = Webhook(args.webhook) if getattr(args, "webhook", None) else None
-    results = []
+    agents.say_warnings()
+    webhook = Webhook(url) if url else None
+    results, failed = [], []
     try:
         with data.open_store() as store:
             watcher = Watcher(camera_id, camera, profile, data, store, agents.graph, memory=agents.memory,
                               vision=agents.vision, webhook=webhook, options=WatchOptions(start_time=start_time),
                               on_alert=on_alert, text_embedder=agents.embedder)
-            resent = watcher.redeliver()
+            resent = watcher.redeliver(backfill=bool(getattr(args, "webhook_backfill", False)))
             if resent:
-                print(f"vigil: delivered {resent} alert(s) left over from an earlier run", file=sys.stderr)
-            for source in sources:
-                with tqdm(desc=Path(str(source)).name, unit="s", file=sys.stderr, disable=None, leave=False,
-                          bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
-                    def progress(t: float, bar: Any = bar) -> None:
-                        bar.n = t
-                        bar.refresh()
+                print(f"vigil: delivered {resent} alert(s) queued for the webhook by an earlier run", file=sys.stderr)
+            try:
+                for source in sources:
+                    with tqdm(desc=Path(str(source)).name, unit="s", file=sys.stderr, disable=None, leave=False,
+                              bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
+                        def progress(t: float, bar: Any = bar) -> None:
+                            bar.n = t
+                            bar.refresh()
 
-                    results.append(watcher.watch(str(source), max_seconds=getattr(args, "max_seconds", None), progress=progress))
-            watcher.save_memory()
+                        try:
+                            results.append(watcher.watch(str(source), max_seconds=getattr(args, "max_seconds", None),
+                                                         progress=progress))
+                        except VideoError as exc:  # this source is bad; the others are still watched
+                            print(f"vigil: error: {exc}", file=sys.stderr)
+                            failed.append(str(source))
+            finally:
+                watcher.save_memory()  # what was learned so far is kept, even when interrupted
     finally:
         agents.close()
         if webhook is not None:
             webhook.close()
-    return results, agents.warnings, agents.backend
+    troubled = agents.finish()
+    if webhook is not None and (webhook.failures or webhook.refusals):
+        troubled = True
+        parts = []
+        if webhook.failures:
+            parts.append(f"{webhook.failures} alert(s) could not be delivered ({webhook.last_problem}); they stay queued "
+                         "and are posted on the next run")
+        if webhook.refusals:
+            parts.append(f"{webhook.refusals} alert(s) were refused (4xx; not posted again)")
+        print(f"vigil: warning: webhook {webhook.url}: {'; '.join(parts)}", file=sys.stderr)
+    return _WatchRun(results, failed, troubled, agents.backend)
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
@@ -743,16 +873,14 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     def on_alert(alert: Any) -> None:
         print(alert.model_dump_json() if args.json else alert.line(), flush=True)
 
-    results, warnings, backend = _run_watch(args, settings, args.camera, camera, data, args.sources, on_alert, start_time)
-    if backend is not None and backend.failures and not warnings:
-        warnings.append(f"LLM endpoint {settings.llm.url} failed {backend.failures} time(s) (timeouts or refused "
-                        "connections); those decisions used the rule policy")
-        print(f"vigil: warning: {warnings[-1]}", file=sys.stderr)
-    for r in results:
+    run = _run_watch(args, settings, args.camera, camera, data, args.sources, on_alert, start_time)
+    for r in run.results:
         print(f"{r.source}: {r.video_s:.0f} s of video, {r.candidates} candidate event(s), {len(r.alerts)} alert(s) "
               f"({r.new_alerts} new), {r.suppressed} suppressed, {r.dropped} dropped, {r.llm_calls} LLM call(s)",
               file=sys.stderr)
-    return 3 if warnings else 0
+    if run.failed:
+        print(f"vigil: {len(run.failed)} of {len(args.sources)} source(s) could not be read", file=sys.stderr)
+    return run.exit_code
 
 
 def _iso_time(text: str | None, flag: str) -> Any:
@@ -821,6 +949,10 @@ class _Asker:
         for flag, value in (("--since", getattr(args, "since", None)), ("--until", getattr(args, "until", None))):
             if value:
                 out.update(parse_bound(value, flag))
+        for lo, hi in (("time_from", "time_to"), ("clock_from", "clock_to")):
+            if out.get(lo) is not None and out.get(hi) is not None and out[lo] > out[hi]:
+                raise ConfigError(f"--since {args.since} is after --until {args.until}; nothing can lie between them"
+                                  + (" (a range across midnight: ask twice)" if lo == "clock_from" else ""))
         return out
 
     def close(self) -> None:
@@ -841,6 +973,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from agents.ask import check_scope_flags, resolve_scope, roles
     from vigil.store import DataDir
 
+    if not args.question.strip():
+        raise ConfigError('the question is empty; ask e.g. vigil ask "When did someone fall?" --camera lobby')
     settings = _settings(args)
     data = DataDir(settings.data_dir)
     start_time = _iso_time(args.start_time, "--start-time")
@@ -851,8 +985,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
                               fitted=data.fitted_cameras())
         asker = _Asker(args, settings, data, store)
         try:
-            for w in asker.agents.warnings:
-                print(f"vigil: warning: {w}", file=sys.stderr)
+            asker.agents.say_warnings()
             answer, state = asker.graph(scope, start_time).ask(args.question)
         finally:
             asker.close()
@@ -862,12 +995,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         _print_json({**answer.model_dump(mode="json"), "by": roles(state)})
     else:
         print(_format_answer(answer))
-    backend = asker.agents.backend
-    warned = bool(asker.agents.warnings) or bool(backend is not None and backend.failures)
-    if backend is not None and backend.failures and not asker.agents.warnings:
-        print(f"vigil: warning: LLM endpoint {settings.llm.url} failed {backend.failures} time(s); "
-              "the rule policy answered instead", file=sys.stderr)
-    return 3 if warned else 0
+    return 3 if asker.agents.finish("the rule policy answered instead") else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -918,10 +1046,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"watching {len(tests)} test videos ...", file=sys.stderr)
     args.max_seconds = None
     args.webhook = None
-    results, warnings, backend = _run_watch(args, settings, camera_id, camera, data, tests, on_alert)
+    run = _run_watch(args, settings, camera_id, camera, data, tests, on_alert)
+    results, backend = run.results, run.backend
     truth = load_ground_truth(out / "gt.json")
     with data.open_store() as store:
-        alerts = [a for a in store.alerts(camera_id) if Path(a["source"]).parent == (out / "test")]
+        test_dir = (out / "test").resolve()
+        alerts = [a for a in store.alerts(camera_id) if Path(a["source"]).resolve().parent == test_dir]
         report = evaluate_alerts(truth, alerts)
         normal_s = sum(r.video_s for r in results if not truth.get(Path(r.source).stem, None) or not truth[Path(r.source).stem].events)
         normal_calls = sum(r.llm_calls for r in results if not truth[Path(r.source).stem].events)
@@ -937,7 +1067,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print()
         print(summary)
         print(f"\nreport: {html}  ({elapsed:.0f} s)")
-    return 3 if warnings else 0
+    return run.exit_code
 
 
 class _quiet_stdout:
@@ -954,12 +1084,18 @@ class _quiet_stdout:
 
 def _cmd_eval_alerts(args: argparse.Namespace) -> int:
     from eval.alerts import evaluate_alerts, format_alert_report
+    from vigil.errors import UnknownCameraError
     from vigil.schemas import load_ground_truth
     from vigil.store import DataDir
 
     settings = _settings(args)
     truth = load_ground_truth(args.gt)
-    with DataDir(settings.data_dir).open_store() as store:
+    data = DataDir(settings.data_dir)
+    with data.open_store() as store:
+        known = sorted({r["camera_id"] for r in store.videos()} | set(data.fitted_cameras()))
+        if args.camera not in known:
+            raise UnknownCameraError(f"unknown camera {args.camera!r} (known: {', '.join(known) or 'none yet'}; "
+                                     "watch its footage first with vigil watch)")
         alerts = [a for a in store.alerts(args.camera) if Path(a["source"]).stem in truth]
     report = evaluate_alerts(truth, alerts)
     if args.json:
@@ -1090,8 +1226,7 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
     with data.open_store() as store:
         asker = _Asker(args, settings, data, store)
         try:
-            for w in asker.agents.warnings:
-                print(f"vigil: warning: {w}", file=sys.stderr)
+            asker.agents.say_warnings()
             probe = AskContext(store, AskScope())
             for v in args.from_footage:
                 if not probe.indexed(v, args.camera):
@@ -1237,8 +1372,7 @@ def _cmd_eval_ask(args: argparse.Namespace) -> int:
     with data.open_store() as store:
         asker = _Asker(args, settings, data, store)
         try:
-            for w in asker.agents.warnings:
-                print(f"vigil: warning: {w}", file=sys.stderr)
+            asker.agents.say_warnings()
             started = time.perf_counter()
             probe = AskContext(store, AskScope())
             todo = [n for n in names if not probe.indexed(footage.paths[n], footage.camera_of[n])]
@@ -1270,6 +1404,21 @@ def _cmd_eval_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+#: options that only make sense above zero, wherever they appear (dest -> flag)
+_POSITIVE = {"max_seconds": "--max-seconds", "clip_seconds": "--clip-seconds", "fps": "--fps", "width": "--width",
+             "duration": "--duration", "repeat": "--repeat", "frames": "--frames"}
+
+
+def _check_positive(args: argparse.Namespace) -> None:
+    """One line for a zero, negative or not-a-number value of an option that must be above zero."""
+    import math
+
+    for dest, flag in _POSITIVE.items():
+        value = getattr(args, dest, None)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{flag} {value:g}: must be a number above 0")
+
+
 # --------------------------------------------------------------------------- entry point
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
@@ -1283,6 +1432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        _check_positive(args)
         return handler(args)
     except VigilError as exc:
         print(f"vigil: error: {exc}", file=sys.stderr)

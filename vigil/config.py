@@ -53,10 +53,12 @@ ENV_OVERRIDES: dict[str, str] = {
     "VIGIL_API_KEY": "llm.api_key",
     "VIGIL_LLM_API_KEY": "llm.api_key",
     "VIGIL_LLM_TIMEOUT": "llm.timeout_s",
+    "VIGIL_LLM_RETRY_AFTER": "llm.retry_after_s",
     "VIGIL_VLM_URL": "vlm.url",
     "VIGIL_VLM_MODEL": "vlm.model",
     "VIGIL_VLM_API_KEY": "vlm.api_key",
     "VIGIL_VLM_TIMEOUT": "vlm.timeout_s",
+    "VIGIL_VLM_RETRY_AFTER": "vlm.retry_after_s",
     "VIGIL_EMBED_URL": "embeddings.url",
     "VIGIL_EMBED_MODEL": "embeddings.model",
     "VIGIL_EMBED_API_KEY": "embeddings.api_key",
@@ -91,6 +93,8 @@ class Zone(BaseModel):
         for x, y in value:
             if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
                 raise ValueError(f"point ({x}, {y}) is outside [0, 1]; use normalised coordinates")
+        if polygon_area(value) < 1e-6:
+            raise ValueError("the polygon encloses no area (its points repeat or lie on one line)")
         return value
 
     def contains(self, x: float, y: float) -> bool:
@@ -105,6 +109,13 @@ class Zone(BaseModel):
                 inside = not inside
             j = i
         return inside
+
+
+def polygon_area(points: tuple[tuple[float, float], ...]) -> float:
+    """Area of a simple polygon (shoelace formula), in the units of its coordinates squared."""
+    n = len(points)
+    twice = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))
+    return abs(twice) / 2.0
 
 
 class CameraConfig(BaseModel):
@@ -177,7 +188,12 @@ class Endpoint(BaseModel):
     url: str | None = Field(None, description="Base URL, e.g. http://localhost:8000/v1")
     model: str | None = Field(None, description="Model name the server expects.")
     api_key: SecretStr | None = Field(None, description="Prefer the environment variable.")
-    timeout_s: float = Field(30.0, gt=0, le=3600)
+    timeout_s: float = Field(30.0, gt=0, le=3600, description="Seconds to wait for one reply.")
+    retry_after_s: float = Field(
+        60.0, ge=0, le=86400,
+        description="After a failure (down, slow, malformed reply) the endpoint is left alone this long, "
+        "the rule policy answering instead, then tried again.",
+    )
 
     @field_validator("url")
     @classmethod

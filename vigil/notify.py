@@ -1,43 +1,75 @@
-"""Delivering alerts to a webhook: JSON POST with bounded retries."""
+"""Delivering alerts to a webhook: JSON POST with bounded retries.
+
+Deliveries are tracked per target in the store (see :meth:`vigil.store.Store.add_alert`): a
+hook receives the alerts raised while it is configured, an alert it refused (4xx) is not posted
+again, and one that could not be delivered (5xx, timeout, refused connection) stays pending and
+is retried on the next run.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
+
+from vigil.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+Outcome = Literal["delivered", "refused", "failed"]
+
+
+def check_webhook_url(url: str) -> str:
+    """The URL if it is a usable ``http(s)://host[:port]/path``; raises :class:`ConfigError` otherwise."""
+    m = re.fullmatch(r"https?://([^@/\s]+@)?([A-Za-z0-9._~%-]+|\[[0-9A-Fa-f:.]+\])(:(\d{1,5}))?(/\S*)?", url or "")
+    if not m:
+        raise ConfigError(f"--webhook {url!r}: expected an http:// or https:// URL, e.g. http://alarms.local:8080/hook")
+    if m.group(4) and not 0 < int(m.group(4)) < 65536:
+        raise ConfigError(f"--webhook {url!r}: port {m.group(4)} is out of range")
+    return url
 
 
 class Webhook:
     """POSTs JSON to ``url``; retries ``attempts`` times with doubling delays.
 
-    A 2xx answer is delivery. A 4xx other than 408/429 is not retried (the receiver refused the
-    alert, retrying will not help); timeouts, connection errors and 5xx are.
+    A 2xx answer is delivery. A 4xx other than 408/429 is final: the receiver refused the alert
+    and retrying will not help. Timeouts, connection errors, 408/429 and 5xx are retried.
+
+    Attributes:
+        failures: alerts that could not be delivered in this run (they stay pending).
+        refusals: alerts the receiver refused (final).
     """
 
     def __init__(self, url: str, attempts: int = 3, timeout_s: float = 5.0, backoff_s: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         import httpx
 
-        self.url = url
+        self.url = check_webhook_url(url)
         self.attempts = max(1, attempts)
         self.backoff_s = backoff_s
         self._client = httpx.Client(timeout=timeout_s)
         self._httpx = httpx
         self._sleep = sleep
+        self.failures = 0
+        self.refusals = 0
+        self.last_problem: str | None = None
 
-    def post(self, payload: dict[str, Any]) -> bool:
-        """Deliver ``payload``; returns True on success, False when every attempt failed."""
+    def send(self, payload: dict[str, Any]) -> tuple[Outcome, str | None]:
+        """Deliver ``payload``; returns the outcome and, unless delivered, what went wrong."""
+        problem = "no attempt"
         for attempt in range(self.attempts):
             try:
                 resp = self._client.post(self.url, json=payload)
                 if 200 <= resp.status_code < 300:
-                    return True
+                    return "delivered", None
                 if 400 <= resp.status_code < 500 and resp.status_code not in (408, 429):
-                    log.warning("webhook %s refused alert %s: HTTP %s", self.url, payload.get("alert_id"), resp.status_code)
-                    return False
+                    self.refusals += 1
+                    problem = f"HTTP {resp.status_code}"
+                    log.warning("webhook %s refused alert %s: %s (not retried)", self.url, payload.get("alert_id"), problem)
+                    self.last_problem = f"refused an alert with {problem}"
+                    return "refused", problem
                 problem = f"HTTP {resp.status_code}"
             except self._httpx.HTTPError as exc:
                 problem = type(exc).__name__
@@ -45,8 +77,15 @@ class Webhook:
                 delay = self.backoff_s * 2**attempt
                 log.warning("webhook %s: %s; retrying in %.1f s", self.url, problem, delay)
                 self._sleep(delay)
-        log.warning("webhook %s: giving up on alert %s after %d attempts", self.url, payload.get("alert_id"), self.attempts)
-        return False
+        self.failures += 1
+        self.last_problem = problem
+        log.warning("webhook %s: giving up on alert %s for now after %d attempts (%s)", self.url,
+                    payload.get("alert_id"), self.attempts, problem)
+        return "failed", problem
+
+    def post(self, payload: dict[str, Any]) -> bool:
+        """Deliver ``payload``; True on success."""
+        return self.send(payload)[0] == "delivered"
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -158,6 +158,9 @@ class Alert(BaseModel):
     confidence: float
     explanation: AlertExplanation
     explained_by: str = Field(description="'rules', or the model that wrote the decision.")
+    model_disagreed: bool = Field(False, description="A model would have dropped or suppressed this alert; "
+                                  "the rules' confident detection stood (the safety floor).")
+    model_reason: str | None = Field(None, description="What the model said when it disagreed (its text, as data).")
     keyframes: list[str] = Field(default_factory=list)
     clip: str | None = None
     region: Region
@@ -165,11 +168,12 @@ class Alert(BaseModel):
     created_at: str
 
     @staticmethod
-    def make_id(camera_id: str, source: str, start_s: float) -> str:
-        """The alert id for an event of ``camera_id`` in ``source`` starting at ``start_s``."""
+    def make_id(camera_id: str, source: str, start_s: float, content_id: str = "") -> str:
+        """The alert id for an event of ``camera_id`` in ``source`` (with that content) starting at ``start_s``."""
         import hashlib
 
-        raw = f"{camera_id}|{source}|{round(start_s, 1):.1f}".encode()
+        ident = source + (f"#{content_id}" if content_id else "")
+        raw = f"{camera_id}|{ident}|{round(start_s, 1):.1f}".encode()
         return hashlib.sha1(raw).hexdigest()[:16]
 
     def line(self) -> str:

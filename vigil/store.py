@@ -14,7 +14,9 @@ user_version``) and is upgraded forward on open; a store written by a newer Vigi
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -98,15 +100,55 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE videos ADD COLUMN start_time TEXT;
     """,
+    # 3 -> 4: what a scan really read (partial scans are not complete), the content identity of
+    # each video (one file under two spellings is one video; a replaced file is a new one), and
+    # webhook deliveries per target (a newly added hook gets new alerts only; 4xx is final)
+    """
+    ALTER TABLE videos ADD COLUMN content_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE videos ADD COLUMN complete INTEGER NOT NULL DEFAULT 0;
+    UPDATE videos SET complete = 1 WHERE duration_s IS NOT NULL AND scanned_until >= duration_s - 1.0;
+    ALTER TABLE alerts ADD COLUMN content_id TEXT NOT NULL DEFAULT '';
+    CREATE TABLE deliveries (
+        alert_id   TEXT NOT NULL REFERENCES alerts (alert_id) ON DELETE CASCADE,
+        target     TEXT NOT NULL,
+        status     TEXT NOT NULL DEFAULT 'pending',
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (alert_id, target)
+    );
+    CREATE INDEX deliveries_by_status ON deliveries (target, status);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class DataDir:
-    """Paths inside a data dir; creates folders on demand."""
+    """Paths inside a data dir; creates folders on demand.
+
+    Raises:
+        StoreError: the path exists and is not a folder.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"data dir {self.root} is a file, not a folder; point --data-dir (or VIGIL_DATA_DIR) at a folder")
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` with one line unless files can be created in the data dir.
+
+        Commands that write call this before their work, so a read-only data dir fails at once.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".vigil-write-check-", dir=self.root)
+            os.close(fd)
+            os.unlink(name)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise StoreError(f"data dir {self.root} is not writable ({reason}); choose another with --data-dir "
+                             "or VIGIL_DATA_DIR") from None
 
     @property
     def store_path(self) -> Path:
@@ -136,7 +178,7 @@ class DataDir:
 
     def open_store(self) -> Store:
         """Open (creating if needed) the store of this data dir."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.check_writable()
         return Store(self.store_path)
 
 
@@ -347,13 +389,17 @@ class Store:
         return [ClipRecord(*tuple(r)) for r in rows]
 
     # ------------------------------------------------------------------ alerts
-    def add_alert(self, alert: dict[str, Any], *, event_id: str | None = None) -> bool:
+    def add_alert(self, alert: dict[str, Any], *, event_id: str | None = None, content_id: str = "",
+                  deliver_to: Sequence[str] = ()) -> bool:
         """Store an alert unless one with the same ``alert_id`` exists.
 
         Args:
             alert: the alert as a JSON-able mapping with at least ``alert_id``, ``camera_id``,
                 ``event_type``, ``start_s``, ``end_s``, ``confidence`` and ``explained_by``.
             event_id: the event it came from, if stored.
+            content_id: the content identity of its source (alerts of a replaced file are new).
+            deliver_to: webhook targets that should receive it (queued in the same transaction,
+                so a crash before delivery leaves it pending, never lost).
 
         Returns:
             True if the alert is new; False if it was already stored (a restarted run), or an
@@ -362,23 +408,27 @@ class Store:
         """
         with self.transaction() as db:
             overlap = db.execute(
-                "SELECT alert_id FROM alerts WHERE camera_id = ? AND source = ? AND event_type = ? AND alert_id != ?"
-                " AND start_s <= ? AND end_s >= ? LIMIT 1",
-                (alert["camera_id"], alert.get("source", ""), alert["event_type"], alert["alert_id"],
+                "SELECT alert_id FROM alerts WHERE camera_id = ? AND source = ? AND content_id = ? AND event_type = ?"
+                " AND alert_id != ? AND start_s <= ? AND end_s >= ? LIMIT 1",
+                (alert["camera_id"], alert.get("source", ""), content_id, alert["event_type"], alert["alert_id"],
                  float(alert["end_s"]) + 2.0, float(alert["start_s"]) - 2.0),
             ).fetchone()
             if overlap is not None:
                 return False
             cur = db.execute(
-                "INSERT OR IGNORE INTO alerts (alert_id, event_id, camera_id, source, event_type, start_s,"
-                " end_s, confidence, explained_by, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO alerts (alert_id, event_id, camera_id, source, content_id, event_type, start_s,"
+                " end_s, confidence, explained_by, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    alert["alert_id"], event_id, alert["camera_id"], alert.get("source", ""),
+                    alert["alert_id"], event_id, alert["camera_id"], alert.get("source", ""), content_id,
                     alert["event_type"], alert["start_s"], alert["end_s"], alert["confidence"],
                     alert["explained_by"], json.dumps(alert, sort_keys=True),
                 ),
             )
-            return cur.rowcount == 1
+            new = cur.rowcount == 1
+            if new:
+                for target in deliver_to:
+                    db.execute("INSERT OR IGNORE INTO deliveries (alert_id, target) VALUES (?, ?)", (alert["alert_id"], target))
+            return new
 
     def alerts(self, camera_id: str | None = None) -> list[dict[str, Any]]:
         """Stored alerts (their JSON payloads), in time order."""
@@ -396,20 +446,71 @@ class Store:
         cameras: Sequence[str] = (),
         sources: Sequence[str] = (),
         types: Sequence[str] = (),
+        contents: Sequence[tuple[str, str]] = (),
     ) -> list[dict[str, Any]]:
-        """Stored alerts (JSON payloads) of some cameras, sources and types (empty = any), in time order."""
+        """Stored alerts (JSON payloads) of some cameras, sources and types (empty = any), in time order.
+
+        Args:
+            contents: ``(source, content_id)`` pairs: of those sources, only alerts raised on that
+                content (a file replaced at the same path is a different video).
+        """
         sql, params = "SELECT payload FROM alerts WHERE 1 = 1", []
         for column, values in (("camera_id", cameras), ("source", sources), ("event_type", types)):
             if values:
                 sql += f" AND {column} IN ({', '.join('?' * len(values))})"
                 params.extend(values)
+        known = [(src, cid) for src, cid in contents if cid]
+        if known:
+            sql += " AND (" + " OR ".join("(source = ? AND content_id IN (?, ''))" for _ in known)
+            sql += f" OR source NOT IN ({', '.join('?' * len(known))}))"
+            for src, cid in known:
+                params.extend([src, cid])
+            params.extend(src for src, _ in known)
         sql += " ORDER BY camera_id, source, start_s"
         return [json.loads(r[0]) for r in self._query(sql, params)]
 
-    def undelivered(self, camera_id: str) -> list[dict[str, Any]]:
-        """Alerts of a camera that have not reached their webhook yet."""
-        rows = self._query("SELECT payload FROM alerts WHERE camera_id = ? AND delivered = 0 ORDER BY start_s", (camera_id,))
+    # ------------------------------------------------------------------ deliveries
+    def pending_deliveries(self, camera_id: str, target: str) -> list[dict[str, Any]]:
+        """Alerts of a camera queued for ``target`` that have not reached it yet (oldest first)."""
+        rows = self._query(
+            "SELECT a.payload FROM deliveries d JOIN alerts a ON a.alert_id = d.alert_id"
+            " WHERE a.camera_id = ? AND d.target = ? AND d.status = 'pending' ORDER BY a.created_at, a.start_s",
+            (camera_id, target),
+        )
         return [json.loads(r[0]) for r in rows]
+
+    def backfill_deliveries(self, camera_id: str, target: str) -> int:
+        """Queue every stored alert of a camera for ``target`` that was never queued for it; returns how many."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO deliveries (alert_id, target) SELECT alert_id, ? FROM alerts WHERE camera_id = ?",
+                (target, camera_id),
+            )
+            return cur.rowcount
+
+    def record_delivery(self, alert_id: str, target: str, status: str, error: str | None = None) -> None:
+        """The outcome of posting an alert to ``target``: ``delivered``, ``refused`` (final) or ``pending``."""
+        if status not in ("delivered", "refused", "pending"):
+            raise ValueError(f"unknown delivery status {status!r}")
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO deliveries (alert_id, target, status, attempts, last_error) VALUES (?, ?, ?, 1, ?)"
+                " ON CONFLICT (alert_id, target) DO UPDATE SET status = excluded.status,"
+                " attempts = deliveries.attempts + 1, last_error = excluded.last_error,"
+                " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (alert_id, target, status, error),
+            )
+            if status == "delivered":
+                db.execute("UPDATE alerts SET delivered = 1 WHERE alert_id = ?", (alert_id,))
+
+    def deliveries(self, target: str | None = None) -> list[dict[str, Any]]:
+        """Delivery records (alert id, target, status, attempts, last error)."""
+        sql = "SELECT alert_id, target, status, attempts, last_error FROM deliveries"
+        params: list[Any] = []
+        if target is not None:
+            sql += " WHERE target = ?"
+            params.append(target)
+        return [dict(r) for r in self._query(sql + " ORDER BY updated_at", params)]
 
     def set_event_status(self, event_id: str, status: str, *, event_type: str | None = None,
                          confidence: float | None = None, explanation: str | None = None) -> None:
@@ -420,11 +521,6 @@ class Store:
                 " explanation = COALESCE(?, explanation) WHERE event_id = ?",
                 (status, event_type, confidence, explanation, event_id),
             )
-
-    def mark_delivered(self, alert_id: str) -> None:
-        """Remember that an alert reached its webhook."""
-        with self.transaction() as db:
-            db.execute("UPDATE alerts SET delivered = 1 WHERE alert_id = ?", (alert_id,))
 
     # ------------------------------------------------------------------ videos
     def record_video(
@@ -438,21 +534,28 @@ class Store:
         model_version: str = "",
         scanned_until: float = 0.0,
         start_time: str | None = None,
+        complete: bool = False,
+        content_id: str = "",
     ) -> None:
-        """Remember that a source was scanned (up to ``scanned_until`` seconds).
+        """Remember how much of a source was scanned.
 
         Args:
+            scanned_until: seconds of video actually read.
             start_time: ISO wall-clock time of the first frame, when known.
+            complete: the scan read the source to its end (not cut short by a time limit); a
+                damaged file's end is where decoding stopped, which may be before ``duration_s``.
+            content_id: the source's content identity.
         """
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO videos (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until, start_time)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, camera_id) DO UPDATE SET"
+                "INSERT INTO videos (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until, start_time,"
+                " complete, content_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, camera_id) DO UPDATE SET"
                 " fps = excluded.fps, n_frames = excluded.n_frames, duration_s = excluded.duration_s,"
                 " model_version = excluded.model_version, scanned_until = excluded.scanned_until,"
-                " start_time = COALESCE(excluded.start_time, videos.start_time),"
-                " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until, start_time),
+                " start_time = COALESCE(excluded.start_time, videos.start_time), complete = excluded.complete,"
+                " content_id = excluded.content_id, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (source, camera_id, fps, n_frames, duration_s, model_version, scanned_until, start_time, int(complete),
+                 content_id),
             )
 
     def videos(self, camera_id: str | None = None) -> list[dict[str, Any]]:

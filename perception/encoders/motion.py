@@ -247,7 +247,9 @@ class MotionEncoder(Encoder):
         """Expected height (pixels, working resolution) of a person whose feet are at ``feet_y``."""
         floor = float(self.config.min_blob_height)
         if self.perspective is None:
-            return np.maximum(floor, 0.25 * (self.background.shape[0] if self.background is not None else 120))
+            # no perspective learned (too little footage): one height everywhere, in the input's shape
+            rows = self.background.shape[0] if self.background is not None else 120
+            return np.maximum(floor, np.full(np.shape(feet_y), 0.25 * rows, dtype=float))
         slope, intercept = self.perspective
         return np.maximum(floor, slope * np.asarray(feet_y, float) + intercept)
 
@@ -431,6 +433,8 @@ class MotionEncoder(Encoder):
 
 def _masked_quantile(values: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
     """Per cell, the ``q`` quantile (lower) over time of ``values`` where ``mask``; 0 where empty."""
+    if values.shape[0] == 0:  # e.g. frame-to-frame changes of a one-frame window
+        return np.zeros(values.shape[1:], np.float32)
     ordered = np.sort(np.where(mask, values, np.inf), axis=0)
     n = mask.sum(axis=0)
     idx = np.clip(np.floor(q * (n - 1)).astype(int), 0, values.shape[0] - 1)
