@@ -171,7 +171,7 @@ class FileSource(VideoSource):
         decord.logging.set_level(decord.logging.QUIET)
         self.path = path
         self.fps = fps
-        src_w, src_h = _container_size(path)
+        src_w, src_h = _container_size(path) or (0, 0)
         last: Exception | None = None
         # decord decodes ahead while opening; damage later in the file can make that fail
         # once and succeed the next time, so it gets a second chance
@@ -389,9 +389,11 @@ class CaptureSource(VideoSource):
                 failures += 1
                 index += 1
                 if failures > 10:
-                    log.warning("%s: stopped after %d unreadable frames at frame %d", self.target, failures, index)
+                    # one line for the run of bad frames: the file ends here, whatever its header says
+                    log.warning("%s: the file cannot be decoded after frame %d (%d unreadable frames in a row); "
+                                "reading stops there", self.target, index - failures, failures)
                     return
-                log.warning("%s: skipping unreadable frame %d", self.target, index)
+                (log.warning if failures == 1 else log.debug)("%s: skipping unreadable frame %d", self.target, index)
                 continue
             self._reopen(index)
 
@@ -562,29 +564,44 @@ def open_video(
         raise VideoError(f"{path} is not a regular file")
     if path.stat().st_size == 0:
         raise VideoError(f"{path} is empty (0 bytes)")
+    why = None
+    if _container_size(path) is None:
+        # no container FFmpeg can parse: decord would only add its own error lines; OpenCV has
+        # the last word (it reads some raw streams)
+        why = "not a container FFmpeg can parse"
+    else:
+        try:
+            return FileSource(path, fps=fps, width=width)
+        except ImportError:
+            why = "decord is not installed"
+        except VideoError as exc:
+            why = str(exc)
     try:
-        return FileSource(path, fps=fps, width=width)
-    except ImportError:
-        log.warning("decord is not installed; reading %s with OpenCV", path)
-    except VideoError as exc:
-        log.warning("%s; trying OpenCV", exc)
-    source_ = CaptureSource(str(path), kind="file", fps=fps, width=width, capture_factory=capture_factory)
+        source_ = CaptureSource(str(path), kind="file", fps=fps, width=width, capture_factory=capture_factory)
+    except VideoError:
+        raise VideoError(f"cannot decode {path}: not a video file, or corrupt") from None
     if not source_.info.n_frames:
         source_.close()
         raise VideoError(f"cannot decode {path}: not a video file, or corrupt")
+    log.warning("%s: read with OpenCV instead (%s)", path, why)
     return source_
 
 
-def _container_size(path: Path) -> tuple[int, int]:
-    """Frame width and height from the container's metadata (no decoding); (0, 0) if unknown."""
+def _container_size(path: Path) -> tuple[int, int] | None:
+    """Frame width and height from the container's metadata (no decoding): (0, 0) if they are
+    not recorded or PyAV is missing, ``None`` if FFmpeg cannot parse the file at all."""
     try:
         import av
-
+    except ImportError:
+        return 0, 0
+    try:
         with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
             stream = container.streams.video[0]
             return int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
-    except Exception:  # any container PyAV cannot parse: decord will say what is wrong
-        return 0, 0
+    except Exception:  # av raises its own error classes for every kind of bad input
+        return None
 
 
 def _in_span(times: np.ndarray, start_s: float | None, end_s: float | None) -> np.ndarray:
