@@ -54,7 +54,7 @@ class Webhook:
         self._sleep = sleep
         self.failures = 0
         self.refusals = 0
-        self.last_problem: str | None = None
+        self.last_problem: str | None = None  # what went wrong with the last undelivered alert
 
     def send(self, payload: dict[str, Any]) -> tuple[Outcome, str | None]:
         """Deliver ``payload``; returns the outcome and, unless delivered, what went wrong."""
@@ -67,21 +67,26 @@ class Webhook:
                 if 400 <= resp.status_code < 500 and resp.status_code not in (408, 429):
                     self.refusals += 1
                     problem = f"HTTP {resp.status_code}"
-                    log.warning("webhook %s refused alert %s: %s (not retried)", self.url, payload.get("alert_id"), problem)
-                    self.last_problem = f"refused an alert with {problem}"
+                    self._say("webhook %s refused alert %s: %s (final, not posted again)", self.url,
+                              payload.get("alert_id"), problem)
                     return "refused", problem
                 problem = f"HTTP {resp.status_code}"
             except self._httpx.HTTPError as exc:
                 problem = type(exc).__name__
             if attempt + 1 < self.attempts:
                 delay = self.backoff_s * 2**attempt
-                log.warning("webhook %s: %s; retrying in %.1f s", self.url, problem, delay)
+                log.info("webhook %s: %s; retrying in %.1f s", self.url, problem, delay)
                 self._sleep(delay)
         self.failures += 1
         self.last_problem = problem
-        log.warning("webhook %s: giving up on alert %s for now after %d attempts (%s)", self.url,
-                    payload.get("alert_id"), self.attempts, problem)
+        self._say("webhook %s: alert %s not delivered after %d attempts (%s); it stays queued", self.url,
+                  payload.get("alert_id"), self.attempts, problem)
         return "failed", problem
+
+    def _say(self, message: str, *args: Any) -> None:
+        # the first problem of a run is a warning (a live watch may run for days); the rest are
+        # counted for the summary at the end
+        (log.warning if self.failures + self.refusals == 1 else log.info)(message, *args)
 
     def post(self, payload: dict[str, Any]) -> bool:
         """Deliver ``payload``; True on success."""
