@@ -189,6 +189,7 @@ class Watcher:
         on_alert: Callable[[Alert], None] | None = None,
         rules: RuleSettings | None = None,
         text_embedder: TextEmbedder | None = None,
+        models_dir: str | Path | None = None,
     ) -> None:
         self.camera_id = camera_id
         # the profile fixes how frames are sampled and windowed; the camera section the rest
@@ -207,6 +208,15 @@ class Watcher:
         self.scene_encoder = profile.build_scene_encoder()
         self.text = text_embedder or HashingTextEmbedder()
         self._model_version = f"{profile.encoder_version}@{profile.created}"
+        self.models_dir = models_dir
+        self._scanner: Scanner | None = None
+
+    @property
+    def scanner(self) -> Scanner:
+        """The camera's scanner (its detector is loaded once, for every source)."""
+        if self._scanner is None:
+            self._scanner = Scanner(self.profile, self.camera, tripwires=Tripwires(), models_dir=self.models_dir)
+        return self._scanner
 
     def redeliver(self, backfill: bool = False) -> int:
         """Post the alerts queued for this webhook that an earlier run could not deliver.
@@ -240,7 +250,7 @@ class Watcher:
         ident = identify_source(source)
         source = ident.key  # one video, whatever spelling was typed
         result = WatchResult(source=str(source))
-        scanner = Scanner(self.profile, self.camera, tripwires=Tripwires())
+        scanner = self.scanner
         buffer = FrameBuffer(opts.buffer_s)
         recorder = StoreRecorder(self.store, self.camera_id, str(source), self._model_version, self.camera.threshold)
         decided: set[str] = set()           # candidate ids already judged

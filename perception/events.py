@@ -32,6 +32,9 @@ class ScoredWindow:
         key: the Engram n-gram key of the window (``None`` without a memory).
         types: anomaly-type probabilities from the type head, if the camera has one.
         features: the most unusual cell's features by name (encoders with named features).
+        box: the most unusual object's box (normalised) when the object level decided the
+            score; the region is then that box rather than the cell.
+        objects: the objects scored in this window (track id, class group, level, box).
     """
 
     index: int
@@ -47,6 +50,8 @@ class ScoredWindow:
     features: dict[str, float] | None = None  # the unusual cell's named features, if any
     trigger: str | None = None  # a tripwire that fired in this window (see perception.tripwires)
     vector: np.ndarray | None = field(default=None, repr=False)  # the clip embedding
+    box: tuple[float, float, float, float] | None = None
+    objects: list[dict] | None = field(default=None, repr=False)
 
     @property
     def center(self) -> float:
@@ -54,7 +59,11 @@ class ScoredWindow:
         return 0.5 * (self.ts_start + self.ts_end)
 
     def region(self) -> tuple[float, float, float, float]:
-        """The most unusual cell as a normalised ``(x1, y1, x2, y2)`` box."""
+        """Where the window is most unusual, as a normalised ``(x1, y1, x2, y2)`` box: the
+        object that decided the score, else the most unusual cell."""
+        if self.box is not None:
+            x1, y1, x2, y2 = self.box
+            return (max(0.0, x1), max(0.0, y1), min(1.0, x2), min(1.0, y2))
         r, c = self.cell
         rows, cols = self.grid
         return (c / cols, r / rows, (c + 1) / cols, (r + 1) / rows)

@@ -5,14 +5,20 @@
 3. every normal video is scored by a model fitted on the other videos (or, with one video,
    its last quarter by a model fitted on the rest); those held-out distances set the per-cell
    and per-level scales and the calibration of the final model, which keeps all windows;
-4. the Engram memory learns its codebook and counts the normal n-grams;
-5. with labelled videos (``gt.json``), the type head is trained.
+4. the object path (unless ``detection.detector`` is ``none``): the detector runs over the
+   normal videos at its rate (its input size chosen from the camera's person sizes when
+   ``auto``), the one tracker follows its boxes and the unexplained foreground, a person scale
+   is fitted on people's boxes, and every window's objects become the normal object bank;
+   held out the same way, their distances set the object level's scale, and the calibration
+   of the fused score (the larger of cell and object levels);
+5. the Engram memory learns its codebook and counts the normal n-grams;
+6. with labelled videos (``gt.json``), the type head is trained.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,14 +26,27 @@ from typing import Any
 
 import numpy as np
 
+from perception.detect import GROUPS, get_detector
+from perception.detect.blobs import BlobDetector
+from perception.detect.yolo import MAX_INPUT, input_size_for
 from perception.encoders import Encoder, get_encoder
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import NORMAL, TypeHead
+from perception.objects import (
+    OBJECT_FEATURES,
+    ObjectNormality,
+    ObjectStage,
+    StageSettings,
+    fit_scale,
+    object_features,
+)
 from perception.pipeline import embed_windows, open_camera_video, threaded_frames
 from perception.profile import CameraProfile
-from perception.scoring import NormalityModel
-from vigil.config import CameraConfig
+from perception.scoring import Calibration, NormalityModel, fuse_levels
+from perception.tracking import PersonScale, Track, TrackerSettings, frame_aspect
+from perception.video import Frame
+from vigil.config import CameraConfig, DetectionConfig
 from vigil.errors import DataError
 from vigil.schemas import load_ground_truth
 
@@ -53,6 +72,7 @@ class FitOptions:
     fit_stride: int = 4
     background_fps: float = 2.0
     exceedance: bool = False  # one-sided feature tests on top of kNN (encoders with one-sided features)
+    models_dir: str | Path | None = None  # the model cache, for detectors with weights files
 
 
 @dataclass
@@ -60,13 +80,22 @@ class _VideoEmbeddings:
     cells: np.ndarray    # (N, R, C, F)
     vectors: np.ndarray  # (N, D)
     spans: np.ndarray    # (N, 2) ts_start, ts_end
+    tracks: list[Track] = field(default_factory=list)  # every object the object path followed
+    frame_size: tuple[int, int] | None = None
+    rows: list[np.ndarray] = field(default_factory=list)  # per window: (M, F) object features
+    track_ids: list[list[int]] = field(default_factory=list)  # per window: the rows' track ids
 
 
-def _embed_video(encoder: Encoder, path: str, cam: CameraConfig, stride: int, progress: Progress | None) -> _VideoEmbeddings:
+def _embed_video(encoder: Encoder, path: str, cam: CameraConfig, stride: int, progress: Progress | None,
+                 stage: ObjectStage | None = None) -> _VideoEmbeddings:
     cells, vectors, spans = [], [], []
     with open_camera_video(path, cam) as video:
         batch = int(getattr(getattr(encoder, "config", None), "batch_size", 1) or 1)
-        for window, emb in embed_windows(encoder, threaded_frames(video), size=cam.window, stride=stride, fps=cam.fps, batch=batch):
+        frames: Iterable[Frame] = threaded_frames(video)
+        if stage is not None:
+            stage.reset()
+            frames = _tap(frames, lambda f: stage.push(f.t, f.image))
+        for window, emb in embed_windows(encoder, frames, size=cam.window, stride=stride, fps=cam.fps, batch=batch):
             cells.append(emb.cells)
             vectors.append(emb.vector)
             spans.append((window.ts_start, window.ts_end))
@@ -74,7 +103,15 @@ def _embed_video(encoder: Encoder, path: str, cam: CameraConfig, stride: int, pr
                 progress(path, window.ts_end)
     if not cells:
         raise DataError(f"{path}: no frames could be read")
-    return _VideoEmbeddings(np.stack(cells), np.stack(vectors), np.array(spans))
+    tracks = list(stage.tracker.tracks.values()) if stage is not None else []
+    return _VideoEmbeddings(np.stack(cells), np.stack(vectors), np.array(spans), tracks,
+                            stage.frame_size if stage is not None else None)
+
+
+def _tap(frames: Iterable[Frame], fn: Callable[[Frame], Any]) -> Iterator[Frame]:
+    for f in frames:
+        fn(f)
+        yield f
 
 
 def fit_profile(
@@ -99,7 +136,8 @@ def fit_profile(
     opts = options or FitOptions()
     if not videos:
         raise DataError("fit needs at least one normal video")
-    encoder = get_encoder(opts.encoder, fps=camera.fps, **opts.encoder_options)
+    det_cfg = camera.detection
+    encoder = get_encoder(opts.encoder, fps=camera.fps, **{**_encoder_detection(opts.encoder, det_cfg), **opts.encoder_options})
     stride = max(1, min(camera.stride, opts.fit_stride))
 
     def sampled(path: str):
@@ -112,10 +150,11 @@ def fit_profile(
     scene_state = None
     if not isinstance(encoder, MotionEncoder):
         # scene facts (tracks, zones) need a background and a perspective whatever the encoder
-        scene = MotionEncoder(fps=camera.fps)
+        scene = MotionEncoder(fps=camera.fps, **_encoder_detection("motion", det_cfg))
         scene.fit(sampled(v) for v in videos)
         scene_state = scene.state()
-    embedded = [_embed_video(encoder, v, camera, stride, progress) for v in videos]
+    stage = _object_stage(det_cfg, videos, camera, sampled, opts.models_dir) if det_cfg.detector != "none" else None
+    embedded = [_embed_video(encoder, v, camera, stride, progress, stage) for v in videos]
     n_windows = sum(len(e.cells) for e in embedded)
     if n_windows < MIN_FIT_WINDOWS:
         need_s = (camera.window + (MIN_FIT_WINDOWS - 1) * stride) / camera.fps
@@ -127,7 +166,20 @@ def fit_profile(
     all_vectors = np.concatenate([e.vectors for e in embedded])
     one_sided = opts.exceedance and bool(getattr(encoder, "one_sided", False))
     final = NormalityModel(all_cells, all_vectors, kind=opts.scorer, k=opts.k, exceedance=one_sided)  # type: ignore[arg-type]
-    final.calibrate(*_held_out(embedded, final, opts, camera.window, stride))
+    *held, held_index = _held_out(embedded, final, opts, camera.window, stride)
+    cell_raw = final.calibrate(*held)
+    objects = scale = None
+    fused = None
+    object_cal = None
+    if stage is not None:
+        scale, objects, obj_levels = _fit_objects(embedded, held_index, stage.settings.memory_s, opts.k)
+        if objects is not None:
+            positive = obj_levels[obj_levels > 0]
+            ocal = Calibration.fit(positive if positive.size >= 10 else np.maximum(obj_levels, 1e-3))
+            object_cal = (ocal.median, ocal.high)
+            assert final.calibration is not None
+            cal = Calibration.fit(fuse_levels(cell_raw, obj_levels, final.calibration, ocal))
+            fused = (cal.median, cal.high)
     engram = None
     if opts.engram:
         engram = EngramMemory.fit([e.vectors for e in embedded], final.vector_scale, k=opts.codebook, n=opts.ngram)
@@ -148,17 +200,27 @@ def fit_profile(
         n_windows=int(len(all_cells)),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         scene_state=scene_state,
+        detector_state=stage_detector_state(stage) if objects is not None else None,
+        blob_state=stage.blobs.state() if objects is not None and stage is not None and stage.blobs is not None
+        and stage.detector is not None else None,
+        person_scale=scale.to_list() if objects is not None and scale is not None else None,
+        objects=objects,
+        stage=_stage_state(stage) if objects is not None else None,
+        fused_calibration=fused,
+        object_calibration=object_cal,
     )
 
 
 def _held_out(
     embedded: list[_VideoEmbeddings], final: NormalityModel, opts: FitOptions, window: int, stride: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:
     """Distances (and feature exceedances) of normal windows scored by a model that never saw them.
 
     With several videos, each is scored by a model fitted on the others (they differ in
     light and in who walks by, as new footage will); with one, its last quarter is scored by
-    a model fitted on the rest, leaving a window's length between the two.
+    a model fitted on the rest, leaving a window's length between the two. The last item says
+    which windows were held out: ``(video, held-out window indices, training window indices)``
+    in the order of the rows, so the object level is held out the same way.
     """
     scales = {"cell_feature_scale": final.cell_feature_scale, "vector_scale": final.vector_scale}
 
@@ -167,6 +229,7 @@ def _held_out(
                               scales=scales, exceedance=final.exceedance)
 
     dists, wins, excs = [], [], []
+    index: list[tuple[int, np.ndarray, np.ndarray]] = []
     if len(embedded) >= 2:
         for i, e in enumerate(embedded):
             others = [o for j, o in enumerate(embedded) if j != i]
@@ -174,6 +237,7 @@ def _held_out(
             dists.append(d)
             wins.append(w)
             excs.append(x)
+            index.append((i, np.arange(len(e.cells)), np.array([], int)))
     else:
         e = embedded[0]
         n = len(e.cells)
@@ -181,12 +245,144 @@ def _held_out(
         gap = int(np.ceil(window / stride))
         if n < 12 or n - cut - gap < 2:
             log.warning("normal footage is too short to hold part of it out; calibrating on the training windows")
-            return final.held_out_distances(e.cells, e.vectors)
+            d, w, x = final.held_out_distances(e.cells, e.vectors)
+            return d, w, x, [(0, np.arange(n), np.arange(n))]
         d, w, x = model([e.cells[:cut]], [e.vectors[:cut]]).held_out_distances(e.cells[cut + gap :], e.vectors[cut + gap :])
         dists.append(d)
         wins.append(w)
         excs.append(x)
-    return np.concatenate(dists), np.concatenate(wins), np.concatenate(excs)
+        index.append((0, np.arange(cut + gap, n), np.arange(cut)))
+    return np.concatenate(dists), np.concatenate(wins), np.concatenate(excs), index
+
+
+def _encoder_detection(encoder: str, det: DetectionConfig) -> dict[str, Any]:
+    """The motion encoder's settings that the camera's ``detection`` section sets."""
+    if encoder != "motion":
+        return {}
+    return {"fg_sigma": det.fg_sigma, "fg_floor": det.fg_floor, "slow_speed": det.still_speed,
+            "group_size": det.group_size}
+
+
+def _object_stage(det: DetectionConfig, videos: Sequence[str], camera: CameraConfig, sampled: Callable[[str], Any],
+                  models_dir: str | Path | None) -> ObjectStage:
+    """The object path for fitting: detector (input size chosen on normal frames when ``auto``),
+    the blob detector fitted on normal frames, and a tracker that keeps every track."""
+    blobs = BlobDetector(settings={"sigma": det.fg_sigma, "floor": det.fg_floor})
+    blobs.fit(f for v in videos for f in sampled(v))
+    detector = None
+    if det.detector == "blobs":
+        detector = None
+    elif det.detector == "yolov3-tiny":
+        size = det.input_size
+        if size == "auto":
+            size = _auto_input_size(videos, camera, sampled, models_dir)
+        detector = get_detector("yolov3-tiny", models_dir=models_dir, input_size=int(size))
+    else:
+        detector = get_detector(det.detector, weights=det.weights)
+    settings = StageSettings(detector_fps=det.detector_fps, flagged_fps=det.flagged_fps, flag_score=det.flag_score,
+                             unexplained_blobs=det.unexplained_blobs, min_confidence=det.min_confidence,
+                             memory_s=det.object_memory_s)
+    tracker = TrackerSettings(lost_s=det.track_lost_s, keep_s=1e9)  # fitting keeps every track to the end
+    return ObjectStage(detector, blobs, settings, tracker)
+
+
+def _auto_input_size(videos: Sequence[str], camera: CameraConfig, sampled: Callable[[str], Any],
+                     models_dir: str | Path | None, probes: int = 24) -> int:
+    """YOLO's input size for this camera: a generous probe on a few normal frames finds its
+    people; the smaller of them (10th percentile) should be about 32 network pixels tall."""
+    frames = [f for v in videos for f in sampled(v)]
+    if not frames:
+        return 416
+    pick = [frames[i] for i in np.linspace(0, len(frames) - 1, min(probes, len(frames))).astype(int)]
+    h, w = pick[0].shape[:2]
+    probe = int(min(MAX_INPUT, max(416, round(3 * max(h, w) / 32) * 32)))
+    detector = get_detector("yolov3-tiny", models_dir=models_dir, input_size=probe)
+    heights = []
+    for dets in detector.detect(pick):
+        groups = np.asarray(dets.data.get("groups", np.zeros((0, 1)))) if len(dets) else np.zeros((0, 1))
+        for box, conf, g in zip(dets.xyxy, dets.confidence, groups):
+            if conf >= 0.3 and int(np.argmax(g)) == 0:  # confident people
+                heights.append(float(box[3] - box[1]))
+    size = input_size_for(np.array(heights), max(h, w))
+    log.info("detector input %d px (people found in %d probe frames: %d)", size, len(pick), len(heights))
+    return size
+
+
+def _stage_state(stage: ObjectStage) -> dict[str, Any]:
+    s = stage.settings
+    t = stage._tracker_settings
+    return {"detector_fps": s.detector_fps, "flagged_fps": s.flagged_fps, "flag_score": s.flag_score,
+            "unexplained_blobs": s.unexplained_blobs, "min_confidence": s.min_confidence, "memory_s": s.memory_s,
+            "tracker": {"lost_s": t.lost_s, "activation": t.activation, "high_confidence": t.high_confidence,
+                        "min_iou": t.min_iou}}
+
+
+def stage_detector_state(stage: ObjectStage) -> dict[str, Any]:
+    """What the profile keeps of the stage's detector (the blob detector when it is the detector)."""
+    if stage.detector is not None:
+        return stage.detector.state()
+    assert stage.blobs is not None
+    return stage.blobs.state()
+
+
+def _fit_objects(embedded: list[_VideoEmbeddings], held_index: list[tuple[int, np.ndarray, np.ndarray]], memory_s: float,
+                 k: int) -> tuple[PersonScale, ObjectNormality | None, np.ndarray]:
+    """Person scale, the normal object bank and the held-out object level of every held-out window."""
+    obs = [(o.feet[1], o.height, GROUPS[int(np.argmax(o.groups))]) for e in embedded for tr in e.tracks
+           for o in tr.observations if o.height >= 0.8 * o.width * (e.frame_size[0] / e.frame_size[1] if e.frame_size else 1.0)]
+    scale = fit_scale(obs)
+    for e in embedded:
+        e.rows, e.track_ids = [], []
+        aspect = frame_aspect(e.frame_size) if e.frame_size else 4 / 3
+        for t0, t1 in e.spans:
+            rows, ids = [], []
+            for tr in e.tracks:
+                f = object_features(tr, float(t0), float(t1), scale, aspect)
+                if f is not None:
+                    rows.append(f)
+                    ids.append(tr.track_id)
+            e.rows.append(np.stack(rows) if rows else np.zeros((0, len(OBJECT_FEATURES)), np.float32))
+            e.track_ids.append(ids)
+    bank = [r for e in embedded for r in e.rows if len(r)]
+    n_held = sum(len(h) for _v, h, _t in held_index)
+    if not bank:
+        log.info("no objects in the normal footage: the object level is off for this camera")
+        return scale, None, np.zeros(n_held)
+    full = ObjectNormality(np.concatenate(bank), k=k)
+    raw: list[np.ndarray] = []
+    for v, held, train in held_index:
+        if len(embedded) >= 2:
+            rows = [r for j, e in enumerate(embedded) if j != v for r in e.rows if len(r)]
+        else:
+            rows = [embedded[v].rows[i] for i in train if len(embedded[v].rows[i])]
+        if not rows:
+            raw.append(np.zeros(len(held)))
+            continue
+        model = ObjectNormality(np.concatenate(rows), k=k, scale=full.scale)
+        raw.append(_window_maxima(model, embedded[v], held, memory_s))
+    held_raw = np.concatenate(raw) if raw else np.zeros(0)
+    full.calibrate(held_raw)
+    return scale, full, held_raw / max(full.level_scale, 1e-6)
+
+
+def _window_maxima(model: ObjectNormality, e: _VideoEmbeddings, windows: np.ndarray, memory_s: float) -> np.ndarray:
+    """Per window, the highest object distance, each track remembering its peak for ``memory_s``."""
+    peaks: dict[int, tuple[float, float]] = {}
+    out = np.zeros(len(windows))
+    for n, i in enumerate(windows):
+        rows, ids, t = e.rows[i], e.track_ids[i], float(e.spans[i, 1])
+        if not len(rows):
+            continue
+        best = 0.0
+        for tid, d in zip(ids, model.distances(rows)):
+            past = peaks.get(tid)
+            if past is not None and t - past[0] <= memory_s and past[1] >= d:
+                d = past[1]
+            else:
+                peaks[tid] = (t, float(d))
+            best = max(best, float(d))
+        out[n] = best
+    return out
 
 
 def _fit_head(encoder: Encoder, model: NormalityModel, cam: CameraConfig, labels: str | Path, progress: Progress | None) -> TypeHead:

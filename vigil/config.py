@@ -63,6 +63,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "VIGIL_EMBED_MODEL": "embeddings.model",
     "VIGIL_EMBED_API_KEY": "embeddings.api_key",
     "VIGIL_MEMORY_URL": "memory_url",
+    "VIGIL_MODELS_DIR": "models_dir",
     "VIGIL_FPS": "defaults.fps",
     "VIGIL_THRESHOLD": "defaults.threshold",
 }
@@ -118,6 +119,50 @@ def polygon_area(points: tuple[tuple[float, float], ...]) -> float:
     return abs(twice) / 2.0
 
 
+class DetectionConfig(BaseModel):
+    """Every threshold of perception and of the type rules, in physical terms.
+
+    Speeds are in body heights per second (a walker is about 0.7-1, a runner 2 or more, near the
+    camera or far from it), sizes in person areas or body heights of a person standing at that
+    spot, times in seconds. Defaults are what real sites use; a scene with short events (the
+    synthetic demo) sets its own in its ``vigil.yaml``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # --- the object detector and the tracker
+    detector: Literal["yolov3-tiny", "blobs", "ultralytics", "rfdetr", "none"] = Field(
+        "yolov3-tiny", description="Object detector: yolov3-tiny (embedded, `vigil models pull`), blobs (foreground "
+        "regions, no classes), ultralytics or rfdetr (local weights), none (cell scores only).")
+    weights: str | None = Field(None, description="Local weights file for ultralytics / rfdetr.")
+    input_size: int | Literal["auto"] = Field(
+        "auto", description="Detector input, long side in pixels (multiple of 32); auto: chosen at fit time so the "
+        "camera's smaller people are about 32 pixels tall for the network.")
+    detector_fps: float = Field(2.0, gt=0, le=60, description="Detections per second of video on ordinary footage.")
+    flagged_fps: float = Field(8.0, gt=0, le=60, description="Detections per second while the cell scorer flags the footage.")
+    flag_score: float = Field(0.2, ge=0, le=1, description="Calibrated cell score from which footage counts as flagged.")
+    min_confidence: float = Field(0.15, ge=0, le=1, description="Detections weaker than this are not followed.")
+    unexplained_blobs: bool = Field(True, description="Also follow foreground regions no detection covers, as unknown objects.")
+    track_lost_s: float = Field(1.5, gt=0, le=60, description="A track unseen this long is ended.")
+    object_memory_s: float = Field(3.0, ge=0, le=60, description="An object keeps its highest score this long.")
+    # --- foreground (learned from the camera's normal footage)
+    fg_sigma: float = Field(6.0, gt=0, le=50, description="Robust spreads of the normal pixel noise above which a pixel "
+                            "is foreground (compressed video has heavy-tailed noise: 6 keeps its artefacts out).")
+    fg_floor: float = Field(10.0, gt=0, le=255, description="Grey levels: the least difference that counts as foreground.")
+    # --- type rules (and the tripwires that open candidates for them)
+    run_speed: float = Field(1.5, gt=0, le=20, description="Body heights/s above which a person is running.")
+    still_speed: float = Field(0.25, gt=0, le=5, description="Body heights/s below which an object is still.")
+    vehicle_size: float = Field(3.5, gt=0, le=100, description="Person areas from which an unnamed object is vehicle-sized.")
+    group_size: float = Field(2.5, gt=0, le=100, description="Person areas above which a blob is more than one person.")
+    lying_aspect: float = Field(1.3, gt=0, le=10, description="Box width/height above which a person is lying.")
+    lying_s: float = Field(1.5, gt=0, le=600, description="Seconds a person must stay down to have fallen.")
+    fight_jitter: float = Field(0.6, gt=0, le=20, description="Body heights/s of velocity change that makes motion erratic.")
+    intrusion_s: float = Field(1.0, ge=0, le=3600, description="Seconds inside a restricted zone that make an intrusion.")
+    vehicle_s: float = Field(1.0, ge=0, le=3600, description="Seconds a vehicle must move inside a pedestrian zone.")
+    loiter_s: float = Field(120.0, gt=0, le=86400, description="Seconds of lingering in a loitering zone that make loitering.")
+    abandoned_s: float = Field(60.0, gt=0, le=86400, description="Seconds an object must lie unattended to be abandoned.")
+
+
 class CameraConfig(BaseModel):
     """Per-camera settings; ``defaults`` fills whatever a camera section leaves out."""
 
@@ -143,6 +188,8 @@ class CameraConfig(BaseModel):
     reconnect_attempts: int = Field(5, ge=0, le=100, description="Reconnects before a stream is given up.")
     reconnect_max_delay_s: float = Field(10.0, gt=0, le=600, description="Cap on the reconnect backoff.")
     zones: list[Zone] = Field(default_factory=list)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig,
+                                       description="Thresholds of perception and the type rules (physical units).")
     schedule: list[str] = Field(
         default_factory=list,
         description='Hours when alerts are raised, as "HH:MM-HH:MM" (may cross midnight); empty: always.',
@@ -214,6 +261,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_dir: Path = Field(Path("vigil-data"), description="Store, profiles, keyframes and clips.")
+    models_dir: Path | None = Field(None, description="Model cache (`vigil models pull`); default <data_dir>/models.")
     memory_url: str | None = Field(None, description="A Chroma server (http://host:port); default: local files.")
     llm: Endpoint = Field(default_factory=Endpoint, description="Chat model for the agents.")
     vlm: Endpoint = Field(default_factory=Endpoint, description="Vision-language model for describe.")
@@ -239,7 +287,14 @@ class Settings(BaseModel):
                 raise ValueError(
                     f"camera name {name!r} must be 1-64 letters, digits, '_', '-' or '.'"
                 )
-            merged[name] = {**defaults, **section} if isinstance(section, dict) else section
+            if isinstance(section, dict):
+                combined = {**defaults, **section}
+                # the detection section merges key by key too: a camera changes only what it names
+                if isinstance(defaults.get("detection"), dict) and isinstance(section.get("detection"), dict):
+                    combined["detection"] = {**defaults["detection"], **section["detection"]}
+                merged[name] = combined
+            else:
+                merged[name] = section
         return {**data, "cameras": merged}
 
     @model_validator(mode="after")
@@ -248,6 +303,11 @@ class Settings(BaseModel):
             if ep.api_key is None and self.llm.api_key is not None:
                 ep.api_key = self.llm.api_key
         return self
+
+    @property
+    def model_cache(self) -> Path:
+        """Where detector files live: ``models_dir``, else ``<data_dir>/models``."""
+        return Path(self.models_dir).expanduser() if self.models_dir else Path(self.data_dir).expanduser() / "models"
 
     def camera(self, name: str, *, must_exist: bool = False) -> CameraConfig:
         """The effective settings of one camera.

@@ -12,6 +12,8 @@ _EXTRAS = {
     "torch": "vjepa2",
     "transformers": "vjepa2",
     "llama_cpp": "llamacpp",
+    "ultralytics": "detect",
+    "rfdetr": "detect",
 }
 
 

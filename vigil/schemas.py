@@ -92,8 +92,36 @@ def frame_labels(events: list[tuple[float, float, str]], n_frames: int, fps: flo
     return labels
 
 
+def frame_label_truth(raw: dict, kind: str | None = None) -> dict[str, dict]:
+    """``gt.json`` entries from a frame-label file as benchmarks ship it (UCSD Ped2 here)::
+
+        {"fps": 10.0, "frame_files": "test/<video>/<frame>.jpg",
+         "videos": {"01": {"n_frames": 180, "anomalous_frames": [61, 180], "labels": [0, ...]}}}
+
+    ``anomalous_frames`` are 1-based inclusive ranges (one ``[first, last]`` or a list of them);
+    each becomes an event of type ``kind``: by default the file's ``anomaly_type``, else
+    ``vehicle`` when the videos list ``objects_seen`` (Ped2's non-pedestrian traffic: bicycles,
+    skateboards, carts), else ``anomaly``. A video's path is its folder, from ``frame_files``.
+    """
+    fps = float(raw["fps"])
+    if kind is None:
+        listed = any("objects_seen" in v for v in raw["videos"].values())
+        kind = str(raw.get("anomaly_type") or ("vehicle" if listed else "anomaly"))
+    pattern = str(raw.get("frame_files", "<video>"))
+    folder = pattern.split("<video>")[0] + "{}" if "<video>" in pattern else "{}"
+    out: dict[str, dict] = {}
+    for name, v in raw["videos"].items():
+        spans = v.get("anomalous_frames") or []
+        if spans and not isinstance(spans[0], (list, tuple)):
+            spans = [spans]
+        events = [[round((a - 1) / fps, 4), round(b / fps, 4), kind] for a, b in spans]
+        out[name] = {"path": folder.format(name), "fps": fps, "n_frames": int(v["n_frames"]), "labels": v["labels"],
+                     "events": events}
+    return out
+
+
 def load_ground_truth(path: str | Path) -> dict[str, VideoTruth]:
-    """Read and validate a ``gt.json`` file.
+    """Read and validate a ``gt.json`` file, or a benchmark's frame-label file (:func:`frame_label_truth`).
 
     Raises:
         DataError: missing file, invalid JSON or a video entry that does not validate.
@@ -107,6 +135,12 @@ def load_ground_truth(path: str | Path) -> dict[str, VideoTruth]:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict) or not raw:
         raise DataError(f"{path}: expected a non-empty mapping of video name -> truth")
+    if isinstance(raw.get("videos"), dict) and "fps" in raw:
+        try:
+            raw = frame_label_truth(raw)  # a benchmark's frame labels
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{path}: a frame-label file needs fps and, per video, n_frames, labels and "
+                            f"anomalous_frames ({exc})") from None
     truth: dict[str, VideoTruth] = {}
     for name, entry in raw.items():
         try:

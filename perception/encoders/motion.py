@@ -3,10 +3,11 @@
 Per frame, at a reduced working resolution:
 
 - dense optical flow (OpenCV DIS, ultrafast preset) between consecutive sampled frames;
-- foreground against a background learned from the camera's normal footage, after correcting
-  the frame's gain per channel (so drifting light is not foreground);
+- foreground against a background learned from the camera's normal footage
+  (:class:`perception.background.BackgroundModel`: light followed block by block, a per-pixel
+  threshold from the normal footage's own noise);
 - foreground blobs (connected components) with their feet point (bottom centre), shape and
-  mean flow.
+  mean optical flow (blobs are not tracked here: the one tracker is :mod:`perception.tracking`).
 
 Speeds and sizes are expressed in *body heights* of a person standing at the blob's feet,
 using a perspective model (expected person height per image row) fitted on the normal
@@ -31,6 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from perception.background import BackgroundModel, BackgroundSettings
 from perception.encoders import Embedding, Encoder, register_encoder
 from perception.windows import Window
 
@@ -51,8 +53,7 @@ FEATURES: tuple[str, ...] = (
     "footfall_rarity", # how rarely normal footage had people standing where these people stand
     "large_rarity",    # how rarely normal footage had large blobs (vehicles) where these are
 )
-TRACK_STEPS = 4  # frames a blob's displacement is averaged over
-LARGE_BLOB = 2.5  # person areas above which a blob is a vehicle or a group, not one person
+LARGE_BLOB = 2.5  # default of MotionConfig.group_size (detection.group_size)
 GLOBALS: tuple[str, ...] = ("fg_total", "persist_total", "blobs", "speed_top", "agitation_top")
 
 
@@ -63,22 +64,26 @@ class MotionConfig:
     Attributes:
         work_width: frames are analysed at this width (height keeps the aspect ratio).
         grid_rows, grid_cols: the cell grid.
-        fg_threshold: colour difference (0-255) that makes a pixel foreground.
+        fg_sigma: robust spreads of the normal pixel noise above which a pixel is foreground.
+        fg_floor: the least grey-level difference that counts as foreground.
         min_blob_px: smaller connected components are noise.
         min_blob_height: blobs shorter than this (pixels) give no shape.
         slow_speed: body heights per second below which presence counts as dwelling.
         dwell_s: time constant over which dwelling builds up.
+        group_size: person areas above which a blob is a vehicle or a group, not one person.
         fps: sampling rate of the frames the encoder receives.
     """
 
     work_width: int = 160
     grid_rows: int = 8
     grid_cols: int = 10
-    fg_threshold: float = 28.0
+    fg_sigma: float = 6.0
+    fg_floor: float = 10.0
     min_blob_px: int = 6
     min_blob_height: int = 6
     slow_speed: float = 0.35
     dwell_s: float = 8.0
+    group_size: float = LARGE_BLOB
     fps: float = 8.0
 
     def __post_init__(self) -> None:
@@ -86,10 +91,10 @@ class MotionConfig:
             raise ValueError(f"work_width must be in [32, 1920], got {self.work_width}")
         if not (1 <= self.grid_rows <= 64 and 1 <= self.grid_cols <= 64):
             raise ValueError(f"grid must be between 1x1 and 64x64, got {self.grid_rows}x{self.grid_cols}")
-        if not 1.0 <= self.fg_threshold <= 255.0:
-            raise ValueError(f"fg_threshold must be in [1, 255], got {self.fg_threshold}")
-        if self.fps <= 0 or self.dwell_s <= 0:
-            raise ValueError("fps and dwell_s must be > 0")
+        if not (self.fg_sigma > 0 and 1.0 <= self.fg_floor <= 255.0):
+            raise ValueError(f"fg_sigma must be > 0 and fg_floor in [1, 255], got {self.fg_sigma}, {self.fg_floor}")
+        if self.fps <= 0 or self.dwell_s <= 0 or self.group_size <= 0:
+            raise ValueError("fps, dwell_s and group_size must be > 0")
 
 
 @dataclass
@@ -104,7 +109,7 @@ class _FrameStats:
     agitation: np.ndarray  # (R, C) largest mean |flow| inside a blob, body heights / s
     aspect: np.ndarray     # (R, C) widest blob (width / height)
     size: np.ndarray       # (R, C) largest blob, person areas
-    large: np.ndarray      # (R, C) fastest blob larger than LARGE_BLOB person areas, heights / s
+    large: np.ndarray      # (R, C) fastest blob larger than group_size person areas, heights / s
     rarity: np.ndarray     # (R, C) how rarely people stood where this frame's people stand (0..1)
     large_rarity: np.ndarray  # (R, C) the same for large blobs (vehicles): 1 where none went
     n_blobs: int
@@ -116,6 +121,7 @@ class MotionEncoder(Encoder):
 
     Args:
         background: ``(h, w, 3)`` float32 background at working resolution, from :meth:`fit`.
+        threshold: ``(h, w)`` float32 per-pixel foreground threshold, from :meth:`fit`.
         perspective: ``(slope, intercept)`` of the expected person height (pixels) per image
             row at working resolution, from :meth:`fit`.
         footfall: ``(2, h, w)`` rarity (0 common .. 1 never seen) of people's feet and of large
@@ -131,20 +137,26 @@ class MotionEncoder(Encoder):
         background: np.ndarray | None = None,
         perspective: Any = None,
         footfall: np.ndarray | None = None,
+        threshold: np.ndarray | None = None,
         **config: Any,
     ) -> None:
+        config.pop("fg_threshold", None)  # a setting of earlier versions, now learned per pixel
         self.config = MotionConfig(**config)
-        self.background = None if background is None else np.asarray(background, dtype=np.float32)
+        self._settings = BackgroundSettings(sigma=self.config.fg_sigma, floor=self.config.fg_floor,
+                                            ceiling=max(self.config.fg_floor, 60.0))
+        self.bgmodel = None if background is None else BackgroundModel(background, threshold, self._settings)
         self.perspective = None if perspective is None else tuple(float(v) for v in np.ravel(perspective))
         self.footfall = None if footfall is None else np.asarray(footfall, dtype=np.float32)
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._cache: dict[int, _FrameStats] = {}
-        self._bg_sub: tuple[np.ndarray, np.ndarray] | None = None
-        self._bg_u8: np.ndarray | None = None
         self._prev: tuple[int, np.ndarray] | None = None
-        self._prev_blobs: tuple[int, np.ndarray, list[list[tuple[float, float]]]] | None = None
         self._dwell: np.ndarray | None = None
         self._last_window_end: float | None = None
+
+    @property
+    def background(self) -> np.ndarray | None:
+        """``(h, w, 3)`` float32 background at the working resolution (``None`` before fitting)."""
+        return None if self.bgmodel is None else self.bgmodel.background
 
     # ------------------------------------------------------------------ interface
     @property
@@ -154,24 +166,20 @@ class MotionEncoder(Encoder):
     @property
     def version(self) -> str:
         c = self.config
-        return f"motion-4/{c.work_width}/{c.grid_rows}x{c.grid_cols}/{c.fg_threshold:g}"
+        return f"motion-5/{c.work_width}/{c.grid_rows}x{c.grid_cols}/{c.fg_sigma:g}:{c.fg_floor:g}"
 
     def reset(self) -> None:
         self._cache.clear()
         self._prev = None
-        self._prev_blobs = None
         self._dwell = None
         self._last_window_end = None
 
     def fit(self, frames_per_video: Iterable[Iterable[np.ndarray]]) -> None:
-        """Learn the background (per-pixel median) and the perspective from normal frames."""
+        """Learn the background (with its noise) and the perspective from normal frames."""
         samples = [self._work(image) for frames in frames_per_video for image in frames]
         if not samples:
             raise ValueError("no frames to learn a background from")
-        stack = np.stack(samples).astype(np.float32)
-        if len(stack) > 400:  # bound memory; an even subsample keeps the median honest
-            stack = stack[np.linspace(0, len(stack) - 1, 400).astype(int)]
-        self.background = np.median(stack, axis=0).astype(np.float32)
+        self.bgmodel = BackgroundModel.fit(samples, self._settings)
         feet_y, heights, blobs = [], [], []
         for work in samples:
             fg = self._foreground(work)
@@ -189,7 +197,7 @@ class MotionEncoder(Encoder):
         people, large = [], []
         for x, y, a in blobs:
             person = float(self.person_height(y + 1))
-            (large if a > LARGE_BLOB * 0.25 * person * person else people).append((x, y))
+            (large if a > self.config.group_size * 0.25 * person * person else people).append((x, y))
         shape = self.background.shape[:2]
         maps = [_footfall(pts, shape, self.person_height) for pts in (people, large)]
         self.footfall = np.stack([m if m is not None else np.ones(shape, np.float32) for m in maps])
@@ -197,8 +205,9 @@ class MotionEncoder(Encoder):
 
     def state(self) -> dict[str, Any]:
         arrays: dict[str, np.ndarray] = {}
-        if self.background is not None:
-            arrays["background"] = self.background
+        if self.bgmodel is not None:
+            arrays["background"] = self.bgmodel.background
+            arrays["threshold"] = self.bgmodel.threshold
         if self.perspective is not None:
             arrays["perspective"] = np.array(self.perspective, np.float64)
         if self.footfall is not None:
@@ -212,6 +221,7 @@ class MotionEncoder(Encoder):
             background=arrays.get("background"),
             perspective=arrays.get("perspective"),
             footfall=arrays.get("footfall"),
+            threshold=arrays.get("threshold"),
             **state.get("config", {}),
         )
 
@@ -229,19 +239,10 @@ class MotionEncoder(Encoder):
         return r, c, max(1, h // r), max(1, w // c)
 
     def _foreground(self, work: np.ndarray) -> np.ndarray:
-        if self.background is None or self.background.shape[:2] != work.shape[:2]:
+        if self.bgmodel is None or self.bgmodel.shape != work.shape[:2]:
             # not fitted (or a different camera shape): the first frame stands in
-            self.background = work.astype(np.float32)
-        if self._bg_sub is None or self._bg_sub[0] is not self.background:
-            bsub = self.background[::6, ::6].reshape(-1, 3)
-            self._bg_sub = (self.background, np.maximum(np.median(bsub, axis=0), 1.0))
-            self._bg_u8 = np.clip(np.round(self.background), 0, 255).astype(np.uint8)
-        # per-channel gain from medians of a subsample: robust to the people in the frame
-        gain = np.median(work[::6, ::6].reshape(-1, 3), axis=0) / self._bg_sub[1]
-        expected = cv2.multiply(self._bg_u8, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0))
-        diff = cv2.absdiff(work, expected)
-        diff = cv2.max(cv2.max(diff[..., 0], diff[..., 1]), diff[..., 2])
-        return diff > self.config.fg_threshold
+            self.bgmodel = BackgroundModel(work.astype(np.float32), None, self._settings)
+        return self.bgmodel.foreground(work)
 
     def person_height(self, feet_y: float | np.ndarray) -> float | np.ndarray:
         """Expected height (pixels, working resolution) of a person whose feet are at ``feet_y``."""
@@ -252,34 +253,6 @@ class MotionEncoder(Encoder):
             return np.maximum(floor, np.full(np.shape(feet_y), 0.25 * rows, dtype=float))
         slope, intercept = self.perspective
         return np.maximum(floor, slope * np.asarray(feet_y, float) + intercept)
-
-    def _match(self, blobs: np.ndarray, persons: np.ndarray, index: int) -> list[tuple[float, float] | None]:
-        """Per-frame displacement (pixels) of each blob over its recent track, where known.
-
-        A blob is matched to the previous frame's blob whose centroid is nearest, if that is
-        mutual, within 0.8 person heights, and the areas differ by less than a factor of two:
-        splits and merges then go unmatched instead of faking large steps. Matched blobs
-        extend the previous blob's track; the displacement is averaged over up to
-        ``TRACK_STEPS`` frames, which steadies it.
-        """
-        out: list[tuple[float, float] | None] = [None] * len(blobs)
-        tracks: list[list[tuple[float, float]]] = [[(float(b[0]), float(b[1]))] for b in blobs]
-        prev = self._prev_blobs
-        if prev is not None and prev[0] < index and len(prev[1]) and len(blobs):
-            pb, prev_tracks = prev[1], prev[2]
-            d = np.hypot(blobs[:, None, 0] - pb[None, :, 0], blobs[:, None, 1] - pb[None, :, 1])
-            d = d / np.maximum(persons[:, None], 1.0)
-            nearest_prev = d.argmin(axis=1)
-            nearest_cur = d.argmin(axis=0)
-            for j, i in enumerate(nearest_prev):
-                ratio = blobs[j, 2] / max(pb[i, 2], 1.0)
-                if nearest_cur[i] == j and d[j, i] <= 0.8 and 0.5 <= ratio <= 2.0:
-                    tracks[j] = (prev_tracks[i] + tracks[j])[-(TRACK_STEPS + 1):]
-                    steps = len(tracks[j]) - 1
-                    (x0, y0), (x1, y1) = tracks[j][0], tracks[j][-1]
-                    out[j] = ((x1 - x0) / steps, (y1 - y0) / steps)
-        self._prev_blobs = (index, blobs, tracks)
-        return out
 
     def _frame_stats(self, index: int, image: np.ndarray) -> _FrameStats:
         cfg = self.config
@@ -310,7 +283,6 @@ class MotionEncoder(Encoder):
         n_blobs = len(keep)
         blobs = np.array([[centroids[k, 0], centroids[k, 1], stats[k, 4], stats[k, 1] + stats[k, 3]] for k in keep], float)
         persons = self.person_height(blobs[:, 3]) if n_blobs else np.zeros(0)
-        moved = self._match(blobs, persons, index)
         if n_blobs:
             # per-blob flow sums over foreground pixels only (a few percent of the frame)
             on = np.flatnonzero(fg)
@@ -326,7 +298,7 @@ class MotionEncoder(Encoder):
                 person = float(persons[j])
                 feet[r, c] = True
                 size[r, c] = max(size[r, c], a / (0.25 * person * person))  # a standing person ~ 1
-                is_large = a > LARGE_BLOB * 0.25 * person * person
+                is_large = a > cfg.group_size * 0.25 * person * person
                 if self.footfall is not None and self.footfall.shape[1:] == (h, w):
                     here = float(self.footfall[int(is_large), min(h - 1, y + bh - 1), min(w - 1, x + bw // 2)])
                     target = large_rarity if is_large else rarity
@@ -334,10 +306,9 @@ class MotionEncoder(Encoder):
                 if bh >= cfg.min_blob_height or bw >= cfg.min_blob_height:
                     aspect[r, c] = max(aspect[r, c], bw / bh)
                 per_s = cfg.fps / person
-                # velocity: the blob's own displacement when it was matched to the previous
-                # frame, else its mean optical flow (which undershoots on plain surfaces)
-                dx, dy = moved[j] if moved[j] is not None else (fx[k] / a, fy[k] / a)
-                vx, vy = dx * per_s, dy * per_s
+                # velocity: the blob's mean optical flow (objects are followed by the one
+                # tracker, perception.tracking; the cells only say what moved where)
+                vx, vy = fx[k] / a * per_s, fy[k] / a * per_s
                 if is_large:
                     # vehicles and groups: kept apart so a car on the road does not make
                     # a person running beside it look ordinary

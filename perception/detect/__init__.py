@@ -1,0 +1,151 @@
+"""Object detectors: one registry, one interface, one set of class groups.
+
+A :class:`Detector` turns frames into :class:`supervision.Detections` (pixel boxes in the frame
+it was given, a confidence, a class id and, in ``data``, the probability of each class group),
+which the one tracker (:mod:`perception.tracking`) follows. Detectors are chosen by name
+(``get_detector("yolov3-tiny")``); heavy ones import their dependencies only when built.
+
+===============  ============================================================================
+``yolov3-tiny``  embedded default: YOLOv3-tiny (COCO-80) with OpenCV's DNN module, weights from
+                 the model cache (``vigil models pull``), sha256-checked (:mod:`.yolo`)
+``blobs``        foreground blobs against the camera's learned background, no classes; for
+                 cameras no detector fits (thermal, top-down) and for tests (:mod:`.blobs`)
+``ultralytics``  an Ultralytics YOLO model from a local weights file (``pip install
+                 'vigil[detect]'``) (:mod:`.external`)
+``rfdetr``       an RF-DETR model from a local weights file (``pip install 'vigil[detect]'``)
+===============  ============================================================================
+
+Class groups say what an object is for the rules and the normality model, whatever the
+detector's own class list: ``person``; ``wheeled`` (bicycle, motorcycle, skateboard, car, truck,
+bus, train); ``carried`` (backpack, handbag, suitcase, umbrella); ``animal``; ``other`` (any
+other class); ``unknown`` (a foreground blob no detector named). A detector can be wrong about
+the class (a skateboarder called a horse); the groups keep the error inside "not a person".
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+GROUPS: tuple[str, ...] = ("person", "wheeled", "carried", "animal", "other", "unknown")
+#: COCO (and common aliases) class names -> group; names not listed are ``other``
+CLASS_GROUPS: dict[str, str] = {
+    "person": "person", "pedestrian": "person", "people": "person",
+    **{n: "wheeled" for n in ("bicycle", "motorcycle", "motorbike", "skateboard", "car", "truck", "bus", "train",
+                              "scooter", "wheelchair", "cart", "stroller")},
+    **{n: "carried" for n in ("backpack", "handbag", "suitcase", "umbrella", "bag", "luggage")},
+    **{n: "animal" for n in ("bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe")},
+}
+
+
+def group_of(name: str) -> str:
+    """The class group of a detector class name."""
+    return CLASS_GROUPS.get(name.strip().lower(), "other")
+
+
+def group_matrix(classes: Sequence[str]) -> np.ndarray:
+    """``(n_classes, n_groups)`` 0/1 map from a detector's classes to :data:`GROUPS`."""
+    m = np.zeros((len(classes), len(GROUPS)), np.float32)
+    for i, name in enumerate(classes):
+        m[i, GROUPS.index(group_of(name))] = 1.0
+    return m
+
+
+def group_probabilities(class_probs: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Per detection, each group's probability: the most likely class of the group.
+
+    Args:
+        class_probs: ``(N, n_classes)`` class probabilities (YOLO's are independent sigmoids).
+        matrix: :func:`group_matrix` of the detector's classes.
+    """
+    if class_probs.size == 0:
+        return np.zeros((0, len(GROUPS)), np.float32)
+    return (class_probs[:, :, None] * matrix[None]).max(axis=1).astype(np.float32)
+
+
+def empty_detections() -> Any:
+    """An empty :class:`supervision.Detections` with the fields the tracker expects."""
+    from supervision import Detections
+
+    return Detections(xyxy=np.zeros((0, 4), np.float32), confidence=np.zeros(0, np.float32),
+                      class_id=np.zeros(0, int), data={"groups": np.zeros((0, len(GROUPS)), np.float32)})
+
+
+def make_detections(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, groups: np.ndarray) -> Any:
+    """A :class:`supervision.Detections` with group probabilities in ``data["groups"]``."""
+    from supervision import Detections
+
+    if len(xyxy) == 0:
+        return empty_detections()
+    return Detections(xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4), confidence=np.asarray(confidence, np.float32),
+                      class_id=np.asarray(class_id, int), data={"groups": np.asarray(groups, np.float32)})
+
+
+class Detector(ABC):
+    """Finds objects in frames.
+
+    Detectors that learn from the camera's normal footage (the blob detector's background)
+    override :meth:`fit`; their :meth:`state` then carries what they learned into the profile.
+    """
+
+    #: registry name
+    name: str = ""
+    #: class names, in class-id order (``()`` for class-free detectors)
+    classes: tuple[str, ...] = ()
+
+    @abstractmethod
+    def detect(self, images: Sequence[np.ndarray]) -> list[Any]:
+        """One :class:`supervision.Detections` per RGB image, boxes in that image's pixels."""
+
+    def fit(self, frames: Iterable[np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Learn from normal frames (RGB) what detection needs."""
+
+    def state(self) -> dict[str, Any]:
+        """Settings plus arrays to rebuild the detector (saved in profiles)."""
+        return {"name": self.name, "config": {}, "arrays": {}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **runtime: Any) -> Detector:
+        """Rebuild a detector saved with :meth:`state` (``runtime``: e.g. the model cache)."""
+        return cls(**state.get("config", {}), **runtime)
+
+
+_REGISTRY: dict[str, type[Detector]] = {}
+
+
+def register_detector(name: str) -> Callable[[type[Detector]], type[Detector]]:
+    """Class decorator adding a detector to the registry under ``name``."""
+
+    def wrap(cls: type[Detector]) -> type[Detector]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def _load_builtins() -> None:
+    # importing the modules registers them; the external backends import their packages lazily
+    from perception.detect import blobs, external, yolo  # noqa: F401
+
+
+def detector_names() -> list[str]:
+    """Names of the registered detectors."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def detector_class(name: str) -> type[Detector]:
+    """The class registered as ``name``; raises ``ValueError`` naming the known ones."""
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown detector {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def get_detector(name: str, **config: Any) -> Detector:
+    """Build the detector registered as ``name`` with ``config``."""
+    return detector_class(name)(**config)

