@@ -30,9 +30,6 @@ from agents.tools import (
 )
 from vigil.schemas import ANOMALY_TYPES
 
-#: peak score from which a continuous event with no nameable type is still worth an alert
-UNKNOWN_ALERT_SCORE = 0.75
-
 WHY = {
     "running": "People here walk; moving this fast suggests flight, pursuit or an emergency.",
     "falling": "A person who goes down and stays down may be hurt and need help.",
@@ -44,8 +41,7 @@ WHY = {
 }
 
 
-#: a rule's confidence from which a candidate is worth a language model's attention
-TRIAGE_CONFIDENCE = 0.6
+
 
 
 def worth_a_model(ctx: ToolContext) -> bool:
@@ -57,7 +53,8 @@ def worth_a_model(ctx: ToolContext) -> bool:
     if not ctx.classification and ctx.facts is None:
         classify(ctx, NoArgs())
     strongest = max((e.confidence for e in ctx.classification), default=0.0)
-    return strongest >= TRIAGE_CONFIDENCE or ctx.event.peak_score >= UNKNOWN_ALERT_SCORE
+    det = ctx.camera.detection
+    return strongest >= det.triage_confidence or ctx.event.peak_score >= det.unknown_alert_score
 
 
 @dataclass(frozen=True)
@@ -139,7 +136,7 @@ def decider(ctx: ToolContext, report: AnalystReport, memory: dict[str, Any] | No
     familiar = bool(((memory or {}).get("engram") or {}).get("familiar"))
     if report.proposed_type != "unknown" and report.confidence >= threshold:
         verdict, kind, conf = "alert", report.proposed_type, report.confidence
-    elif report.continuous and e.peak_score >= UNKNOWN_ALERT_SCORE and not familiar and traffic_only(ctx) is None:
+    elif report.continuous and e.peak_score >= ctx.camera.detection.unknown_alert_score and not familiar and traffic_only(ctx) is None:
         verdict, kind, conf = "unknown_anomaly", "unknown", round(e.peak_score * 0.8, 3)
     else:
         verdict, kind, conf = "suppress", report.proposed_type, report.confidence
@@ -149,7 +146,7 @@ def decider(ctx: ToolContext, report: AnalystReport, memory: dict[str, Any] | No
 def traffic_only(ctx: ToolContext) -> str | None:
     """What explains the event when every alert-worthy window is passing traffic (see
     :func:`agents.rules.ordinary_traffic`), else ``None``."""
-    strong = [w for w in ctx.event.windows if w.score >= UNKNOWN_ALERT_SCORE]
+    strong = [w for w in ctx.event.windows if w.score >= ctx.camera.detection.unknown_alert_score]
     facts = ctx.scene()
     notes = [ordinary_traffic(facts, ctx.camera.zones, w.region(), w.ts_start, w.ts_end) for w in strong]
     return notes[0] if notes and all(notes) else None

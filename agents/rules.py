@@ -34,16 +34,30 @@ from vigil.config import Zone
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """Thresholds of the type rules (body heights per second, seconds, ratios)."""
+    """Thresholds of the type rules (body heights per second, seconds, person areas, ratios).
+
+    The camera's ``detection:`` section sets them (:meth:`from_config`); the defaults here are
+    that section's. ``loiter_s`` and ``object_s`` are minutes on real sites.
+    """
 
     run_speed: float = 1.5
     lying_aspect: float = 1.3
     lying_s: float = 1.5
-    loiter_s: float = 6.0
+    lying_speed: float = 1.0     # a person down on the ground stays put
+    loiter_s: float = 120.0
     intrusion_s: float = 1.0
     vehicle_s: float = 1.0
-    object_s: float = 3.0
+    object_s: float = 60.0
     fight_jitter: float = 0.6
+    vehicle_size: float = 3.5    # person areas: a car is 4-9 even head-on; three people walking together about 3
+    group_size: float = 2.5      # person areas: larger boxes are vehicles or groups, not one person lying
+
+    @classmethod
+    def from_config(cls, det: Any) -> RuleSettings:
+        """The rule thresholds of a camera's :class:`~vigil.config.DetectionConfig`."""
+        return cls(run_speed=det.run_speed, lying_aspect=det.lying_aspect, lying_s=det.lying_s, lying_speed=det.lying_speed,
+                   loiter_s=det.loiter_s, intrusion_s=det.intrusion_s, vehicle_s=det.vehicle_s, object_s=det.abandoned_s,
+                   fight_jitter=det.fight_jitter, vehicle_size=det.vehicle_size, group_size=det.group_size)
 
 
 @dataclass(frozen=True)
@@ -182,7 +196,7 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
             zone = max(ped, key=lambda z: t.zones.get(z.name, 0.0))
             inside = t.zones.get(zone.name, 0.0)
             if inside >= s.vehicle_s and moving:
-                if t.size() >= VEHICLE_MIN_SIZE:
+                if t.size() >= s.vehicle_size:
                     conf, what = min(0.97, 0.8 + 0.03 * inside), f"a vehicle-sized object ({t.size():.1f} person areas)"
                 else:  # as big as two or three people walking together: not enough to call it a vehicle
                     conf, what = 0.65, f"a large object ({t.size():.1f} person areas; a small vehicle or people walking together)"
@@ -198,10 +212,6 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
     return out
 
 
-VEHICLE_MIN_SIZE = 3.5  # person areas: a car is 4-9 even head-on; a group of three walking together is about 3
-LYING_MAX_SIZE = 2.5   # person areas: larger boxes are vehicles or groups
-LYING_MAX_SPEED = 1.0  # body heights per second: a person down on the ground stays put
-
 
 def _cut_by_frame(p: Any) -> bool:
     """Whether a box touches the frame's side or top edge: its shape is not the object's."""
@@ -213,11 +223,11 @@ def _falling(local: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeE
     for t in local:
         # a car half out of frame, or one that a person's track switched to, also looks wide:
         # only whole, person-sized boxes count, and a lying person does not travel
-        whole = [p for p in t.points if not _cut_by_frame(p) and p.size <= LYING_MAX_SIZE]
+        whole = [p for p in t.points if not _cut_by_frame(p) and p.size <= s.group_size]
         aspects = np.array([p.w / max(p.h, 1e-6) for p in whole])
         if aspects.size < 3:
             continue
-        wide = (aspects > s.lying_aspect) & np.array([p.speed <= LYING_MAX_SPEED for p in whole])
+        wide = (aspects > s.lying_aspect) & np.array([p.speed <= s.lying_speed for p in whole])
         step = (whole[-1].t - whole[0].t) / max(len(aspects) - 1, 1)
         wide_s = float(np.sum(wide)) * step
         if wide_s < s.lying_s or wide[-max(2, len(wide) // 4):].mean() <= 0.5:

@@ -63,7 +63,8 @@ class ToolContext:
                 self.facts = SceneFacts(self.event.start_s, self.event.end_s)
             else:
                 fps = self.camera.fps
-                self.facts = scene_facts(self.frames, self.scene_encoder, self.camera.zones, fps=fps)
+                self.facts = scene_facts(self.frames, self.scene_encoder, self.camera.zones, fps=fps,
+                                         still_speed=self.camera.detection.still_speed)
         return self.facts
 
     def strong_windows(self) -> list[Any]:

@@ -204,7 +204,7 @@ class Watcher:
         self.webhook = webhook
         self.options = options or WatchOptions()
         self.on_alert = on_alert
-        self.rules = rules or RuleSettings()
+        self.rules = rules or RuleSettings.from_config(self.camera.detection)
         self.scene_encoder = profile.build_scene_encoder()
         self.text = text_embedder or HashingTextEmbedder()
         self._model_version = f"{profile.encoder_version}@{profile.created}"
@@ -215,7 +215,8 @@ class Watcher:
     def scanner(self) -> Scanner:
         """The camera's scanner (its detector is loaded once, for every source)."""
         if self._scanner is None:
-            self._scanner = Scanner(self.profile, self.camera, tripwires=Tripwires(), models_dir=self.models_dir)
+            self._scanner = Scanner(self.profile, self.camera, tripwires=Tripwires.from_config(self.camera.detection),
+                                    models_dir=self.models_dir)
         return self._scanner
 
     def redeliver(self, backfill: bool = False) -> int:

@@ -36,7 +36,7 @@ from vigil.schemas import ANOMALY_TYPES, frame_labels
 log = logging.getLogger(__name__)
 
 CAMERA_NAME = "plaza"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 # Named colours (RGB) so captions can say what they show.
 CLOTHES: dict[str, tuple[int, int, int]] = {
@@ -1283,6 +1283,9 @@ def synthesize(spec: SynthSpec, out_dir: str | Path, progress: Callable[[int], N
             {"name": "kiosk", "kind": "loitering", "polygon": zones["kiosk"]},
             {"name": "plaza", "kind": "pedestrian", "polygon": zones["plaza"]},
         ],
+        # the scenes last 45 s: lingering and unattended bags last seconds here, not the minutes
+        # real sites use (detection.loiter_s / abandoned_s defaults)
+        "detection": {"loiter_s": 6.0, "abandoned_s": 3.0},
     }
     (out / "vigil.yaml").write_text(
         "# Camera settings for the synthetic plaza; use with --config or copy into your vigil.yaml\n"

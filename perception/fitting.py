@@ -38,6 +38,8 @@ from perception.objects import (
     ObjectNormality,
     ObjectStage,
     StageSettings,
+    activity_region,
+    crop_region,
     fit_scale,
     object_features,
 )
@@ -205,7 +207,7 @@ def fit_profile(
         and stage.detector is not None else None,
         person_scale=scale.to_list() if objects is not None and scale is not None else None,
         objects=objects,
-        stage=_stage_state(stage) if objects is not None else None,
+        stage=_stage_state(stage, det_cfg.detector_fps) if objects is not None else None,
         fused_calibration=fused,
         object_calibration=object_cal,
     )
@@ -259,41 +261,54 @@ def _encoder_detection(encoder: str, det: DetectionConfig) -> dict[str, Any]:
     """The motion encoder's settings that the camera's ``detection`` section sets."""
     if encoder != "motion":
         return {}
-    return {"fg_sigma": det.fg_sigma, "fg_floor": det.fg_floor, "slow_speed": det.still_speed,
+    return {"fg_sigma": det.fg_sigma, "fg_floor": det.fg_floor, "slow_speed": det.dwell_speed,
             "group_size": det.group_size}
 
 
 def _object_stage(det: DetectionConfig, videos: Sequence[str], camera: CameraConfig, sampled: Callable[[str], Any],
-                  models_dir: str | Path | None) -> ObjectStage:
+                  models_dir: str | Path | None) -> ObjectStage | None:
     """The object path for fitting: detector (input size chosen on normal frames when ``auto``),
-    the blob detector fitted on normal frames, and a tracker that keeps every track."""
+    the blob detector fitted on normal frames, and a tracker that keeps every track; ``None``
+    when the detector does not see this camera's movers (see ``detection.min_coverage``)."""
+    frames = [f for v in videos for f in sampled(v)]
     blobs = BlobDetector(settings={"sigma": det.fg_sigma, "floor": det.fg_floor})
-    blobs.fit(f for v in videos for f in sampled(v))
+    blobs.fit(frames)
     detector = None
-    if det.detector == "blobs":
-        detector = None
-    elif det.detector == "yolov3-tiny":
-        size = det.input_size
-        if size == "auto":
-            size = _auto_input_size(videos, camera, sampled, models_dir)
+    region = (0.0, 0.0, 1.0, 1.0)
+    probe = [frames[i] for i in np.linspace(0, len(frames) - 1, min(24, len(frames))).astype(int)] if frames else []
+    if det.detector not in ("blobs",) and frames:
+        # the detector looks only where things move in this camera (sky and facades cost time)
+        h, w = frames[0].shape[:2]
+        region = activity_region(np.concatenate([blobs.regions(f) for f in frames]), (w, h))
+    if det.detector == "yolov3-tiny":
+        crops = [crop_region(f, region)[0] for f in probe]
+        size = _auto_input_size(crops, models_dir) if det.input_size == "auto" else int(det.input_size)
         detector = get_detector("yolov3-tiny", models_dir=models_dir, input_size=int(size))
-    else:
+    elif det.detector != "blobs":
         detector = get_detector(det.detector, weights=det.weights)
-    settings = StageSettings(detector_fps=det.detector_fps, flagged_fps=det.flagged_fps, flag_score=det.flag_score,
+    if detector is not None:
+        # does the detector see what moves here? a few normal frames say, before any long work
+        check = ObjectStage(detector, blobs, StageSettings(min_confidence=det.min_confidence, region=region))
+        for image in probe:
+            check.detect(image)
+        log.info("detector coverage of the normal foreground: %.0f%%", 100 * (check.coverage or 0.0))
+        if (check.coverage or 0.0) < det.min_coverage:
+            log.warning("the %s detector covered %.0f%% of what moved in %d normal frames (less than "
+                        "detection.min_coverage %.0f%%): this camera is scored by motion, not objects",
+                        det.detector, 100 * (check.coverage or 0.0), len(probe), 100 * det.min_coverage)
+            return None
+    settings = StageSettings(detector_fps=det.fit_detector_fps, flagged_fps=det.flagged_fps, flag_score=det.flag_score,
                              unexplained_blobs=det.unexplained_blobs, min_confidence=det.min_confidence,
-                             memory_s=det.object_memory_s)
+                             memory_s=det.object_memory_s, region=region)
     tracker = TrackerSettings(lost_s=det.track_lost_s, keep_s=1e9)  # fitting keeps every track to the end
     return ObjectStage(detector, blobs, settings, tracker)
 
 
-def _auto_input_size(videos: Sequence[str], camera: CameraConfig, sampled: Callable[[str], Any],
-                     models_dir: str | Path | None, probes: int = 24) -> int:
+def _auto_input_size(pick: Sequence[np.ndarray], models_dir: str | Path | None) -> int:
     """YOLO's input size for this camera: a generous probe on a few normal frames finds its
     people; the smaller of them (10th percentile) should be about 32 network pixels tall."""
-    frames = [f for v in videos for f in sampled(v)]
-    if not frames:
+    if not pick:
         return 416
-    pick = [frames[i] for i in np.linspace(0, len(frames) - 1, min(probes, len(frames))).astype(int)]
     h, w = pick[0].shape[:2]
     probe = int(min(MAX_INPUT, max(416, round(3 * max(h, w) / 32) * 32)))
     detector = get_detector("yolov3-tiny", models_dir=models_dir, input_size=probe)
@@ -308,11 +323,14 @@ def _auto_input_size(videos: Sequence[str], camera: CameraConfig, sampled: Calla
     return size
 
 
-def _stage_state(stage: ObjectStage) -> dict[str, Any]:
+def _stage_state(stage: ObjectStage, runtime_fps: float) -> dict[str, Any]:
+    """The stage's settings as the profile keeps them (``runtime_fps``: the ordinary rate of
+    watching, which may be lower than fitting's)."""
     s = stage.settings
     t = stage._tracker_settings
-    return {"detector_fps": s.detector_fps, "flagged_fps": s.flagged_fps, "flag_score": s.flag_score,
+    return {"detector_fps": runtime_fps, "flagged_fps": s.flagged_fps, "flag_score": s.flag_score,
             "unexplained_blobs": s.unexplained_blobs, "min_confidence": s.min_confidence, "memory_s": s.memory_s,
+            "region": list(s.region),
             "tracker": {"lost_s": t.lost_s, "activation": t.activation, "high_confidence": t.high_confidence,
                         "min_iou": t.min_iou}}
 

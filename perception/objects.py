@@ -59,12 +59,13 @@ SPEED_BASELINE_S = 1.0
 class StageSettings:
     """When the detector runs and which objects are followed."""
 
-    detector_fps: float = 2.0       # detections per second of video on ordinary footage
+    detector_fps: float = 1.0       # detections per second of video on ordinary footage (0: only flagged)
     flagged_fps: float = 8.0        # ... while the cell scorer flags the footage
     flag_score: float = 0.2         # calibrated cell score from which footage counts as flagged
-    unexplained_blobs: bool = True  # also follow foreground regions no detection covers (unknown objects)
+    unexplained_blobs: bool = False  # also follow foreground regions no detection covers (unknown objects)
     min_confidence: float = 0.15    # detections weaker than this are not followed
-    memory_s: float = 3.0           # a track keeps its highest score this long
+    memory_s: float = 0.0           # a track keeps its highest score this long
+    region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # where the detector looks (normalised)
 
 
 class ObjectStage:
@@ -83,11 +84,19 @@ class ObjectStage:
         self.blobs = blobs
         self.settings = settings or StageSettings()
         self._tracker_settings = tracker or TrackerSettings()
+        self.foreground_px = 0.0  # moving foreground seen on detection frames ...
+        self.covered_px = 0.0     # ... and how much of it lay inside detections
         self.reset()
 
+    @property
+    def coverage(self) -> float | None:
+        """Share of the moving foreground the detector's boxes covered (``None`` before any)."""
+        return self.covered_px / self.foreground_px if self.foreground_px > 0 else None
+
     def reset(self) -> None:
-        """Start a new source."""
-        self.tracker = ObjectTracker(self.settings.detector_fps, self._tracker_settings)
+        """Start a new source (the coverage tally runs on across sources)."""
+        self.tracker = ObjectTracker(max(self.settings.detector_fps, self.settings.flagged_fps / 4, 0.5),
+                                     self._tracker_settings)
         self._next_t: float | None = None
         self.flagged = False
         self.frame_size: tuple[int, int] | None = None
@@ -96,6 +105,8 @@ class ObjectStage:
 
     def due(self, t: float) -> bool:
         """Whether the detector runs on the frame at ``t``."""
+        if self.flagged and self._next_t is not None and self._next_t == math.inf:
+            return True  # just flagged after a quiet stretch: look now
         return self._next_t is None or t >= self._next_t - 1e-6
 
     def push(self, t: float, image: np.ndarray) -> bool:
@@ -103,7 +114,7 @@ class ObjectStage:
         if not self.due(t):
             return False
         rate = self.settings.flagged_fps if self.flagged else self.settings.detector_fps
-        self._next_t = t + 1.0 / max(rate, 1e-3)
+        self._next_t = t + (1.0 / rate if rate > 0 else math.inf)
         h, w = image.shape[:2]
         self.frame_size = (w, h)
         dets = self.detect(image)
@@ -117,14 +128,68 @@ class ObjectStage:
 
         dets = None
         if self.detector is not None:
-            dets = self.detector.detect([image])[0]
+            crop, (ox, oy) = crop_region(image, self.settings.region)
+            dets = self.detector.detect([crop])[0]
             if len(dets):
                 dets = dets[np.asarray(dets.confidence) >= self.settings.min_confidence]
+                dets.xyxy = dets.xyxy + np.array([ox, oy, ox, oy], np.float32)
             dets = merge_riders(dets)
-        if self.blobs is not None and (self.detector is None or self.settings.unexplained_blobs):
-            regions = self.blobs.regions(image) if hasattr(self.blobs, "regions") else np.zeros((0, 5))
+        regions = self.blobs.regions(image) if self.blobs is not None and hasattr(self.blobs, "regions") else None
+        if regions is not None and dets is not None:
+            self._tally(regions, dets)
+        if regions is not None and (self.detector is None or self.settings.unexplained_blobs):
             dets = add_unexplained(dets if dets is not None else empty_detections(), regions)
         return dets if dets is not None else empty_detections()
+
+    def _tally(self, regions: np.ndarray, dets: Any) -> None:
+        """Add one frame to the :attr:`coverage` tally."""
+        boxes = dets.xyxy if len(dets) else np.zeros((0, 4))
+        for x1, y1, x2, y2, area in regions:
+            box_area = max((x2 - x1) * (y2 - y1), 1e-6)
+            inside = 0.0
+            for b in boxes:
+                inside = max(inside, max(0.0, min(x2, b[2]) - max(x1, b[0])) * max(0.0, min(y2, b[3]) - max(y1, b[1])))
+            self.foreground_px += float(area)
+            self.covered_px += float(area) * min(1.0, inside / box_area)
+
+
+def crop_region(image: np.ndarray, region: Sequence[float]) -> tuple[np.ndarray, tuple[int, int]]:
+    """The part of ``image`` inside a normalised region, and its top-left corner in pixels."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = region
+    if (x1, y1, x2, y2) == (0.0, 0.0, 1.0, 1.0):
+        return image, (0, 0)
+    c0, r0 = int(np.floor(x1 * w)), int(np.floor(y1 * h))
+    c1, r1 = max(c0 + 8, int(np.ceil(x2 * w))), max(r0 + 8, int(np.ceil(y2 * h)))
+    return image[r0:r1, c0:c1], (c0, r0)
+
+
+def activity_region(boxes: np.ndarray, frame_size: tuple[int, int], pad: float = 0.1,
+                    full_share: float = 0.85) -> tuple[float, float, float, float]:
+    """Where things move in a camera's normal footage: the span of rows and columns holding all
+    but the outer half percent of the foreground (``boxes``: ``x1, y1, x2, y2, area`` in pixels),
+    widened by ``pad`` of the frame (a person's height, roughly); the whole frame when that
+    covers most of it anyway."""
+    w, h = frame_size
+    if len(boxes) == 0:
+        return (0.0, 0.0, 1.0, 1.0)
+    rows = np.zeros(h)
+    cols = np.zeros(w)
+    for x1, y1, x2, y2, area in boxes:
+        r0, r1 = int(max(0, y1)), int(min(h, max(y2, y1 + 1)))
+        c0, c1 = int(max(0, x1)), int(min(w, max(x2, x1 + 1)))
+        rows[r0:r1] += area / max(r1 - r0, 1)
+        cols[c0:c1] += area / max(c1 - c0, 1)
+
+    def span(v: np.ndarray) -> tuple[float, float]:
+        c = np.cumsum(v) / max(v.sum(), 1e-9)
+        return float(np.searchsorted(c, 0.005)) / len(v), float(np.searchsorted(c, 0.995) + 1) / len(v)
+
+    (y1, y2), (x1, x2) = span(rows), span(cols)
+    region = (max(0.0, x1 - pad), max(0.0, y1 - pad), min(1.0, x2 + pad), min(1.0, y2 + pad))
+    if (region[2] - region[0]) * (region[3] - region[1]) >= full_share:
+        return (0.0, 0.0, 1.0, 1.0)
+    return tuple(round(v, 3) for v in region)  # type: ignore[return-value]
 
 
 def object_features(track: Track, t0: float, t1: float, scale: PersonScale, aspect: float) -> np.ndarray | None:

@@ -264,10 +264,11 @@ class Scanner:
         box, objects = None, None
         if self.objects is not None and p.objects is not None and self._fused is not None:
             stage = self.objects
-            # the cheap scorer flags: the detector looks more often until it calms down
-            stage.flagged = calibrated >= stage.settings.flag_score
             tracks, rows = window_objects(stage, self._scale, window.ts_start, window.ts_end)
             obj = score_window(p.objects, tracks, rows, window.ts_end, stage.peaks, stage.settings.memory_s)
+            # the cheap scorer flags, or an object is already unusual (beyond the held-out normal
+            # high): the detector looks more often until things calm down
+            stage.flagged = calibrated >= stage.settings.flag_score or obj.level >= 1.0
             objects = obj.objects
             if obj.level > ws.raw and obj.box is not None:
                 box = obj.box

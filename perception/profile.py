@@ -92,6 +92,8 @@ class CameraProfile:
             blobs = BlobDetector.from_state(self.detector_state)
         stage = dict(self.stage or {})
         tracker = TrackerSettings(**stage.pop("tracker", {}))
+        if "region" in stage:
+            stage["region"] = tuple(float(v) for v in stage["region"])
         return ObjectStage(det, blobs, StageSettings(**stage), tracker)
 
     def scale(self) -> PersonScale:

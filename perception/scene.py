@@ -1,7 +1,7 @@
 """Scene facts: who and what moved where during an event, from tracked foreground blobs.
 
-Foreground blobs of the camera's motion model (background, perspective) are tracked with
-Roboflow's ByteTrack (``trackers.ByteTrackTracker`` over ``supervision.Detections``). Each
+Foreground blobs of the camera's motion model (background, perspective) are followed by the
+one tracker (:class:`perception.tracking.ObjectTracker`: ByteTrack over ``supervision.Detections``). Each
 track becomes a :class:`TrackFacts`: its path of feet points, size in person areas, shape,
 speeds in body heights per second, time spent still, and seconds inside each configured zone.
 :meth:`SceneFacts.text` renders them as plain sentences, which is what the agents read when no
@@ -19,10 +19,11 @@ import cv2
 import numpy as np
 
 from perception.encoders.motion import LARGE_BLOB, MotionEncoder
+from perception.tracking import ObjectTracker, TrackerSettings
 from perception.video import Frame
 from vigil.config import Zone
 
-STILL_SPEED = 0.25  # body heights per second
+STILL_SPEED = 0.25  # body heights per second (default of detection.still_speed)
 
 
 def self_aspect(point: TrackPoint) -> float:
@@ -54,6 +55,7 @@ class TrackFacts:
     kind: str  # person | large | small
     points: list[TrackPoint] = field(default_factory=list)
     zones: dict[str, float] = field(default_factory=dict)  # zone name -> seconds inside
+    still_speed: float = STILL_SPEED  # body heights per second below which it is still
 
     @property
     def first_t(self) -> float:
@@ -110,7 +112,7 @@ class TrackFacts:
         best = run = 0.0
         start = best_start = self.first_t
         for a, b in zip(self.points, self.points[1:]):
-            if b.speed < STILL_SPEED:
+            if b.speed < self.still_speed:
                 if run == 0.0:
                     start = a.t
                 run += b.t - a.t
@@ -140,7 +142,7 @@ class TrackFacts:
         """One sentence about the track."""
         what = {"person": "a person", "large": "a large object (vehicle or group)", "small": "a small object"}[self.kind]
         p0, p1 = self.points[0], self.points[-1]
-        moved = "stays in place" if self.speed_quantile(0.9) < STILL_SPEED else (
+        moved = "stays in place" if self.speed_quantile(0.9) < self.still_speed else (
             f"moves at up to {self.speed_quantile(0.9):.1f} body heights/s")
         shape = ""
         aspects = self.aspects()
@@ -190,7 +192,8 @@ class SceneFacts:
         }
 
 
-def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence[Zone] = (), fps: float = 8.0) -> SceneFacts:
+def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence[Zone] = (), fps: float = 8.0,
+                still_speed: float = STILL_SPEED) -> SceneFacts:
     """Track the foreground blobs of ``frames`` and summarise each track.
 
     Args:
@@ -198,16 +201,14 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
         encoder: a fitted motion encoder (its background and perspective are used).
         zones: camera zones; time inside each is recorded per track (feet point).
         fps: sampling rate of ``frames``.
+        still_speed: body heights per second below which a track is still.
     """
     from supervision import Detections
-    from trackers import ByteTrackTracker
 
     if not frames:
         return SceneFacts(0.0, 0.0)
-    tracker = ByteTrackTracker(
-        frame_rate=fps, lost_track_buffer=int(2 * fps), minimum_consecutive_frames=1,
-        track_activation_threshold=0.5, minimum_iou_threshold=0.05,
-    )
+    # the one tracker (perception.tracking), over every frame's blobs
+    tracker = ObjectTracker(fps, TrackerSettings(lost_s=2.0, activation=0.5, high_confidence=0.5, min_iou=0.05))
     tracks: dict[int, TrackFacts] = {}
     min_px = encoder.config.min_blob_px
     for frame in frames:
@@ -223,7 +224,7 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
             person = float(encoder.person_height(y + bh))
             size = a / (0.25 * person * person)
             boxes.append((x, y, x + bw, y + bh))
-            kinds.append(_kind_code(size, bh / person, bw / person))
+            kinds.append(_kind_code(size, bh / person, bw / person, encoder.config.group_size))
             sizes.append(size)
         if boxes:
             det = Detections(
@@ -232,7 +233,7 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
             )
         else:
             det = Detections.empty()
-        out = tracker.update(det)
+        out = tracker.follow(det)
         if len(out) == 0 or out.tracker_id is None:
             continue
         for i, tid in enumerate(out.tracker_id):
@@ -243,7 +244,7 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
             size = float(out.data["size"][i]) if "size" in out.data else 1.0
             point = TrackPoint(frame.t, (x1 + x2) / 2 / w, y2 / h, (x2 - x1) / w, (y2 - y1) / h, size, 0.0, w / h,
                                person_h=float(encoder.person_height(y2)) / h)
-            track = tracks.setdefault(int(tid), TrackFacts(int(tid), kind))
+            track = tracks.setdefault(int(tid), TrackFacts(int(tid), kind, still_speed=still_speed))
             if track.points:
                 prev = track.points[-1]
                 dt = max(point.t - prev.t, 1e-6)
@@ -259,16 +260,16 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
             track.points.append(point)
     for track in tracks.values():
         # the kind is what the track mostly was
-        codes = [_kind_code(p.size, p.h * h / float(encoder.person_height(p.y * h)), p.w * w / float(encoder.person_height(p.y * h)))
-                 for p in track.points]
+        codes = [_kind_code(p.size, p.h * h / float(encoder.person_height(p.y * h)), p.w * w / float(encoder.person_height(p.y * h)),
+                            encoder.config.group_size) for p in track.points]
         track.kind = ("person", "large", "small")[int(np.bincount(codes, minlength=3).argmax())]
     facts = SceneFacts(frames[0].t, frames[-1].t, [t for t in tracks.values() if len(t.points) >= 2])
     return facts
 
 
-def _kind_code(size: float, rel_h: float, rel_w: float) -> int:
+def _kind_code(size: float, rel_h: float, rel_w: float, group_size: float = LARGE_BLOB) -> int:
     """0 person, 1 large (vehicle or group), 2 small object, from size and box relative to a person."""
-    if size > LARGE_BLOB:
+    if size > group_size:
         return 1
     if rel_h < 0.5 and rel_w < 0.6 and size < 0.6:
         return 2

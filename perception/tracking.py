@@ -232,8 +232,8 @@ class TrackerSettings:
     """How detections are followed (seconds and confidences)."""
 
     lost_s: float = 1.5             # a track unseen this long is ended
-    activation: float = 0.25        # confidence that starts a track
-    high_confidence: float = 0.45   # detections at or above it are matched first (ByteTrack)
+    activation: float = 0.2         # confidence that starts a track
+    high_confidence: float = 0.3    # detections at or above it are matched first and may start tracks (ByteTrack)
     min_iou: float = 0.05           # the least overlap that links a detection to a track
     keep_s: float = 30.0            # how much history a track keeps
 
@@ -249,19 +249,32 @@ class ObjectTracker:
 
         self.settings = s = settings or TrackerSettings()
         self.rate_hz = float(rate_hz)
+        # with timestamps (update) ByteTrack predicts over the real gap and ends tracks after
+        # lost_track_buffer / 30 seconds; without them (follow), after that many calls at rate_hz
         self._tracker = ByteTrackTracker(
-            frame_rate=self.rate_hz, lost_track_buffer=max(1, int(round(s.lost_s * self.rate_hz))),
+            frame_rate=self.rate_hz, lost_track_buffer=max(1, int(round(s.lost_s * 30.0))),
             track_activation_threshold=s.activation, high_conf_det_threshold=s.high_confidence,
             minimum_consecutive_frames=1, minimum_iou_threshold=s.min_iou,
         )
+        if hasattr(self._tracker, "maximum_frames_without_update"):
+            self._tracker.maximum_frames_without_update = max(1, int(round(s.lost_s * self.rate_hz)))
         self.tracks: dict[int, Track] = {}
+
+    def follow(self, dets: Any, t: float | None = None) -> Any:
+        """ByteTrack's answer for one frame's detections as it gives it (``tracker_id`` set on the
+        detections it follows, ``data`` kept), for callers that keep their own per-track records.
+
+        Args:
+            t: the frame's time; detections that arrive at varying rates need it.
+        """
+        return self._tracker.update(dets if dets is not None else empty_detections(), timestamp=t)
 
     def update(self, t: float, dets: Any, frame_size: tuple[int, int], blob: bool = False) -> list[Track]:
         """Feed one frame's detections (``frame_size`` = width, height); returns the tracks seen in it."""
         w, h = frame_size
         if dets is None:
             dets = empty_detections()
-        out = self._tracker.update(dets)
+        out = self.follow(dets, t)
         seen = []
         if len(out) and out.tracker_id is not None:
             groups = out.data.get("groups") if out.data else None

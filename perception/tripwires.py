@@ -20,16 +20,28 @@ from typing import Any
 
 import numpy as np
 
+#: tripwires open candidates whatever the score says, so they fire a margin beyond the type
+#: rules' own thresholds (a cell's speed is a quick reading, the rules' a tracked one)
+TRIPWIRE_MARGIN = 1.2
+
 
 @dataclass(frozen=True)
 class Tripwires:
-    """Thresholds of the tripwires."""
+    """Thresholds of the tripwires (see :meth:`from_config`)."""
 
-    run_speed: float = 1.8       # body heights per second, person-sized blobs
+    run_speed: float = 1.5 * TRIPWIRE_MARGIN   # body heights per second, person-sized blobs
     vehicle_rarity: float = 0.8  # how rarely large blobs were where this one is (0..1)
-    vehicle_size: float = 3.0    # person areas
+    vehicle_size: float = 3.5 / TRIPWIRE_MARGIN  # person areas
+    person_size: float = 2.5     # person areas: blobs larger than this are groups or vehicles
     feet_share: float = 0.5      # of a window's frames with feet in a restricted cell
     restricted: Any = None       # (R, C) bool: cells inside restricted zones (numpy array)
+
+    @classmethod
+    def from_config(cls, det: Any) -> Tripwires:
+        """The tripwires of a camera's :class:`~vigil.config.DetectionConfig`: its running speed
+        and vehicle size, with :data:`TRIPWIRE_MARGIN`."""
+        return cls(run_speed=det.run_speed * TRIPWIRE_MARGIN, vehicle_size=det.vehicle_size / TRIPWIRE_MARGIN,
+                   person_size=det.group_size)
 
     def for_zones(self, zones: Sequence[Any], grid: tuple[int, int]) -> Tripwires:
         """These tripwires with the restricted zones' cells on a ``grid`` of (rows, cols) cells.
@@ -54,7 +66,7 @@ class Tripwires:
         """The first tripwire that fires on a window's ``(R, C, F)`` cell features, or ``None``."""
         idx = {n: i for i, n in enumerate(names)}
         if {"speed_high", "size"} <= idx.keys():
-            fast = (cells[..., idx["speed_high"]] >= self.run_speed) & (cells[..., idx["size"]] < 2.5) & (cells[..., idx["size"]] > 0.2)
+            fast = (cells[..., idx["speed_high"]] >= self.run_speed) & (cells[..., idx["size"]] < self.person_size) & (cells[..., idx["size"]] > 0.2)
             if fast.any():
                 return "running"
         if {"large_rarity", "size"} <= idx.keys():
@@ -63,7 +75,7 @@ class Tripwires:
                 return "vehicle"
         if self.restricted is not None and {"feet_occ", "size"} <= idx.keys() and self.restricted.shape == cells.shape[:2]:
             size = cells[..., idx["size"]]
-            feet = (cells[..., idx["feet_occ"]] >= self.feet_share) & (size > 0.2) & (size < 2.5)
+            feet = (cells[..., idx["feet_occ"]] >= self.feet_share) & (size > 0.2) & (size < self.person_size)
             if (feet & self.restricted).any():
                 return "intrusion"
         return None

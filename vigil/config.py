@@ -138,13 +138,22 @@ class DetectionConfig(BaseModel):
     input_size: int | Literal["auto"] = Field(
         "auto", description="Detector input, long side in pixels (multiple of 32); auto: chosen at fit time so the "
         "camera's smaller people are about 32 pixels tall for the network.")
-    detector_fps: float = Field(2.0, gt=0, le=60, description="Detections per second of video on ordinary footage.")
+    detector_fps: float = Field(1.0, ge=0, le=60, description="Detections per second of video on ordinary footage "
+                                "(0: only where the cell scorer flags).")
+    fit_detector_fps: float = Field(2.0, gt=0, le=60, description="Detections per second while fitting on normal "
+                                    "footage (its objects are the normal bank).")
     flagged_fps: float = Field(8.0, gt=0, le=60, description="Detections per second while the cell scorer flags the footage.")
     flag_score: float = Field(0.2, ge=0, le=1, description="Calibrated cell score from which footage counts as flagged.")
     min_confidence: float = Field(0.15, ge=0, le=1, description="Detections weaker than this are not followed.")
-    unexplained_blobs: bool = Field(True, description="Also follow foreground regions no detection covers, as unknown objects.")
+    min_coverage: float = Field(
+        0.4, ge=0, le=1, description="Share of the normal footage's moving foreground the detector's boxes must cover "
+        "for its objects to be scored; below it the detector does not see this camera's movers (rendered or thermal "
+        "footage, say) and the camera is scored by motion alone (choose detector: blobs to score regions as objects).")
+    unexplained_blobs: bool = Field(False, description="Also follow foreground regions no detection covers, as unknown "
+                                    "objects (by default what the detector cannot name is scored by the motion cells).")
     track_lost_s: float = Field(1.5, gt=0, le=60, description="A track unseen this long is ended.")
-    object_memory_s: float = Field(3.0, ge=0, le=60, description="An object keeps its highest score this long.")
+    object_memory_s: float = Field(0.0, ge=0, le=60, description="An object keeps its highest score this long (0: each "
+                                   "window on its own; a window already aggregates two seconds of the object).")
     # --- foreground (learned from the camera's normal footage)
     fg_sigma: float = Field(6.0, gt=0, le=50, description="Robust spreads of the normal pixel noise above which a pixel "
                             "is foreground (compressed video has heavy-tailed noise: 6 keeps its artefacts out).")
@@ -152,15 +161,22 @@ class DetectionConfig(BaseModel):
     # --- type rules (and the tripwires that open candidates for them)
     run_speed: float = Field(1.5, gt=0, le=20, description="Body heights/s above which a person is running.")
     still_speed: float = Field(0.25, gt=0, le=5, description="Body heights/s below which an object is still.")
+    dwell_speed: float = Field(0.35, gt=0, le=5, description="Body heights/s below which presence counts as lingering.")
     vehicle_size: float = Field(3.5, gt=0, le=100, description="Person areas from which an unnamed object is vehicle-sized.")
     group_size: float = Field(2.5, gt=0, le=100, description="Person areas above which a blob is more than one person.")
     lying_aspect: float = Field(1.3, gt=0, le=10, description="Box width/height above which a person is lying.")
     lying_s: float = Field(1.5, gt=0, le=600, description="Seconds a person must stay down to have fallen.")
+    lying_speed: float = Field(1.0, gt=0, le=20, description="Body heights/s above which a wide box is moving, not lying.")
     fight_jitter: float = Field(0.6, gt=0, le=20, description="Body heights/s of velocity change that makes motion erratic.")
     intrusion_s: float = Field(1.0, ge=0, le=3600, description="Seconds inside a restricted zone that make an intrusion.")
     vehicle_s: float = Field(1.0, ge=0, le=3600, description="Seconds a vehicle must move inside a pedestrian zone.")
     loiter_s: float = Field(120.0, gt=0, le=86400, description="Seconds of lingering in a loitering zone that make loitering.")
     abandoned_s: float = Field(60.0, gt=0, le=86400, description="Seconds an object must lie unattended to be abandoned.")
+    # --- the agents' decisions (calibrated scores: 0.5 is rarer than 999 in 1000 normal moments)
+    unknown_alert_score: float = Field(0.75, ge=0, le=1, description="Peak calibrated score from which a continuous "
+                                       "event no rule can name is raised as an unknown anomaly.")
+    triage_confidence: float = Field(0.6, ge=0, le=1, description="Rule confidence from which a candidate is worth "
+                                     "a language model's attention.")
 
 
 class CameraConfig(BaseModel):

@@ -69,6 +69,8 @@ YOLOV3_TINY = ModelFiles(
 )
 
 KNOWN: dict[str, ModelFiles] = {YOLOV3_TINY.name: YOLOV3_TINY}
+#: the Darknet network converted for ONNX Runtime, written by :func:`pull`
+ONNX_NAME = "yolov3-tiny.onnx"
 
 
 def sha256(path: Path) -> str:
@@ -135,4 +137,22 @@ def pull(models: ModelFiles, models_dir: str | Path, *, archive: str | Path | No
         for file in models.files:
             shutil.move(str(staged / file), folder / file)
     say(f"{models.name}: {', '.join(models.files)} verified in {folder}")
+    return folder
+
+
+def pull_yolov3_tiny(models_dir: str | Path, *, archive: str | Path | None = None, force: bool = False,
+                     say: Callable[[str], None] = lambda _msg: None) -> Path:
+    """:func:`pull` the YOLOv3-tiny files, then convert them once to ONNX (``yolov3-tiny.onnx``)."""
+    from perception.detect.darknet import convert
+
+    folder = pull(YOLOV3_TINY, models_dir, archive=archive, force=force, say=say)
+    target = folder / ONNX_NAME
+    if force or not target.is_file():
+        try:
+            convert(folder / "yolov3-tiny.cfg", folder / "yolov3-tiny.weights", target)
+        except ImportError:
+            raise WeightsError("converting the model needs the onnx package: pip install onnx") from None
+        except (ValueError, OSError) as exc:
+            raise WeightsError(f"cannot convert {folder} to ONNX ({exc}); run: vigil models pull --force") from None
+        say(f"{folder.name}: converted to {target.name}")
     return folder
