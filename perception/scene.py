@@ -207,8 +207,9 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
 
     if not frames:
         return SceneFacts(0.0, 0.0)
-    # the one tracker (perception.tracking), over every frame's blobs
-    tracker = ObjectTracker(fps, TrackerSettings(lost_s=2.0, activation=0.5, high_confidence=0.5, min_iou=0.05))
+    # the one tracker (perception.tracking), over every frame's blobs; a blob unseen for half a
+    # second is another blob's (blobs merge and split as people pass), so its track ends
+    tracker = ObjectTracker(fps, TrackerSettings(lost_s=0.5, activation=0.5, high_confidence=0.5, min_iou=0.05))
     tracks: dict[int, TrackFacts] = {}
     min_px = encoder.config.min_blob_px
     for frame in frames:

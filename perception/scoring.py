@@ -326,13 +326,10 @@ def _local_high(cells: np.ndarray, radius: int = 1, quantile: float = 0.99) -> n
 
 def fuse_levels(cell_raw: np.ndarray | float, obj_level: np.ndarray | float, cell_cal: Calibration,
                 obj_cal: Calibration) -> np.ndarray:
-    """The fused raw score of the cell and object levels (before its own calibration)."""
-    import os
+    """The fused raw score of the cell and object levels (before its own calibration): the larger.
 
-    cell_raw = np.asarray(cell_raw, float)
-    obj_level = np.asarray(obj_level, float)
-    if os.environ.get("VIGIL_FUSION", "max") == "noisy_or":
-        c = cell_cal(cell_raw)
-        o = np.where(obj_level > 0, obj_cal(np.maximum(obj_level, 1e-6)), 0.0)
-        return np.maximum(1.0 - (1.0 - c) * (1.0 - o), 1e-6)
-    return np.maximum(cell_raw, obj_level)
+    Both are in units of their own held-out normal windows, so the larger says which path saw
+    something more unusual; the fused score then gets its own calibration on those windows.
+    ``cell_cal`` and ``obj_cal`` are kept in the signature for fusion rules that need them.
+    """
+    return np.maximum(np.asarray(cell_raw, float), np.asarray(obj_level, float))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+# the model cache `make test` fills (vigil models pull); tests that need other caches set their own
+os.environ.setdefault("VIGIL_MODELS_DIR", str(REPO / "vigil-data" / "models"))
+MODELS_DIR = Path(os.environ["VIGIL_MODELS_DIR"])
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.rules import classify_scene
+from agents.rules import RuleSettings, classify_scene
 from perception.encoders.motion import FEATURES
 from perception.scene import SceneFacts, TrackFacts, TrackPoint
 from perception.tripwires import Tripwires
@@ -63,7 +63,8 @@ def test_an_abandoned_bag_dates_from_when_its_owner_stood_by_it() -> None:
     owner = _track(arrive + stand + leave)
     # the bag is seen apart from its owner only once they have walked off
     bag = TrackFacts(2, "small", [TrackPoint(7.5 + t / 4, 0.53, 0.7, 0.02, 0.02, 0.1, 0.0) for t in range(20)])
-    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 12.5, [owner, bag]))}
+    short = RuleSettings(object_s=3.0)  # a demo's seconds; real sites leave a bag for minutes
+    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 12.5, [owner, bag]), settings=short)}
     assert "abandoned_object" in found
     assert 3.5 <= found["abandoned_object"].start_s <= 6.0  # while the owner stood there, not at 7.5 s
 
@@ -74,8 +75,9 @@ def test_loitering_begins_when_the_person_walks_into_the_zone() -> None:
                for t in range(8)]  # in the zone from 0.75 s, still walking
     linger = [TrackPoint(2 + t / 4, 0.3, 0.6, 0.04, 0.12, 1.0, 0.2, zones=("kiosk",)) for t in range(36)]
     person = TrackFacts(1, "person", walk_in + linger, zones={"kiosk": 10.0})
-    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 11, [person]), [zone])}
+    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 11, [person]), [zone], RuleSettings(loiter_s=6.0))}
     assert "loitering" in found and found["loitering"].start_s == 0.75
+    assert "loitering" not in {e.event_type for e in classify_scene(SceneFacts(0, 11, [person]), [zone])}  # 2 min default
 
 
 def test_the_rule_onset_wins_over_the_detectors_lead_up() -> None:
@@ -112,3 +114,17 @@ def test_people_walking_together_are_not_called_a_vehicle() -> None:
     car = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, [blob(6.5)]), [plaza])}
     assert car["vehicle"].confidence >= 0.8
     assert "vehicle" not in group or group["vehicle"].confidence < 0.8  # below the default alert threshold
+
+
+def test_two_people_walking_on_together_are_not_fighting_and_two_in_one_spot_are() -> None:
+    def pair(drift: float) -> list[TrackFacts]:
+        # two people side by side, their steps jerky (velocity changes of ~1 body height/s)
+        a = [(t / 8, 0.4 + drift * 0.12 * t / 8 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
+        b = [(t / 8, 0.43 + drift * 0.12 * t / 8 - 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
+        return [_track(a), TrackFacts(2, "person", [TrackPoint(*p) for p in b])]
+
+    def types(tracks: list[TrackFacts]) -> set[str]:
+        return {e.event_type for e in classify_scene(SceneFacts(0, 3, tracks))}
+
+    assert "fighting" in types(pair(0.0))
+    assert "fighting" not in types(pair(1.0))  # walking on at 1 body height per second

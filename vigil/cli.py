@@ -1081,7 +1081,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                                         duration=45.0, fps=15.0, size="320x240", json=False)
         with _quiet_stdout():
             _cmd_data_synth(synth_args)
-    overrides = {"data_dir": str(out / "data")}
+    # the demo keeps its own data dir, but detectors come from the usual model cache
+    overrides = {"data_dir": str(out / "data"), "models_dir": str(_settings(args).model_cache)}
     for flag, key in (("llm_url", "llm.url"), ("llm_model", "llm.model"), ("vlm_url", "vlm.url"), ("vlm_model", "vlm.model")):
         if getattr(args, flag, None):
             overrides[key] = getattr(args, flag)
@@ -1095,10 +1096,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if data.root.exists():
             shutil.rmtree(data.root)  # a new scene: start from a clean data dir
         print("fitting the camera on its normal footage ...", file=sys.stderr)
-        from perception.fitting import fit_profile
+        from perception.fitting import FitOptions, fit_profile
 
         train = sorted(str(p) for p in (out / "train").glob("*.mp4"))
-        fit_profile(camera_id, train, camera).save(data.profile_dir(camera_id))
+        fit_profile(camera_id, train, camera, FitOptions(models_dir=settings.model_cache)).save(data.profile_dir(camera_id))
     tests = sorted(str(p) for p in (out / "test").glob("*.mp4"))
 
     def on_alert(alert: Any) -> None:
@@ -1400,7 +1401,7 @@ def _cmd_eval_ask(args: argparse.Namespace) -> int:
             raise DataError(f"{out}: no {need}; expected a folder written by vigil data synth")
     questions = load_questions(args.questions or QUESTIONS_FILE)
     truth = load_ground_truth(out / "gt.json")
-    overrides = {"data_dir": args.data_dir or str(out / "ask-data")}
+    overrides = {"data_dir": args.data_dir or str(out / "ask-data"), "models_dir": str(_settings(args).model_cache)}
     for flag, key in (("llm_url", "llm.url"), ("llm_model", "llm.model"), ("vlm_url", "vlm.url"), ("vlm_model", "vlm.model")):
         if getattr(args, flag, None):
             overrides[key] = getattr(args, flag)
@@ -1412,14 +1413,14 @@ def _cmd_eval_ask(args: argparse.Namespace) -> int:
     if any(not (data.profile_dir(c) / "profile.json").is_file() for c in ASK_CAMERAS):
         demo_profile = out / "data" / "plaza" / "profile"
         if not (demo_profile / "profile.json").is_file():
-            from perception.fitting import fit_profile
+            from perception.fitting import FitOptions, fit_profile
 
             print("fitting the camera on its normal footage ...", file=sys.stderr)
             train = sorted(str(p) for p in (out / "train").glob("*.mp4"))
             if not train:
                 raise DataError(f"{out}/train: no normal videos to fit the camera on")
             demo_profile = data.profile_dir(ASK_CAMERAS[0])
-            fit_profile(ASK_CAMERAS[0], train, plaza).save(demo_profile)
+            fit_profile(ASK_CAMERAS[0], train, plaza, FitOptions(models_dir=settings.model_cache)).save(demo_profile)
         for cam in ASK_CAMERAS:
             if not (data.profile_dir(cam) / "profile.json").is_file():
                 shutil.copytree(demo_profile, data.profile_dir(cam), dirs_exist_ok=True)

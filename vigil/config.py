@@ -148,7 +148,7 @@ class DetectionConfig(BaseModel):
     min_coverage: float = Field(
         0.4, ge=0, le=1, description="Share of the normal footage's moving foreground the detector's boxes must cover "
         "for its objects to be scored; below it the detector does not see this camera's movers (rendered or thermal "
-        "footage, say) and the camera is scored by motion alone (choose detector: blobs to score regions as objects).")
+        "footage, say) and its objects are followed as foreground blobs instead, as with detector: blobs.")
     unexplained_blobs: bool = Field(False, description="Also follow foreground regions no detection covers, as unknown "
                                     "objects (by default what the detector cannot name is scored by the motion cells).")
     track_lost_s: float = Field(1.5, gt=0, le=60, description="A track unseen this long is ended.")

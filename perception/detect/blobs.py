@@ -7,6 +7,7 @@ footage at ``work_width`` pixels) gives a foreground mask; each connected region
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ import numpy as np
 
 from perception.background import BackgroundModel, BackgroundSettings
 from perception.detect import GROUPS, Detector, empty_detections, make_detections, register_detector
+
+log = logging.getLogger(__name__)
 
 UNKNOWN = np.eye(len(GROUPS), dtype=np.float32)[GROUPS.index("unknown")]
 
@@ -58,7 +61,10 @@ class BlobDetector(Detector):
         work = self._work(image)
         wh, ww = work.shape[:2]
         if self.background.shape != (wh, ww):
-            raise ValueError(f"frames of {image.shape[1]}x{image.shape[0]} do not match the background's aspect")
+            # another camera's shape than the one fitted: its first frame stands in (as in the motion encoder)
+            log.warning("frames of %dx%d do not match the fitted background's aspect; the first of them stands in for it",
+                        image.shape[1], image.shape[0])
+            self.background = BackgroundModel(work.astype(np.float32), None, self.settings)
         fg = self.background.foreground(work).astype(np.uint8)
         n, _labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
         min_px = max(2.0, self.min_area * wh * ww)

@@ -166,7 +166,7 @@ class MotionEncoder(Encoder):
     @property
     def version(self) -> str:
         c = self.config
-        return f"motion-5/{c.work_width}/{c.grid_rows}x{c.grid_cols}/{c.fg_sigma:g}:{c.fg_floor:g}"
+        return f"motion-6/{c.work_width}/{c.grid_rows}x{c.grid_cols}/{c.fg_sigma:g}:{c.fg_floor:g}"
 
     def reset(self) -> None:
         self._cache.clear()
@@ -313,6 +313,10 @@ class MotionEncoder(Encoder):
                     # vehicles and groups: kept apart so a car on the road does not make
                     # a person running beside it look ordinary
                     large[r, c] = max(large[r, c], math.hypot(vx, vy))
+                    continue
+                if x == 0 or y == 0 or x + bw >= w or y + bh >= h:
+                    # cut by the frame edge: part of something entering or leaving, whose size
+                    # and person scale are not its own; its speed would be a guess
                     continue
                 speed[r, c] = max(speed[r, c], math.hypot(vx, vy))
                 agitation[r, c] = max(agitation[r, c], fm[k] / a * per_s)

@@ -1,0 +1,125 @@
+"""The object path: the embedded detector against a reference, its files' errors, the tracker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import MODELS_DIR, SHARED_DATA
+
+from perception.detect import GROUPS, make_detections
+from perception.detect.weights import YOLOV3_TINY, WeightsError
+from perception.detect.yolo import YoloV3Tiny
+from perception.tracking import ObjectTracker, TrackerSettings
+from vigil.cli import main
+
+REFERENCE = Path(__file__).parent / "data" / "yolov3_tiny_reference.json"
+HAVE_MODEL = (MODELS_DIR / "yolov3-tiny" / "yolov3-tiny.onnx").is_file()
+needs_model = pytest.mark.skipif(not HAVE_MODEL, reason=f"no model cache at {MODELS_DIR} (make test runs vigil models pull)")
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@needs_model
+def test_the_converted_detector_finds_what_opencv_found_on_a_ped2_frame() -> None:
+    ref = json.loads(REFERENCE.read_text())
+    frame = SHARED_DATA / ref["frame"]
+    if not frame.is_file():
+        pytest.skip(f"reference frame {frame} not found (the shared data folder sits beside the checkout)")
+    image = cv2.cvtColor(cv2.imread(str(frame)), cv2.COLOR_BGR2RGB)
+    w, h = ref["input"]
+    det = YoloV3Tiny(MODELS_DIR, input_size=max(w, h), min_confidence=0.25, nms=1.0)  # nms 1.0: every box, as the reference
+    (found,) = det.detect([image])
+    assert len(found) == len(ref["detections"])
+    for want in ref["detections"]:
+        box = np.array(want["xyxy"])
+        best = max(range(len(found)), key=lambda i: _iou(found.xyxy[i], box))
+        assert _iou(found.xyxy[best], box) > 0.95
+        assert int(found.class_id[best]) == want["class"]
+        assert found.confidence[best] == pytest.approx(want["confidence"], abs=0.01)
+    people = found.data["groups"][:, GROUPS.index("person")]
+    assert (people >= 0.25).sum() >= 10  # Ped2's walkers are people
+
+
+def _broken_cache(tmp_path: Path, damage: str) -> Path:
+    cache = tmp_path / "models"
+    shutil.copytree(MODELS_DIR / "yolov3-tiny", cache / "yolov3-tiny")
+    folder = cache / "yolov3-tiny"
+    if damage == "missing":
+        (folder / "yolov3-tiny.weights").unlink()
+    elif damage == "corrupt":
+        with open(folder / "yolov3-tiny.weights", "r+b") as f:
+            f.seek(1000)
+            f.write(b"\x00" * 64)
+    elif damage == "onnx":
+        (folder / "yolov3-tiny.onnx").write_bytes(b"not a model")
+    return cache
+
+
+@needs_model
+@pytest.mark.parametrize(("damage", "says"), [
+    ("missing", "is missing; run: vigil models pull"),
+    ("corrupt", "sha256 mismatch); run: vigil models pull --force"),
+    ("onnx", "run: vigil models pull --force"),
+])
+def test_missing_or_damaged_detector_files_are_one_line_naming_the_fix(
+        damage: str, says: str, tmp_path: Path, synth_small: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = _broken_cache(tmp_path, damage)
+    with pytest.raises(WeightsError, match="vigil models pull"):
+        YoloV3Tiny(cache)
+    videos = [str(p) for p in sorted((synth_small / "train").glob("*.mp4"))]
+    monkeypatch.setenv("VIGIL_MODELS_DIR", str(cache))
+    code = main(["--data-dir", str(tmp_path / "data"), "fit", "--camera", "c", "--normal", *videos])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and says in err and len(err.splitlines()) == 1, err
+
+
+@needs_model
+def test_a_wrong_class_list_is_refused(tmp_path: Path) -> None:
+    cache = _broken_cache(tmp_path, "none")
+    names = cache / "yolov3-tiny" / "coco.names"
+    names.write_text("\n".join(names.read_text().splitlines()[:20]) + "\n")
+    with pytest.raises(WeightsError, match="vigil models pull --force"):
+        YoloV3Tiny(cache)
+    assert set(YOLOV3_TINY.files) == {"yolov3-tiny.weights", "yolov3-tiny.cfg", "coco.names"}
+
+
+def test_one_tracker_keeps_identities_of_two_walkers_and_drops_the_lost() -> None:
+    tracker = ObjectTracker(8.0, TrackerSettings(lost_s=0.5))
+    person = np.eye(len(GROUPS), dtype=np.float32)[[GROUPS.index("person")] * 2]
+    ids = []
+    for i in range(12):
+        boxes = np.array([[10 + 2 * i, 50, 20 + 2 * i, 80], [200 - 2 * i, 40, 210 - 2 * i, 70]], np.float32)
+        seen = tracker.update(i / 8.0, make_detections(boxes, np.full(2, 0.9), np.zeros(2, int), person), (320, 240))
+        ids.append(sorted(t.track_id for t in seen))
+    assert all(i == ids[1] for i in ids[1:]) and len(ids[1]) == 2
+    for i in range(12, 20):  # the second walker leaves
+        boxes = np.array([[10 + 2 * i, 50, 20 + 2 * i, 80]], np.float32)
+        seen = tracker.update(i / 8.0, make_detections(boxes, np.full(1, 0.9), np.zeros(1, int), person[:1]), (320, 240))
+    assert [t.track_id for t in seen] == [ids[1][0]]
+    assert len(tracker.alive(19 / 8.0, 19 / 8.0)) == 1
+
+
+def test_ped2_labels_are_ground_truth_for_eval_vad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    labels = SHARED_DATA / "ucsd_ped2" / "labels.json"
+    if not labels.is_file():
+        pytest.skip(f"{labels} not found (the shared data folder sits beside the checkout)")
+    videos = json.loads(labels.read_text())["videos"]
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    for name, v in videos.items():  # a scorer that is right on every frame but one video's first
+        rows = [f"{i},{i / 10:.1f},{float(lab) if (name, i) != ('01', 0) else 1.0}" for i, lab in enumerate(v["labels"])]
+        (scores / f"{name}.csv").write_text("frame,time_s,score\n" + "\n".join(rows) + "\n")
+    assert main(["eval", "vad", "--gt", str(labels), "--scores", str(scores), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_videos"] == len(videos) and 0.99 < report["micro_auc"] < 1.0
