@@ -189,8 +189,7 @@ def fit_profile(
             positive = obj_levels[obj_levels > 0]
             ocal = Calibration.fit(positive if positive.size >= 10 else np.maximum(obj_levels, 1e-3))
             object_cal = (ocal.median, ocal.high)
-            assert final.calibration is not None
-            cal = Calibration.fit(fuse_levels(cell_raw, obj_levels, final.calibration, ocal))
+            cal = Calibration.fit(fuse_levels(cell_raw, obj_levels))
             fused = (cal.median, cal.high)
     engram = None
     if opts.engram:

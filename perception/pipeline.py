@@ -164,9 +164,8 @@ class Scanner:
         self.objects: ObjectStage | None = (profile.build_object_stage(models_dir, detector=bool(detector))
                                             if detector is not None else None)
         self._scale = profile.scale()
-        fused, ocal = profile.fused_calibration, profile.object_calibration
+        fused = profile.fused_calibration
         self._fused = Calibration(float(fused[0]), float(fused[1])) if fused and self.objects is not None else None
-        self._object_cal = Calibration(float(ocal[0]), float(ocal[1])) if ocal else None
 
     def scan(
         self,
@@ -272,10 +271,7 @@ class Scanner:
             objects = obj.objects
             if obj.level > ws.raw and obj.box is not None:
                 box = obj.box
-            if p.scorer.calibration is not None and self._object_cal is not None:
-                calibrated = float(self._fused(fuse_levels(ws.raw, obj.level, p.scorer.calibration, self._object_cal)))
-            else:
-                calibrated = float(self._fused(max(ws.raw, obj.level)))
+            calibrated = float(self._fused(fuse_levels(ws.raw, obj.level)))
         key = None
         score = calibrated
         if stream is not None and p.engram is not None:

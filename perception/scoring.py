@@ -324,12 +324,10 @@ def _local_high(cells: np.ndarray, radius: int = 1, quantile: float = 0.99) -> n
     return np.maximum(out, np.maximum(floor, 1e-3)).astype(np.float32)
 
 
-def fuse_levels(cell_raw: np.ndarray | float, obj_level: np.ndarray | float, cell_cal: Calibration,
-                obj_cal: Calibration) -> np.ndarray:
+def fuse_levels(cell_raw: np.ndarray | float, obj_level: np.ndarray | float) -> np.ndarray:
     """The fused raw score of the cell and object levels (before its own calibration): the larger.
 
     Both are in units of their own held-out normal windows, so the larger says which path saw
     something more unusual; the fused score then gets its own calibration on those windows.
-    ``cell_cal`` and ``obj_cal`` are kept in the signature for fusion rules that need them.
     """
     return np.maximum(np.asarray(cell_raw, float), np.asarray(obj_level, float))
