@@ -163,8 +163,8 @@ def fit_profile(
 
     stage = None
     if det_cfg.detector != "none":
-        frames = [f for v in videos for f in sampled(v)]
-        got_s = len(frames) / min(opts.background_fps, camera.fps)
+        n_frames, frames = _spread(f for v in videos for f in sampled(v))
+        got_s = n_frames / min(opts.background_fps, camera.fps)
         if got_s < need_s:  # said before any detector work (or its warnings)
             raise too_short(got_s, max(0, int((got_s * camera.fps - camera.window) // stride) + 1))
         stage = _object_stage(det_cfg, frames, opts.models_dir)
@@ -272,6 +272,24 @@ def _encoder_detection(encoder: str, det: DetectionConfig) -> dict[str, Any]:
         return {}
     return {"fg_sigma": det.fg_sigma, "fg_floor": det.fg_floor, "slow_speed": det.dwell_speed,
             "group_size": det.group_size}
+
+
+#: normal frames the object stage is set up on (background, activity region, detector probe)
+STAGE_FRAMES = 800
+
+
+def _spread(frames: Iterable[np.ndarray], keep: int = STAGE_FRAMES) -> tuple[int, list[np.ndarray]]:
+    """How many ``frames`` there were, and at most ``2 * keep`` of them spread evenly over all
+    (every other one is let go whenever the list fills up), so memory does not grow with the footage."""
+    kept: list[np.ndarray] = []
+    step, n = 1, 0
+    for frame in frames:
+        if n % step == 0:
+            kept.append(frame)
+            if len(kept) >= 2 * keep:
+                kept, step = kept[::2], step * 2
+        n += 1
+    return n, kept
 
 
 def _object_stage(det: DetectionConfig, frames: Sequence[np.ndarray], models_dir: str | Path | None) -> ObjectStage:
