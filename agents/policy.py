@@ -45,7 +45,8 @@ WHY = {
 
 
 def worth_a_model(ctx: ToolContext) -> bool:
-    """Triage before any model is asked: some rule sees something, or the detector is sure.
+    """Triage before any model is asked: some rule sees something, or the detector is sure of
+    something that is not just passing traffic.
 
     Candidates that are neither (the occasional restless moment of normal footage) are judged
     by the rules alone, so model calls follow real incidents, not footage.
@@ -54,7 +55,10 @@ def worth_a_model(ctx: ToolContext) -> bool:
         classify(ctx, NoArgs())
     strongest = max((e.confidence for e in ctx.classification), default=0.0)
     det = ctx.camera.detection
-    return strongest >= det.triage_confidence or ctx.event.peak_score >= det.unknown_alert_score
+    if strongest >= det.triage_confidence:
+        return True
+    # a strong score with no rule evidence, unless it is only traffic passing where vehicles belong
+    return ctx.event.peak_score >= det.unknown_alert_score and traffic_only(ctx) is None
 
 
 @dataclass(frozen=True)

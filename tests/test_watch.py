@@ -145,9 +145,6 @@ def test_llm_garbage_falls_back_and_slow_llm_times_out(watched: dict[str, Any], 
     assert alerts and all(a.explained_by == "rules" for a in alerts)
 
 
-@pytest.mark.xfail(strict=True, reason="a normal test video of the small synthetic camera scores 0.89 (a group and a "
-                   "slow car on the road its two minutes of normal footage never showed), above unknown_alert_score, "
-                   "so triage asks the model (issue 11)")
 def test_no_llm_calls_on_normal_footage(watched: dict[str, Any], tmp_path: Path) -> None:
     server = FakeOpenAI(lambda req: (200, chat_reply(content="{}")))
     try:
