@@ -77,10 +77,6 @@ class UltralyticsDetector(Detector):
         return {"name": self.name, "config": {"weights": self.weights, "min_confidence": self.min_confidence,
                                               "input_size": self.input_size}, "arrays": {}}
 
-    @classmethod
-    def from_state(cls, state: dict[str, Any], **runtime: Any) -> UltralyticsDetector:
-        return cls(**state.get("config", {}))
-
 
 @register_detector("rfdetr")
 class RFDETRDetector(Detector):
@@ -115,7 +111,3 @@ class RFDETRDetector(Detector):
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "config": {"weights": self.weights, "min_confidence": self.min_confidence,
                                               "size": self.size}, "arrays": {}}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any], **runtime: Any) -> RFDETRDetector:
-        return cls(**state.get("config", {}))

@@ -156,7 +156,3 @@ class YoloV3Tiny(Detector):
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "config": {"input_size": self.input_size, "min_confidence": self.min_confidence,
                                               "nms": self.nms}, "arrays": {}}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any], **runtime: Any) -> YoloV3Tiny:
-        return cls(models_dir=runtime.get("models_dir"), **state.get("config", {}))
