@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing vigil into $(VENV) (first run takes a few minutes)" >&2
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH) 2>&1 | grep -v "^WARNING: Location" >&2 || true
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,vjepa2]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,vjepa2,learned]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
 	@$(BIN)/python -c "import vigil, torch" || (echo "installation failed; see the pip output above" >&2; exit 1)
 	@touch $@
 

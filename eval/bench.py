@@ -3,8 +3,9 @@
 ``decode_fps`` is the rate at which the same file is merely decoded and sampled (the floor no
 pipeline can beat); ``pipeline_fps`` is the rate of the full default path (decode, windows,
 encoder, detector at its rate with the tracker, scorers, Engram gate, events), and
-``no_detector_fps`` the same without the detector. Their ratios are what to compare across
-machines: absolute rates on a shared machine are noise.
+``no_detector_fps`` the same without the detector. With a learned frame scorer (``aedmae``,
+``framepred``) its own rate is ``scorer_fps`` and its time per window the ``frame_scorer`` stage.
+Their ratios are what to compare across machines: absolute rates on a shared machine are noise.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class BenchReport:
     engram: bool
     detector: str = "none"
     detections: int = 0
+    scorer: str = "knn"                       # what gives the score (a learned frame scorer's name, or knn)
+    scorer_fps: float | None = None           # frames per second of the learned frame scorer alone
     no_detector_fps: float | None = None      # the same path without the detector (None: none fitted)
     no_detector_ratio: float | None = None
     no_detector_stage_ms: dict[str, float] = field(default_factory=dict)
@@ -56,6 +59,7 @@ def _stages(result: ScanResult) -> dict[str, float]:
         "decode_wait": 1000 * t["decode_wait_s"] / n,
         "encode": 1000 * t["embed_s"] / n,
         "detect": 1000 * t.get("detect_s", 0.0) / n,
+        "frame_scorer": 1000 * t.get("frame_score_s", 0.0) / n,
         "score": 1000 * t["score_s"] / n,
         "events": 1000 * t["events_s"] / n,
         "total": 1000 * t["total_s"] / n,
@@ -95,7 +99,10 @@ def bench(
         engram=scanner.use_engram,
         detector=profile.detector_name if scanner.objects is not None else "none",
         detections=scanner.objects.detections if scanner.objects is not None else 0,
+        scorer=profile.scorer_name,
     )
+    if result.timings.get("frame_score_s", 0.0) > 0:
+        report.scorer_fps = round(frames / result.timings["frame_score_s"], 1)
     if scanner.objects is not None and scanner.objects.detector is not None:
         bare = Scanner(profile, camera, use_engram=use_engram, models_dir=models_dir, detector=None)
         plain = bare.scan(source, max_seconds=max_seconds)

@@ -22,6 +22,7 @@ from perception.encoders import Embedding, Encoder
 from perception.engram import EngramStream
 from perception.events import CandidateEvent, EventBuilder, ScoredWindow
 from perception.head import TypeHead
+from perception.learned import FrameScorer, to_model_frame
 from perception.objects import ObjectStage, score_window, window_objects
 from perception.profile import CameraProfile
 from perception.scoring import Calibration, fuse_levels
@@ -121,6 +122,8 @@ class ScanResult:
     frames_read: int = 0
     read_until_s: float = 0.0   # end of the last frame read (its time plus one sampling period)
     stopped_early: bool = False  # max_seconds ended the scan before the source did
+    # a learned frame scorer's calibrated score per sampled frame: (times, scores), smoothed
+    frame_scores: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def complete(self) -> bool:
@@ -166,6 +169,9 @@ class Scanner:
         self._scale = profile.scale()
         fused = profile.fused_calibration
         self._fused = Calibration(float(fused[0]), float(fused[1])) if fused and self.objects is not None else None
+        learned = profile.frame_calibration
+        self._learned = Calibration(float(learned[0]), float(learned[1])) if profile.frame_scorer and learned else None
+        self._frames: FrameScores | None = None
 
     def scan(
         self,
@@ -191,7 +197,8 @@ class Scanner:
             content_id: the source's content identity (part of the event ids).
         """
         p = self.profile
-        timings: dict[str, float] = {"decode_wait_s": 0.0, "embed_s": 0.0, "detect_s": 0.0, "score_s": 0.0, "events_s": 0.0}
+        timings: dict[str, float] = {"decode_wait_s": 0.0, "embed_s": 0.0, "detect_s": 0.0, "frame_score_s": 0.0,
+                                     "score_s": 0.0, "events_s": 0.0}
         result = ScanResult(source=str(source), timings=timings)
         builder = EventBuilder(
             p.camera_id, str(source), threshold=self.camera.threshold, min_event_s=self.camera.min_event_s,
@@ -218,6 +225,9 @@ class Scanner:
                     timings["detect_s"] += time.perf_counter() - t
 
                 frames = _tap(frames, detect)
+            self._frames = FrameScores(p.frame_scorer, timings) if p.frame_scorer is not None else None
+            if self._frames is not None:
+                frames = _tap(frames, self._frames.push)
             if on_frame is not None:
                 frames = _tap(frames, on_frame)
             batch = int(getattr(getattr(self.encoder, "config", None), "batch_size", 1) or 1)
@@ -226,6 +236,7 @@ class Scanner:
                 t0 = time.perf_counter()
                 wait0 = timings["decode_wait_s"]
                 detect0 = timings["detect_s"]
+                frame0 = timings["frame_score_s"]
                 try:
                     window, emb = next(it)
                 except StopIteration:
@@ -233,7 +244,7 @@ class Scanner:
                 # embedding time excludes the time spent waiting for the decoder (and detecting,
                 # which runs as the frames are pulled through)
                 timings["embed_s"] += time.perf_counter() - t0 - (timings["decode_wait_s"] - wait0) - (
-                    timings["detect_s"] - detect0)
+                    timings["detect_s"] - detect0) - (timings["frame_score_s"] - frame0)
                 t1 = time.perf_counter()
                 scored = self._score(window, emb, stream, head)
                 timings["score_s"] += time.perf_counter() - t1
@@ -253,6 +264,8 @@ class Scanner:
             result.events.append(event)
             if on_event:
                 on_event(event)
+        if self._frames is not None and self._learned is not None:
+            result.frame_scores = self._frames.calibrated(self._learned, p.frame_scorer.config.smooth_s)
         timings["total_s"] = time.perf_counter() - started
         return result
 
@@ -260,7 +273,13 @@ class Scanner:
         p = self.profile
         ws = p.scorer.score(emb.cells, emb.vector)
         calibrated = float(p.scorer.calibration(ws.raw)) if p.scorer.calibration else min(1.0, ws.raw / 2)
+        raw = ws.raw
         box, objects = None, None
+        learned = self._frames is not None and self._learned is not None
+        if learned:
+            # the learned frame scorer gives the score: its worst frame in the window
+            raw = self._frames.window_max(window.ts_start, window.ts_end)  # type: ignore[union-attr]
+            calibrated = float(self._learned(raw))  # type: ignore[misc]
         if self.objects is not None and p.objects is not None and self._fused is not None:
             stage = self.objects
             tracks, rows = window_objects(stage, self._scale, window.ts_start, window.ts_end)
@@ -269,9 +288,10 @@ class Scanner:
             # high): the detector looks more often until things calm down
             stage.flagged = calibrated >= stage.settings.flag_score or obj.level >= 1.0
             objects = obj.objects
-            if obj.level > ws.raw and obj.box is not None:
+            if obj.level > ws.raw and obj.box is not None and not learned:
                 box = obj.box
-            calibrated = float(self._fused(fuse_levels(ws.raw, obj.level)))
+            if not learned:
+                calibrated = float(self._fused(fuse_levels(ws.raw, obj.level)))
         key = None
         score = calibrated
         if stream is not None and p.engram is not None:
@@ -282,10 +302,56 @@ class Scanner:
         features = {n: round(float(v), 4) for n, v in zip(names, emb.cells[ws.cell])} if names else None
         trigger = self.tripwires.check(emb.cells, names) if names and self.tripwires else None
         return ScoredWindow(
-            index=window.index, ts_start=window.ts_start, ts_end=window.ts_end, raw=ws.raw, score=score,
+            index=window.index, ts_start=window.ts_start, ts_end=window.ts_end, raw=raw, score=score,
             cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated, features=features,
             vector=emb.vector, trigger=trigger, box=box, objects=objects,
         )
+
+
+class FrameScores:
+    """A learned frame scorer running over a scan's sampled frames.
+
+    Frames are scored in small batches as they pass; :meth:`window_max` first scores whatever is
+    pending, so a window's score never waits for frames after it.
+    """
+
+    def __init__(self, scorer: FrameScorer, timings: dict[str, float]) -> None:
+        self.scorer = scorer
+        self.stream = scorer.stream()
+        self.timings = timings
+        self.times: list[float] = []
+        self.raw: list[float] = []
+
+    def _take(self, results: list[tuple[float, float]]) -> None:
+        for t, v in results:
+            self.times.append(t)
+            self.raw.append(float(v))
+
+    def push(self, frame: Frame) -> None:
+        """Score one sampled frame (batched)."""
+        t0 = time.perf_counter()
+        self._take(self.stream.push(frame.t, to_model_frame(frame.image, self.scorer.shape)))
+        self.timings["frame_score_s"] += time.perf_counter() - t0
+
+    def window_max(self, start: float, end: float) -> float:
+        """The largest raw frame score in [start, end] (the first frames of a source have none: a normal 1)."""
+        t0 = time.perf_counter()
+        self._take(self.stream.flush())
+        self.timings["frame_score_s"] += time.perf_counter() - t0
+        vals = [v for t, v in zip(self.times[-256:], self.raw[-256:]) if start - 1e-6 <= t <= end + 1e-6]
+        return max(vals) if vals else 1.0
+
+    def calibrated(self, cal: Calibration, smooth_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every scored frame's calibrated score, with a temporal Gaussian of ``smooth_s`` seconds."""
+        self._take(self.stream.flush())
+        t = np.asarray(self.times, dtype=np.float64)
+        v = np.asarray(cal(np.asarray(self.raw)), dtype=np.float64) if self.raw else np.zeros(0)
+        if smooth_s > 0 and len(t) > 2:
+            from scipy.ndimage import gaussian_filter1d
+
+            period = float(np.median(np.diff(t)))
+            v = gaussian_filter1d(v, smooth_s / max(period, 1e-6), mode="nearest")
+        return t, v
 
 
 def _until(frames: Iterable[Frame], seconds: float, result: ScanResult) -> Iterator[Frame]:

@@ -1,7 +1,8 @@
 """A camera's fitted profile: encoder state, normality model, Engram memory, type head.
 
-Saved under ``<data_dir>/<camera>/profile/`` as ``profile.json`` (settings, readable) and
-``arrays.npz`` (numbers). Loading checks the format version and names what is wrong.
+Saved under ``<data_dir>/<camera>/profile/`` as ``profile.json`` (settings, readable),
+``arrays.npz`` (numbers) and, for a learned frame scorer, ``scorer.pt`` (its weights). Loading
+checks the format version and names what is wrong.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from perception.encoders import Encoder, encoder_class
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import TypeHead
+from perception.learned import FrameScorer
 from perception.objects import ObjectNormality, ObjectStage, StageSettings
 from perception.scoring import NormalityModel
 from perception.tracking import PersonScale, TrackerSettings
 from vigil.errors import UnknownCameraError, VigilError
 
 PROFILE_FORMAT = 2  # 2: learned foreground thresholds, the object path
+SCORER_WEIGHTS = "scorer.pt"  # a learned frame scorer's weights, next to profile.json
 
 
 class ProfileError(VigilError):
@@ -60,6 +63,15 @@ class CameraProfile:
     stage: dict[str, Any] | None = None            # StageSettings + TrackerSettings at fit time
     fused_calibration: tuple[float, float] | None = None  # Calibration of the fused cell and object levels
     object_calibration: tuple[float, float] | None = None  # Calibration of the object level alone
+    # a learned frame scorer (aedmae, framepred) that gives the score in place of the cell scorer
+    frame_scorer: FrameScorer | None = None
+    frame_calibration: tuple[float, float] | None = None  # Calibration of its raw frame scores
+    training: list[dict[str, Any]] = field(default_factory=list)  # the frame scorer's training reports
+
+    @property
+    def scorer_name(self) -> str:
+        """What gives the score: the frame scorer's name, else the cell scorer's kind (knn, gaussian)."""
+        return self.frame_scorer.name if self.frame_scorer is not None else self.scorer.kind
 
     @property
     def encoder_name(self) -> str:
@@ -144,6 +156,10 @@ class CameraProfile:
             "fused_calibration": list(self.fused_calibration) if self.fused_calibration else None,
             "object_calibration": list(self.object_calibration) if self.object_calibration else None,
         }
+        if self.frame_scorer is not None:
+            self.frame_scorer.save(folder / SCORER_WEIGHTS)
+            meta["frame_scorer"] = {**self.frame_scorer.settings(), "calibration": list(self.frame_calibration or ()),
+                                    "training": self.training}
         tmp_npz = folder / "arrays.tmp.npz"
         np.savez_compressed(tmp_npz, **arrays)
         tmp_json = folder / "profile.json.tmp"
@@ -182,7 +198,15 @@ class CameraProfile:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise ProfileError(f"{folder}: profile format {found} is not supported (expected {PROFILE_FORMAT}); fit the camera again")
         try:
-            return cls._restore(meta, arrays, camera_id)
+            profile = cls._restore(meta, arrays, camera_id)
+            learned = meta.get("frame_scorer")
+            if learned:
+                profile.frame_scorer = FrameScorer.restore(learned, folder / SCORER_WEIGHTS)
+                profile.frame_calibration = tuple(learned["calibration"])  # type: ignore[assignment]
+                profile.training = list(learned.get("training", []))
+            return profile
+        except VigilError as exc:
+            raise ProfileError(str(exc)) from None
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise ProfileError(f"{folder}: damaged profile (missing or bad {exc}); fit the camera again") from None
 

@@ -58,14 +58,27 @@ class StoreRecorder:
             self._buffer = []
 
 
-def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np.ndarray | None, smooth: int = 3) -> int:
+def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np.ndarray | None, smooth: int = 3,
+                    frames: tuple[np.ndarray, np.ndarray] | None = None, per_video: bool = False) -> int:
     """Write ``frame,time_s,score`` with one row per source frame; returns the row count.
 
     Sources without per-frame timestamps (live streams) get one row per window centre.
+
+    Args:
+        frames: a learned frame scorer's (times, scores) of the sampled frames; when given, each
+            source frame takes the score of its nearest scored frames instead of the windows'.
+        per_video: min-max normalise the video's scores (the offline protocol of published
+            frame-level results; it needs the whole video, so live alerts never use it).
     """
     if times is None:
         times = np.array([w.center for w in windows])
-    scores = frame_scores(windows, times, smooth=smooth)
+    if frames is not None and len(frames[0]):
+        scores = np.clip(np.interp(np.asarray(times, dtype=np.float64), frames[0], frames[1]), 0.0, 1.0)
+    else:
+        scores = frame_scores(windows, times, smooth=smooth)
+    if per_video and len(scores):
+        lo, hi = float(scores.min()), float(scores.max())
+        scores = (scores - lo) / (hi - lo) if hi > lo else np.zeros_like(scores)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -99,7 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normal", nargs="+", required=True, metavar="VIDEO", help="normal footage of this camera")
     p.add_argument("--encoder", default="motion", help="window encoder: motion (default, no weights) or vjepa2")
     p.add_argument("--encoder-model", metavar="ID_OR_DIR", help="weights for vjepa2: hub id or local folder")
-    p.add_argument("--scorer", default="knn", choices=["knn", "gaussian"], help="normality scorer (default knn)")
+    p.add_argument("--scorer", default="knn", choices=["knn", "gaussian", "aedmae", "framepred"],
+                   help="what scores the footage: knn or gaussian over the encoder's windows (default knn), or a "
+                   "frame scorer trained on this camera: aedmae (self-distilled masked autoencoder) or framepred "
+                   "(future-frame prediction)")
+    p.add_argument("--steps", type=int, help="frame scorer: training steps (default 1500 for aedmae, plus half as many "
+                   "for its student; 3000 for framepred)")
+    p.add_argument("--scorer-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="frame scorer setting, repeatable (e.g. size=96, lr=0.002, region=frame)")
+    p.add_argument("--resume", action="store_true", help="frame scorer: continue the interrupted training")
+    p.add_argument("--meta-train", nargs="+", metavar="DIR",
+                   help="framepred: first meta-learn (MAML) an initialisation on these cameras' normal footage "
+                   "(one folder of videos per camera), saved to --meta-init")
+    p.add_argument("--meta-steps", type=int, default=300, help="with --meta-train: meta steps (default 300)")
+    p.add_argument("--meta-init", metavar="FILE", help="framepred: start from this meta-learned initialisation "
+                   "(default with --meta-train: <models>/framepred-maml/init.pt)")
+    p.add_argument("--adapt-frames", type=int, metavar="K", help="framepred: train on only the first K normal frames "
+                   "(the adaptation budget of a new camera)")
     p.add_argument("--labels", metavar="GT_JSON", help="labelled videos (gt.json with paths) to train the type head")
     p.add_argument("--no-engram", action="store_true", help="fit without the Engram memory")
     p.add_argument("--detector", choices=["yolov3-tiny", "blobs", "ultralytics", "rfdetr", "none"],
@@ -116,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="a .csv file (one video) or a folder for <video>.csv files")
     p.add_argument("--encoder", help="refuse to score unless the camera was fitted with this encoder")
     p.add_argument("--no-engram", action="store_true", help="score without the Engram gate")
+    p.add_argument("--per-video", action="store_true",
+                   help="min-max normalise each video's CSV scores (the published offline protocol; stored "
+                   "window scores and events keep the camera's calibration)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     # vigil bench
@@ -236,6 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
              "anomaly type and per-video rows. Score files: <video>.csv with frame,time_s,score.")
     p.add_argument("--gt", required=True, help="ground truth (gt.json)")
     p.add_argument("--scores", required=True, metavar="DIR", help="folder of <video>.csv score files")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _add(ev_sub, "compare", _cmd_eval_compare,
+             "scorers side by side: each fitted on the same normal footage, AUC and fps on the same test footage",
+             "vigil --config ped2.yaml eval compare --camera ped2 --normal ../shared/data/ucsd_ped2/train/* \\\n"
+             "      --videos ../shared/data/ucsd_ped2/test/* --gt ../shared/data/ucsd_ped2/labels.json --out cmp/",
+             "Fits the default profile (motion) once, trains each learned frame scorer on the same normal "
+             "footage, scores the test videos with each, and prints micro/macro AUC (camera calibration and "
+             "per-video min-max), pipeline and scorer frames/s and the rate relative to the default. Profiles "
+             "and score files stay under --out.")
+    p.add_argument("--camera", required=True, help="camera name (its vigil.yaml section applies)")
+    p.add_argument("--normal", nargs="+", required=True, metavar="VIDEO", help="normal training footage")
+    p.add_argument("--videos", nargs="+", required=True, metavar="VIDEO", help="test footage (labelled by --gt)")
+    p.add_argument("--gt", required=True, help="ground truth of the test footage (gt.json or labels.json)")
+    p.add_argument("--scorers", default="motion,aedmae,framepred", help="comma-separated (default motion,aedmae,framepred)")
+    p.add_argument("--steps", type=int, help="training steps of every learned scorer (default: each scorer's)")
+    p.add_argument("--set", dest="scorer_set", action="append", default=[], metavar="SCORER.KEY=VALUE",
+                   help="a learned scorer's setting, repeatable (e.g. framepred.size=96)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the profiles and score files")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = _add(ev_sub, "sampler", _cmd_eval_sampler, "ATS vs uniform vs top-k: frames inside anomalies and context kept",
              "vigil eval sampler --gt demo-out/gt.json --scores scores/ --n 8 16 32",
@@ -481,6 +518,47 @@ def _cmd_eval_vad(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval_compare(args: argparse.Namespace) -> int:
+    import yaml
+    from tqdm import tqdm
+
+    from eval.compare import LEARNED, compare, format_table, parse_scorers
+
+    names = parse_scorers(args.scorers)
+    per: dict[str, dict[str, Any]] = {n: {} for n in LEARNED}
+    for item in args.scorer_set:
+        key, sep, value = item.partition("=")
+        scorer, dot, field_name = key.partition(".")
+        if not sep or not dot or scorer not in per:
+            raise ConfigError(f"--set {item!r}: write SCORER.KEY=VALUE with SCORER one of {', '.join(LEARNED)}")
+        per[scorer][field_name.strip()] = yaml.safe_load(value)
+    if args.steps is not None:
+        for n in per:
+            per[n].setdefault("steps", args.steps)
+    settings, camera, _ = _camera_and_data(args)
+    normal, failed = _readable_videos(args.normal, camera)
+    test, failed_test = _readable_videos(args.videos, camera)
+    if failed or failed_test:
+        raise DataError(f"{len(failed) + len(failed_test)} video(s) could not be read; the comparison needs them all")
+    with tqdm(desc="training", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+        def progress(stage: str, step: int, total: int, loss: float) -> None:
+            if bar.total != total or bar.desc != stage:
+                bar.reset(total=total)
+                bar.set_description(stage)
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            bar.refresh()
+
+        report = compare(args.camera, camera, normal, test, args.gt, names, Path(args.out), settings=per,
+                         models_dir=settings.model_cache, log=lambda line: print(f"vigil: {line}", file=sys.stderr),
+                         progress=progress)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_table(report))
+    return 0
+
+
 def _camera_and_data(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from vigil.store import DataDir
 
@@ -510,7 +588,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     settings, camera, data = _camera_and_data(args)
     if args.encoder not in encoder_names():
         raise ConfigError(f"--encoder {args.encoder}: unknown encoder; choose one of: {', '.join(encoder_names())}")
-    options = FitOptions(encoder=args.encoder, scorer=args.scorer, engram=not args.no_engram,
+    learned = args.scorer in ("aedmae", "framepred")
+    scorer_settings = _scorer_settings(args) if learned else {}
+    if not learned and (args.steps or args.scorer_set or args.meta_train or args.meta_init or args.adapt_frames
+                        or args.resume):
+        raise ConfigError("--steps, --scorer-set, --resume, --meta-train, --meta-init and --adapt-frames apply to "
+                          "--scorer aedmae or framepred")
+    if args.scorer != "framepred" and (args.meta_train or args.meta_init or args.adapt_frames):
+        raise ConfigError("--meta-train, --meta-init and --adapt-frames apply to --scorer framepred")
+    options = FitOptions(encoder=args.encoder, scorer="knn" if learned else args.scorer, engram=not args.no_engram,
                          models_dir=settings.model_cache)
     if args.detector:
         camera = camera.model_copy(update={"detection": camera.detection.model_copy(update={"detector": args.detector})})
@@ -533,6 +619,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             bar.refresh()
 
         profile = fit_profile(args.camera, normal, camera, options, labels=args.labels, progress=progress)
+    training: dict[str, Any] = {}
+    if learned:
+        training = _train_frame_scorer(args, profile, normal, camera, data, settings, scorer_settings)
     try:
         folder = profile.save(data.profile_dir(args.camera))
     except OSError as exc:
@@ -542,7 +631,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "camera": args.camera,
         "profile": str(folder),
         "encoder": profile.encoder_version,
-        "scorer": args.scorer,
+        "scorer": profile.scorer_name,
         "videos": len(normal),
         "unreadable": failed,
         "windows": profile.n_windows,
@@ -553,6 +642,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "detector_input": (profile.detector_state or {}).get("config", {}).get("input_size"),
         "normal_objects": int(len(profile.objects.raw_bank)) if profile.objects else 0,
         "type_head": profile.head.classes if profile.head else None,
+        **training,
         "seconds": round(time.perf_counter() - started, 1),
     }
     if args.json:
@@ -569,11 +659,83 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print(f"  objects: {summary['normal_objects']} normal object observations ({profile.detector_name}{size})")
         if profile.head:
             print(f"  type head: {', '.join(profile.head.classes)}")
+        if training.get("meta"):
+            m = training["meta"]
+            print(f"  meta-init: {training['meta_init']} ({m['steps']} meta steps, query loss "
+                  f"{m['loss_first']:.4f} -> {m['loss_last']:.4f})")
+        for r in training.get("training", []):
+            print(f"  {args.scorer} {r['stage']}: {r['steps']} steps, loss {r['loss_first']:.4f} -> "
+                  f"{r['loss_last']:.4f} in {r['seconds']:.0f} s")
     if failed:
         print(f"vigil: {len(failed)} of {len(args.normal)} normal video(s) could not be read; fitted on the rest",
               file=sys.stderr)
         return 2
     return 0
+
+
+def _scorer_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The frame scorer's settings from --steps, --scorer-set, --adapt-frames (values parsed as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in args.scorer_set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--scorer-set {item!r}: write KEY=VALUE, e.g. size=96")
+        out[key.strip()] = yaml.safe_load(value)
+    if args.steps is not None:
+        out["steps"] = args.steps
+    if args.adapt_frames is not None:
+        out["adapt_frames"] = args.adapt_frames
+    return out
+
+
+def _train_frame_scorer(args: argparse.Namespace, profile: Any, normal: list[str], camera: Any, data: Any,
+                        settings: Any, scorer_settings: dict[str, Any]) -> dict[str, Any]:
+    """Meta-train (framepred, with --meta-train), then train the frame scorer onto the profile."""
+    from tqdm import tqdm
+
+    from perception.learned.maml import MetaConfig
+    from perception.learned.training import fit_frame_scorer, meta_train_framepred
+
+    out: dict[str, Any] = {}
+    scan_cam = _scan_camera(profile, camera)
+
+    def bar_progress(bar: Any) -> Any:
+        def progress(stage: str, step: int, total: int, loss: float) -> None:
+            if bar.total != total or bar.desc != stage:
+                bar.reset(total=total)
+                bar.set_description(stage)
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            bar.refresh()
+        return progress
+
+    init = args.meta_init
+    if args.meta_train:
+        init = init or str(Path(settings.model_cache) / "framepred-maml" / "init.pt")
+        meta = {k: v for k, v in scorer_settings.items() if k not in ("steps", "adapt_frames")}
+        with tqdm(desc="meta", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+            report = meta_train_framepred(args.meta_train, scan_cam, Path(init), meta,
+                                          MetaConfig(steps=args.meta_steps), progress=bar_progress(bar))
+        out["meta"] = report.to_dict()
+    if init:
+        if not Path(init).is_file():
+            raise DataError(f"--meta-init {init}: not found; make it with --meta-train DIR ...")
+        scorer_settings["meta_init"] = str(init)
+        out["meta_init"] = str(init)
+    checkpoint = data.camera_dir(args.camera) / "train" / f"{args.scorer}.ckpt"
+    if args.resume and not checkpoint.is_file():
+        print(f"vigil: no interrupted {args.scorer} training of camera {args.camera!r} to resume; starting afresh",
+              file=sys.stderr)
+    with tqdm(desc=args.scorer, unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+        reports = fit_frame_scorer(profile, normal, scan_cam, args.scorer, scorer_settings,
+                                   progress=bar_progress(bar), checkpoint=checkpoint, resume=args.resume)
+    checkpoint.unlink(missing_ok=True)  # the weights are in the profile now
+    out["training"] = [r.to_dict() for r in reports]
+    out["frame_calibration"] = {"median_raw": round(profile.frame_calibration[0], 4),
+                                "p99_raw": round(profile.frame_calibration[1], 4)}
+    return out
 
 
 def _readable_videos(videos: list[str], camera: Any) -> tuple[list[str], list[str]]:
@@ -634,7 +796,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
                     continue
             recorder.flush()
             csv_path = out if single else out / f"{Path(video).stem}.csv"
-            rows = write_score_csv(csv_path, result.windows, result.frame_times)
+            rows = write_score_csv(csv_path, result.windows, result.frame_times, frames=result.frame_scores,
+                                   per_video=args.per_video)
             store.record_video(ident.key, args.camera, fps=result.fps, n_frames=result.n_frames,
                                duration_s=result.duration_s or result.read_until_s, model_version=model_version,
                                scanned_until=result.read_until_s, complete=ident.kind in ("file", "folder"),
@@ -682,6 +845,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(f"  pipeline     {report.pipeline_fps:8.1f} frames/s   ratio {report.ratio:.2f}")
         if report.no_detector_fps is not None:
             print(f"  no detector  {report.no_detector_fps:8.1f} frames/s   ratio {report.no_detector_ratio:.2f}")
+        if report.scorer_fps is not None:
+            print(f"  {report.scorer:<12} {report.scorer_fps:8.1f} frames/s   (the frame scorer alone)")
         print("  per window   " + ", ".join(f"{k} {v:.2f} ms" for k, v in report.stage_ms_per_window.items()))
         print(f"  peak memory  {report.peak_rss_mb:.0f} MB")
     return 0
