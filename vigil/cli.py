@@ -541,17 +541,9 @@ def _cmd_eval_compare(args: argparse.Namespace) -> int:
     if failed or failed_test:
         raise DataError(f"{len(failed) + len(failed_test)} video(s) could not be read; the comparison needs them all")
     with tqdm(desc="training", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
-        def progress(stage: str, step: int, total: int, loss: float) -> None:
-            if bar.total != total or bar.desc != stage:
-                bar.reset(total=total)
-                bar.set_description(stage)
-            bar.n = step
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            bar.refresh()
-
         report = compare(args.camera, camera, normal, test, args.gt, names, Path(args.out), settings=per,
                          models_dir=settings.model_cache, log=lambda line: print(f"vigil: {line}", file=sys.stderr),
-                         progress=progress)
+                         progress=_training_progress(bar))
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -690,6 +682,18 @@ def _scorer_settings(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _training_progress(bar: Any) -> Callable[[str, int, int, float], None]:
+    """A training progress callback (stage, step, total, loss) that drives a tqdm bar."""
+    def progress(stage: str, step: int, total: int, loss: float) -> None:
+        if bar.total != total or bar.desc != stage:
+            bar.reset(total=total)
+            bar.set_description(stage)
+        bar.n = step
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        bar.refresh()
+    return progress
+
+
 def _train_frame_scorer(args: argparse.Namespace, profile: Any, normal: list[str], camera: Any, data: Any,
                         settings: Any, scorer_settings: dict[str, Any]) -> dict[str, Any]:
     """Meta-train (framepred, with --meta-train), then train the frame scorer onto the profile."""
@@ -701,23 +705,13 @@ def _train_frame_scorer(args: argparse.Namespace, profile: Any, normal: list[str
     out: dict[str, Any] = {}
     scan_cam = _scan_camera(profile, camera)
 
-    def bar_progress(bar: Any) -> Any:
-        def progress(stage: str, step: int, total: int, loss: float) -> None:
-            if bar.total != total or bar.desc != stage:
-                bar.reset(total=total)
-                bar.set_description(stage)
-            bar.n = step
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-            bar.refresh()
-        return progress
-
     init = args.meta_init
     if args.meta_train:
         init = init or str(Path(settings.model_cache) / "framepred-maml" / "init.pt")
         meta = {k: v for k, v in scorer_settings.items() if k not in ("steps", "adapt_frames")}
         with tqdm(desc="meta", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
             report = meta_train_framepred(args.meta_train, scan_cam, Path(init), meta,
-                                          MetaConfig(steps=args.meta_steps), progress=bar_progress(bar))
+                                          MetaConfig(steps=args.meta_steps), progress=_training_progress(bar))
         out["meta"] = report.to_dict()
     if init:
         if not Path(init).is_file():
@@ -730,7 +724,7 @@ def _train_frame_scorer(args: argparse.Namespace, profile: Any, normal: list[str
               file=sys.stderr)
     with tqdm(desc=args.scorer, unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         reports = fit_frame_scorer(profile, normal, scan_cam, args.scorer, scorer_settings,
-                                   progress=bar_progress(bar), checkpoint=checkpoint, resume=args.resume)
+                                   progress=_training_progress(bar), checkpoint=checkpoint, resume=args.resume)
     checkpoint.unlink(missing_ok=True)  # the weights are in the profile now
     out["training"] = [r.to_dict() for r in reports]
     out["frame_calibration"] = {"median_raw": round(profile.frame_calibration[0], 4),

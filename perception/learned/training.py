@@ -23,6 +23,7 @@ from perception.learned import (
     TrainProgress,
     TrainReport,
     frame_scorer_class,
+    model_shape,
     to_model_frame,
 )
 from perception.learned.framepred import FramePredConfig
@@ -33,26 +34,21 @@ from perception.scoring import Calibration
 from vigil.config import CameraConfig
 from vigil.errors import DataError
 
-#: sampled frames kept per video for training (evenly thinned beyond this)
+#: sampled frames kept per video for training (the first ones; the rest are not read)
 MAX_FRAMES_PER_VIDEO = 20000
 
 
-def model_frames(path: str, camera: CameraConfig, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A video's sampled frames as model frames: ((N, H, W) uint8, times in seconds).
-
-    With ``shape`` None the frames keep the camera's work size (the caller picks the model shape).
-    """
-    frames, times = [], []
+def model_frames(path: str, camera: CameraConfig, shape: tuple[int, int]) -> np.ndarray:
+    """A video's sampled frames as the scorer's (N, H, W) uint8 frames of ``shape`` (height, width)."""
+    frames = []
     with open_camera_video(path, camera) as video:
         for f in video.frames():
-            img = f.image
-            frames.append(to_model_frame(img, shape) if shape else (img if img.ndim == 2 else img.mean(2).astype(np.uint8)))
-            times.append(f.t)
+            frames.append(to_model_frame(f.image, shape))
             if len(frames) >= MAX_FRAMES_PER_VIDEO:
                 break
     if not frames:
         raise DataError(f"{path}: no frames could be read")
-    return np.stack(frames), np.asarray(times)
+    return np.stack(frames)
 
 
 def frame_shape(path: str, camera: CameraConfig) -> tuple[int, int]:
@@ -101,7 +97,7 @@ def fit_frame_scorer(
     """
     cls = frame_scorer_class(name)
     scorer: FrameScorer = cls.create(frame_shape(videos[0], camera), **(settings or {}))
-    frames = [model_frames(v, camera, scorer.shape)[0] for v in videos]
+    frames = [model_frames(v, camera, scorer.shape) for v in videos]
     train, held = split_held_out(frames)
     need = scorer.context + 2
     if sum(max(0, len(v) - scorer.context) for v in train) < 2 or sum(max(0, len(v) - need) for v in held) < 1:
@@ -138,16 +134,9 @@ def meta_train_framepred(
     tasks = []
     for folder in folders:
         paths = camera_videos(folder)
-        shape = frame_shape(paths[0], camera)
-        scorer_shape = _shape(shape, cfg.size)
-        tasks.append([model_frames(p, camera, scorer_shape)[0] for p in paths])
+        shape = model_shape(frame_shape(paths[0], camera), cfg.size)
+        tasks.append([model_frames(p, camera, shape) for p in paths])
     return meta_train(tasks, cfg, meta or MetaConfig(), out, progress)
-
-
-def _shape(frame: tuple[int, int], size: int) -> tuple[int, int]:
-    from perception.learned import model_shape
-
-    return model_shape(frame, size)
 
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
