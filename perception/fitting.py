@@ -325,7 +325,8 @@ def _object_stage(det: DetectionConfig, frames: Sequence[np.ndarray], models_dir
             detector, region = None, (0.0, 0.0, 1.0, 1.0)
     settings = StageSettings(detector_fps=det.fit_detector_fps, flagged_fps=det.flagged_fps, flag_score=det.flag_score,
                              unexplained_blobs=det.unexplained_blobs, min_confidence=det.min_confidence,
-                             memory_s=det.object_memory_s, region=region)
+                             memory_s=det.object_memory_s, region=region, crops=det.detect_crops,
+                             full_look_s=det.full_look_s)
     tracker = TrackerSettings(lost_s=det.track_lost_s, keep_s=1e9)  # fitting keeps every track to the end
     return ObjectStage(detector, blobs, settings, tracker)
 
@@ -356,7 +357,7 @@ def _stage_state(stage: ObjectStage, runtime_fps: float) -> dict[str, Any]:
     t = stage._tracker_settings
     return {"detector_fps": runtime_fps, "flagged_fps": s.flagged_fps, "flag_score": s.flag_score,
             "unexplained_blobs": s.unexplained_blobs, "min_confidence": s.min_confidence, "memory_s": s.memory_s,
-            "region": list(s.region),
+            "region": list(s.region), "crops": s.crops, "full_look_s": s.full_look_s,
             "tracker": {"lost_s": t.lost_s, "activation": t.activation, "high_confidence": t.high_confidence,
                         "min_iou": t.min_iou}}
 

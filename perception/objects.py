@@ -3,7 +3,10 @@
 :class:`ObjectStage` runs the detector on sampled frames at ``detector_fps`` (faster, at
 ``flagged_fps``, while the cheap cell scorer flags the footage), adds foreground regions no
 detection explains as ``unknown`` objects, and follows everything with the one tracker
-(:mod:`perception.tracking`). Between detections, tracks are carried as they are.
+(:mod:`perception.tracking`). Between detections, tracks are carried as they are. The detector
+looks only around the foreground and the tracked objects (:func:`look_boxes`, cut on the
+network's grid by the detector's ``detect_parts``) and at the whole region every
+``full_look_s`` seconds, so its cost follows what moves, not the frame's size.
 
 For each track seen in a window, :func:`object_features` gives one vector
 (:data:`OBJECT_FEATURES`): its class-group probabilities, speed (median and high) and heading in
@@ -66,6 +69,11 @@ class StageSettings:
     min_confidence: float = 0.15    # detections weaker than this are not followed
     memory_s: float = 0.0           # a track keeps its highest score this long
     region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # where the detector looks (normalised)
+    crops: bool = True              # look only around foreground regions and tracked objects (same scale) ...
+    full_look_s: float = 4.0        # ... and at the whole region this often (seconds of video)
+    crop_pad: float = 0.5           # a crop reaches this share of an object's longer side beyond it
+    crop_min_px: int = 128          # the least crop side, in network pixels (the detector needs context)
+    crop_full_share: float = 0.75   # crops covering more of the region than this: look at all of it
 
 
 class ObjectStage:
@@ -101,6 +109,8 @@ class ObjectStage:
         self.flagged = False
         self.frame_size: tuple[int, int] | None = None
         self.detections = 0
+        self.crop_looks = 0  # detections that looked at crops only
+        self._full_t: float | None = None
         self.peaks: dict[int, tuple[float, float]] = {}  # track id -> (time, score) of its highest recent score
 
     def due(self, t: float) -> bool:
@@ -117,29 +127,60 @@ class ObjectStage:
         self._next_t = t + (1.0 / rate if rate > 0 else math.inf)
         h, w = image.shape[:2]
         self.frame_size = (w, h)
-        dets = self.detect(image)
+        dets = self.detect(image, t)
         self.tracker.update(t, dets, (w, h))
         self.detections += 1
         return True
 
-    def detect(self, image: np.ndarray) -> Any:
-        """The objects of one frame: detections (riders merged), plus unexplained foreground."""
+    def detect(self, image: np.ndarray, t: float | None = None) -> Any:
+        """The objects of one frame: detections (riders merged), plus unexplained foreground.
+
+        With ``crops`` on and a detector that takes a scale, the detector looks only around the
+        frame's foreground regions and the objects being tracked, at the scale it would see the
+        whole region at (so the same objects are found), and at the whole region every
+        ``full_look_s`` seconds (``t``: the frame's time; without one, always the whole region).
+        """
         from perception.detect import empty_detections
 
         dets = None
+        regions = self.blobs.regions(image) if self.blobs is not None and hasattr(self.blobs, "regions") else None
         if self.detector is not None:
             crop, (ox, oy) = crop_region(image, self.settings.region)
-            dets = self.detector.detect([crop])[0]
+            looks = self._looks(crop.shape[:2], (ox, oy), image.shape[:2], regions, t)
+            if looks is None:
+                dets = self.detector.detect([crop])[0]
+            else:
+                self.crop_looks += 1
+                dets = self.detector.detect_parts(crop, looks) if len(looks) else empty_detections()  # type: ignore[attr-defined]
             if len(dets):
                 dets = dets[np.asarray(dets.confidence) >= self.settings.min_confidence]
                 dets.xyxy = dets.xyxy + np.array([ox, oy, ox, oy], np.float32)
             dets = merge_riders(dets)
-        regions = self.blobs.regions(image) if self.blobs is not None and hasattr(self.blobs, "regions") else None
         if regions is not None and dets is not None:
             self._tally(regions, dets)
         if regions is not None and (self.detector is None or self.settings.unexplained_blobs):
             dets = add_unexplained(dets if dets is not None else empty_detections(), regions)
         return dets if dets is not None else empty_detections()
+
+    def _looks(self, crop_hw: tuple[int, int], origin: tuple[int, int], frame_hw: tuple[int, int],
+               regions: np.ndarray | None, t: float | None) -> np.ndarray | None:
+        """Boxes (in the region crop's pixels) the detector looks at, or ``None`` for all of it."""
+        s = self.settings
+        scale_for = getattr(self.detector, "scale_for", None)
+        if not s.crops or scale_for is None or not hasattr(self.detector, "detect_parts") or regions is None or t is None:
+            return None
+        if self._full_t is None or t - self._full_t >= s.full_look_s - 1e-6:
+            self._full_t = t
+            return None
+        (ch, cw), (ox, oy), (fh, fw) = crop_hw, origin, frame_hw
+        boxes = [np.asarray(regions, np.float32).reshape(-1, 5)[:, :4] - np.array([ox, oy, ox, oy], np.float32)]
+        lost = self._tracker_settings.lost_s
+        for track in self.tracker.tracks.values():
+            if t - track.last_t <= lost:
+                x1, y1, x2, y2 = track.last.box
+                boxes.append(np.array([[x1 * fw - ox, y1 * fh - oy, x2 * fw - ox, y2 * fh - oy]], np.float32))
+        return look_boxes(np.concatenate(boxes), (cw, ch), float(scale_for(ch, cw)), s.crop_min_px, s.crop_pad,
+                          s.crop_full_share)
 
     def _tally(self, regions: np.ndarray, dets: Any) -> None:
         """Add one frame to the :attr:`coverage` tally."""
@@ -162,6 +203,57 @@ def crop_region(image: np.ndarray, region: Sequence[float]) -> tuple[np.ndarray,
     c0, r0 = int(np.floor(x1 * w)), int(np.floor(y1 * h))
     c1, r1 = max(c0 + 8, int(np.ceil(x2 * w))), max(r0 + 8, int(np.ceil(y2 * h)))
     return image[r0:r1, c0:c1], (c0, r0)
+
+
+def look_boxes(boxes: np.ndarray, size: tuple[int, int], scale: float, min_px: float, pad: float,
+               full_share: float) -> np.ndarray | None:
+    """Where a detector at ``scale`` (network pixels per image pixel) should look in a
+    ``size`` = (width, height) image to see the objects in ``boxes`` (``(N, 4)`` xyxy pixels):
+    each box widened by ``pad`` of its longer side and to at least ``min_px`` network pixels a
+    side, kept inside the image, overlapping ones merged. ``None`` when they would cover more
+    than ``full_share`` of the image (looking at all of it costs little more); an empty array
+    when there is nothing to look at."""
+    w, h = size
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    boxes = boxes[(boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < w) & (boxes[:, 1] < h)]
+    if len(boxes) == 0:
+        return np.zeros((0, 4), np.float32)
+    side = min_px / max(scale, 1e-6)
+    looks = []
+    for x1, y1, x2, y2 in boxes:
+        m = pad * max(x2 - x1, y2 - y1)
+        half_w, half_h = max((x2 - x1) / 2 + m, side / 2), max((y2 - y1) / 2 + m, side / 2)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        looks.append(_inside(cx - half_w, cx + half_w, w) + _inside(cy - half_h, cy + half_h, h))
+    out = [[b[0], b[2], b[1], b[3]] for b in looks]  # (x1, x2, y1, y2) -> xyxy
+    merged = True
+    while merged and len(out) > 1:
+        merged = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                a, b = out[i], out[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    out[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del out[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    arr = np.array(out, np.float32)
+    if float(((arr[:, 2] - arr[:, 0]) * (arr[:, 3] - arr[:, 1])).sum()) > full_share * w * h:
+        return None
+    return np.round(arr)
+
+
+def _inside(lo: float, hi: float, limit: int) -> tuple[float, float]:
+    """The span ``[lo, hi]`` moved (not shrunk) to lie within ``[0, limit]``, clipped if longer."""
+    if hi - lo >= limit:
+        return 0.0, float(limit)
+    if lo < 0:
+        return 0.0, hi - lo
+    if hi > limit:
+        return float(limit) - (hi - lo), float(limit)
+    return float(lo), float(hi)
 
 
 def activity_region(boxes: np.ndarray, frame_size: tuple[int, int], pad: float = 0.1,

@@ -123,3 +123,42 @@ def test_ped2_labels_are_ground_truth_for_eval_vad(tmp_path: Path, capsys: pytes
     assert main(["eval", "vad", "--gt", str(labels), "--scores", str(scores), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["n_videos"] == len(videos) and 0.99 < report["micro_auc"] < 1.0
+
+
+def test_crops_cover_each_object_with_context_and_merge_when_they_touch() -> None:
+    from perception.objects import look_boxes
+
+    # two walkers side by side and one far away, in a 320 x 240 image seen at 2 network px per px
+    boxes = np.array([[100, 100, 110, 130], [112, 100, 122, 130], [290, 200, 300, 230]], np.float32)
+    looks = look_boxes(boxes, (320, 240), scale=2.0, min_px=64, pad=0.5, full_share=0.5)
+    assert looks is not None and len(looks) == 2  # the neighbours share one crop
+    for b in boxes:  # every object lies inside a crop, with room around it
+        assert any(lk[0] <= b[0] - 5 and lk[1] <= b[1] - 5 and lk[2] >= b[2] + 5 and lk[3] >= b[3] + 5 for lk in looks)
+    assert (looks[:, :2] >= 0).all() and (looks[:, 2] <= 320).all() and (looks[:, 3] <= 240).all()
+    assert ((looks[:, 2:] - looks[:, :2]) * 2.0 >= 64 - 1).all()  # at least the least side, in network pixels
+    assert len(look_boxes(np.zeros((0, 4)), (320, 240), 2.0, 64, 0.5, 0.5)) == 0  # nothing moves: nothing to look at
+    crowd = np.array([[x, y, x + 40, y + 60] for x in range(0, 320, 60) for y in range(0, 240, 80)], np.float32)
+    assert look_boxes(crowd, (320, 240), 2.0, 64, 0.5, 0.5) is None  # crops would cover most of it: look at all
+
+
+@needs_model
+def test_looking_around_the_people_finds_them_as_the_whole_frame_does() -> None:
+    from perception.objects import look_boxes
+
+    ref = json.loads(REFERENCE.read_text())
+    frame = SHARED_DATA / ref["frame"]
+    if not frame.is_file():
+        pytest.skip(f"reference frame {frame} not found (the shared data folder sits beside the checkout)")
+    image = cv2.cvtColor(cv2.imread(str(frame)), cv2.COLOR_BGR2RGB)
+    h, w = image.shape[:2]
+    det = YoloV3Tiny(MODELS_DIR, input_size=max(ref["input"]), min_confidence=0.25)
+    (whole,) = det.detect([image])
+    people = whole.xyxy[(whole.data["groups"][:, GROUPS.index("person")] >= 0.5)]
+    right = people[people[:, 0] > 0.6 * w]  # the walkers on the right: what moved, say
+    assert len(people) >= 5 and len(right) >= 2
+    looks = look_boxes(right, (w, h), det.scale_for(h, w), 128, 0.5, 1.0)
+    assert looks is not None and float(((looks[:, 2:] - looks[:, :2]).prod(axis=1)).sum()) < 0.5 * w * h
+    found = det.detect_parts(image, looks)
+    for box in right:
+        assert max(_iou(box, f) for f in found.xyxy) > 0.8
+    assert (found.xyxy[:, 2] > 0.45 * w).all()  # and nothing from where it did not look

@@ -145,6 +145,11 @@ class DetectionConfig(BaseModel):
     flagged_fps: float = Field(8.0, gt=0, le=60, description="Detections per second while the cell scorer flags the footage.")
     flag_score: float = Field(0.2, ge=0, le=1, description="Calibrated cell score from which footage counts as flagged.")
     min_confidence: float = Field(0.15, ge=0, le=1, description="Detections weaker than this are not followed.")
+    detect_crops: bool = Field(True, description="The detector looks only around foreground regions and the objects "
+                               "it follows (at the scale it sees the whole frame at, so it finds the same objects), "
+                               "and at the whole activity region every full_look_s seconds.")
+    full_look_s: float = Field(4.0, gt=0, le=3600, description="Seconds of video between looks at the whole activity "
+                               "region when detect_crops is on (what the background does not show as foreground).")
     min_coverage: float = Field(
         0.4, ge=0, le=1, description="Share of the normal footage's moving foreground the detector's boxes must cover "
         "for its objects to be scored; below it the detector does not see this camera's movers (rendered or thermal "
