@@ -6,10 +6,11 @@ Same three roles as the alert graph, as a LangGraph state machine:
   language model whose plan is validated the same way);
 - **Analyst** gathers evidence with tools: ``scan_video`` (index a video not seen yet with the
   camera's profile, then it is cached), ``search_events`` (stored alerts by type, camera,
-  video and time), ``search_memory`` (event texts in ChromaDB), ``sample_keyframes`` and
-  ``describe``;
+  video and time), ``search_tracks`` (the objects the detector named and the tracker followed:
+  bicycles, dogs, people, by class or group), ``search_memory`` (event texts in ChromaDB),
+  ``sample_keyframes`` and ``describe``;
 - **Decider** answers with citations, or says plainly that nothing was found. Every interval
-  in an answer is the span of a stored event it cites: nothing is invented.
+  in an answer is the span of a stored event or track it cites: nothing is invented.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from agents.question import QuestionPlan, parse_question
+from agents.question import OBJECT_TYPES, QuestionPlan, parse_question
 from agents.runner import run_agent
 from agents.tools import Tool
 from perception.sampler import AnomalyFocusedSampler
 from perception.video import Frame, identify_source
-from prompts import load_prompt
+from prompts import load_object_words, load_prompt
 from vigil.errors import ConfigError, UnknownCameraError, VigilError
 from vigil.llm import ChatBackend, LLMError, ToolSpec, VisionClient, clean_text
 from vigil.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
@@ -53,6 +54,8 @@ class Citation(BaseModel):
     video: str
     camera_id: str
     event_id: str | None = None
+    track_id: int | None = Field(None, description="The tracked object cited (its video's track number).")
+    object: str | None = Field(None, description="What the cited track is (a detector class).")
     start_s: float
     end_s: float
     keyframe: str | None = None
@@ -86,6 +89,7 @@ class Evidence:
     keyframes: list[str]
     text: str
     region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    track_id: int | None = None  # a tracked object, not an event (event_type is then its class)
 
     @property
     def keyframe(self) -> str | None:
@@ -93,7 +97,8 @@ class Evidence:
         return self.keyframes[len(self.keyframes) // 2] if self.keyframes else None
 
     def citation(self) -> Citation:
-        return Citation(video=self.video, camera_id=self.camera_id, event_id=self.event_id,
+        return Citation(video=self.video, camera_id=self.camera_id, event_id=self.event_id, track_id=self.track_id,
+                        object=self.event_type if self.track_id is not None else None,
                         start_s=round(self.start_s, 2), end_s=round(self.end_s, 2), keyframe=self.keyframe)
 
 
@@ -220,6 +225,38 @@ class AskContext:
             out.append(Evidence(a["source"], a["camera_id"], a["event_id"], a["event_type"], a["start_s"], a["end_s"],
                                 a["confidence"], [k for k in a.get("keyframes") or []], text, box))  # type: ignore[arg-type]
         self.seen.update({e.event_id: e for e in out if e.event_id})
+        return sorted(out, key=lambda e: (e.camera_id, e.video, e.start_s))
+
+    def search_tracks(self, plan: QuestionPlan) -> list[Evidence]:
+        """Stored tracks of the plan's objects (detector classes or class groups), cameras,
+        videos and time range; for an object-presence type (a vehicle) also the tracks of that
+        type's class group."""
+        from perception.detect import GROUPS, group_of
+
+        groups = [o for o in plan.objects if o in GROUPS] + [OBJECT_TYPES[t] for t in plan.event_types if t in OBJECT_TYPES]
+        # a group means its classes too (a cyclist's track may be mostly a person's box)
+        labels = [o for o in plan.objects if o not in GROUPS]
+        labels += [c for c in load_object_words()[0] if group_of(c) in groups and c not in labels]
+        if not (labels or groups):
+            return []
+        cameras = plan.cameras or self.scope.cameras
+        videos = {r["source"]: r for r in self.store.videos()}
+        sources = [s for s in videos if any(same_source(s, v) for v in self.scope.videos)]
+        if self.scope.videos and not sources:
+            return []
+        contents = [(src, videos[src].get("content_id") or "") for src in sources]
+        out = []
+        for t in self.store.find_tracks(cameras=cameras, sources=sources, labels=labels, groups=groups, contents=contents):
+            row = videos.get(t["source"]) or {}
+            if not _in_time(plan, t["start_s"], t["end_s"], row.get("duration_s"), row.get("start_time")):
+                continue
+            name = t["label"] if t["label"] != "unknown" else (
+                f"unidentified {t['group']} object" if t["group"] not in ("unknown", "other") else "unidentified moving object")
+            text = (f"a {name} seen from {t['start_s']:.1f} s to {t['end_s']:.1f} s, moving at "
+                    f"{t.get('speed', 0.0):.1f} body heights/s (up to {t.get('speed_high', 0.0):.1f})")
+            box = tuple(float(v) for v in t.get("box") or (0.0, 0.0, 1.0, 1.0))
+            out.append(Evidence(t["source"], t["camera_id"], None, name, t["start_s"], t["end_s"], t["confidence"], [], text,
+                                box, track_id=int(t["track_id"])))  # type: ignore[arg-type]
         return sorted(out, key=lambda e: (e.camera_id, e.video, e.start_s))
 
     def search_memory(self, text: str, k: int = 20) -> list[dict[str, Any]]:
@@ -391,7 +428,8 @@ class Findings(BaseModel):
 
 # ----------------------------------------------------------------------------- rule answers
 RECOGNISED = ("running, falling, fighting, loitering, intrusion into restricted zones, vehicles in pedestrian "
-              "areas, abandoned objects, and anything unusual for a camera")
+              "areas, abandoned objects, anything unusual for a camera, and the objects its detector names "
+              "(people, bicycles, cars, dogs, bags, ...)")
 EXAMPLES = '"When did someone fall?", "How many vehicles drove onto the plaza?", "Was there anything unusual after 3 pm?"'
 
 
@@ -418,7 +456,7 @@ def rule_answer(plan: QuestionPlan, evidence: list[Evidence], scope: AskScope, d
     if not plan.understood:
         return AskAnswer(answer=f"Vigil could not tell what to look for in that question. It can be asked about {RECOGNISED}, "
                                 f"with times and cameras, e.g. {EXAMPLES}.", found=False, confidence=0.5)
-    if plan.unknown_words and not plan.event_types and not plan.any_anomaly:
+    if plan.unknown_words and not plan.event_types and not plan.any_anomaly and not plan.objects:
         return AskAnswer(answer=f"{_cannot_recognise(plan.unknown_words)} It recognises {RECOGNISED}.{tail}", found=False,
                          confidence=0.8, unrecognised=list(plan.unknown_words))
     unknown = (" " + _cannot_recognise(plan.unknown_words)) if plan.unknown_words else ""
@@ -428,7 +466,7 @@ def rule_answer(plan: QuestionPlan, evidence: list[Evidence], scope: AskScope, d
     cites = [e.citation() for e in evidence]
     intervals = [(round(e.start_s, 2), round(e.end_s, 2)) for e in evidence]
     conf = round(min(0.95, sum(e.confidence for e in evidence) / len(evidence)), 3)
-    items = "; ".join(f"{ANOMALY_TYPES.get(e.event_type, e.event_type)} from {e.start_s:.1f} s to {e.end_s:.1f} s "
+    items = "; ".join(f"{_item_name(e)} from {e.start_s:.1f} s to {e.end_s:.1f} s "
                       f"in {Path(e.video).name} (camera {e.camera_id})" for e in evidence[:10])
     more = f" and {len(evidence) - 10} more" if len(evidence) > 10 else ""
     if plan.kind == "count":
@@ -450,9 +488,17 @@ def rule_answer(plan: QuestionPlan, evidence: list[Evidence], scope: AskScope, d
                      unrecognised=list(plan.unknown_words))
 
 
+def _item_name(e: Evidence) -> str:
+    """How an answer names one piece of evidence: the event's type, or the tracked object."""
+    if e.track_id is not None:
+        return f"a {e.event_type} (tracked object {e.track_id})"
+    return ANOMALY_TYPES.get(e.event_type, e.event_type)
+
+
 def _what_phrase(plan: QuestionPlan) -> str:
-    if plan.event_types:
-        return " or ".join(ANOMALY_TYPES[t].lower() for t in plan.event_types) + " events"
+    if plan.event_types or plan.objects:
+        kinds = [ANOMALY_TYPES[t].lower() + " events" for t in plan.event_types]
+        return " or ".join(kinds + plan.objects)
     if plan.terms:
         return "events involving " + " ".join(plan.terms)
     return "anomalies"
@@ -494,7 +540,8 @@ class AskGraph:
         by, trace = "rules", [f"observer rules: {plan.describe()}"]
         if self.backend is not None:
             msgs = load_prompt("ask_observer").messages(question=state["question"], types=", ".join(ANOMALY_TYPES),
-                                                        cameras=", ".join(self.cameras) or "unknown")
+                                                        cameras=", ".join(self.cameras) or "unknown",
+                                                        objects=", ".join([*load_object_words()[0], *load_object_words()[1]]))
             run = run_agent(self.backend, msgs, QuestionPlan, validate=_known_types)
             trace = [f"observer: {t}" for t in run.trace]
             if run.output is not None:
@@ -517,13 +564,24 @@ class AskGraph:
         if not plan.understood:
             evidence = []
             trace.append("analyst: the question names nothing Vigil can look for; nothing to search")
-        elif plan.unknown_words and not plan.event_types and not plan.any_anomaly:
+        elif plan.unknown_words and not plan.event_types and not plan.any_anomaly and not plan.objects:
             # only activities Vigil has no type for: no stored event can answer, so none is offered
             evidence = []
             trace.append(f"analyst: no event type for {', '.join(plan.unknown_words)}; nothing to search")
+        elif plan.objects and not plan.event_types:
+            # what the detector names: the tracked objects answer, not the alerts
+            evidence = []
+            trace.append("analyst: the question is about objects; tracks answer it")
         else:
             evidence = ctx.search_events(plan)
             trace.append(f"analyst: search_events({plan.describe()}) -> {len(evidence)}")
+        # objects asked about are looked up among the tracks; an object-presence type (a vehicle)
+        # too, when no event of it was raised (a camera without a pedestrian zone raises none)
+        tracks: list[Evidence] = []
+        presence = any(t in OBJECT_TYPES for t in plan.event_types)
+        if plan.understood and ((plan.objects and not plan.event_types) or (presence and not evidence)):
+            tracks = ctx.search_tracks(plan)
+            trace.append(f"analyst: search_tracks({', '.join(plan.objects + plan.event_types)}) -> {len(tracks)}")
         unchecked: list[str] = []
         if plan.terms and evidence:
             # words that are not types (colours, objects) narrow the events by their text, when
@@ -547,7 +605,10 @@ class AskGraph:
                 evidence, by = [ctx.seen[i] for i in dict.fromkeys(run.output.event_ids)], self.backend.label
             else:
                 trace.append(f"analyst fell back to rules ({run.error})")
-        for e in evidence:  # every citation shows a frame: re-sample keyframes that are gone
+        evidence = sorted(evidence + tracks, key=lambda e: (e.camera_id, e.video, e.start_s))
+        for i, e in enumerate(evidence):  # every citation shows a frame: re-sample keyframes that are gone
+            if e.track_id is not None and i >= 10:
+                continue  # tracks past the ten an answer lists keep no frames (a crowd has hundreds)
             if not any(Path(k).is_file() for k in e.keyframes):
                 e.keyframes = ctx.sample_keyframes(e)
                 trace.append(f"analyst: sample_keyframes({e.event_id}) -> {len(e.keyframes)}")
@@ -611,6 +672,10 @@ def _known_types(plan: QuestionPlan) -> None:
     unknown = [t for t in plan.event_types if t not in ANOMALY_TYPES]
     if unknown:
         raise ValueError(f"unknown event types {unknown}; use some of {list(ANOMALY_TYPES)}")
+    classes, groups = load_object_words()
+    strange = [o for o in plan.objects if o not in classes and o not in groups]
+    if strange:
+        raise ValueError(f"unknown objects {strange}; use detector classes or groups such as bicycle, dog, wheeled")
 
 
 def _grounded(answer: AskAnswer, evidence: list[Evidence]) -> None:

@@ -2,7 +2,8 @@
 
 :class:`QuestionPlan` says what kind of answer is wanted (when, whether, how many, which
 cameras, what happened), which anomaly types and words to look for, which stretch of time and
-which cameras. :func:`parse_question` builds it with rules (synonyms and time expressions);
+which cameras, which objects the detector names. :func:`parse_question` builds it with rules
+(synonyms, the object words of ``prompts/objects.yaml``, time expressions);
 a language model may build it instead, and its plan is validated the same way.
 """
 
@@ -13,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prompts import load_object_words
 from vigil.schemas import ANOMALY_TYPES
 
 AskKind = Literal["when", "whether", "count", "which_cameras", "what"]
@@ -26,10 +28,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "fighting": ("fight", "fights", "fought", "fighting", "brawl", "punch", "punched", "punching", "hit", "hitting",
                  "assault", "assaulted", "scuffle", "attack", "attacked", "violence", "violent", "struggle", "scuffling"),
     "loitering": ("loiter", "loitered", "loitering", "linger", "lingered", "lingering", "hang around", "hanging around",
-                  "hung around", "idle", "waited around", "stayed long", "stood around", "kiosk"),
+                  "hung around", "idle", "waited around", "stayed long", "stood around"),
     "intrusion": ("intrusion", "intrude", "intruded", "intruder", "trespass", "trespassed", "trespassing", "restricted",
                   "keep-out", "keep out", "forbidden", "off-limits", "off limits", "unauthorized", "unauthorised",
-                  "break in", "broke in", "entered the restricted", "hatched"),
+                  "break in", "broke in", "entered the restricted"),
     "vehicle": ("vehicle", "vehicles", "car", "cars", "truck", "van", "drive", "drove", "driving", "driven", "motorbike"),
     "abandoned_object": ("abandoned", "unattended", "left behind", "left a", "left an", "bag", "bags", "package",
                          "parcel", "suitcase", "luggage", "backpack", "object left", "dropped", "leave behind"),
@@ -55,13 +57,16 @@ class QuestionPlan(BaseModel):
     last_s: float | None = Field(None, description="'in the last N seconds': resolved against each video's length.")
     clock_from: str | None = Field(None, description="Wall-clock start HH:MM.")
     clock_to: str | None = Field(None, description="Wall-clock end HH:MM.")
+    objects: list[str] = Field(default_factory=list, description="Detector classes (bicycle, dog, ...) or class "
+                               "groups (wheeled, animal, carried) asked about; answered from the tracked objects.")
     cameras: list[str] = Field(default_factory=list, description="Cameras named in the question.")
     unknown_words: list[str] = Field(default_factory=list, description="Event words Vigil has no type for.")
     understood: bool = Field(True, description="False when the question names nothing to look for.")
 
     def describe(self) -> str:
         """The plan in a few words."""
-        what = ", ".join(self.event_types) or ("any anomaly" if self.any_anomaly else "anything matching " + " ".join(self.terms))
+        what = ", ".join(self.event_types + self.objects) or (
+            "any anomaly" if self.any_anomaly else "anything matching " + " ".join(self.terms))
         when = ""
         if self.time_from is not None or self.time_to is not None:
             when = f" between {self.time_from or 0:g} s and {'the end' if self.time_to is None else f'{self.time_to:g} s'}"
@@ -73,11 +78,32 @@ class QuestionPlan(BaseModel):
         return f"{self.kind}: {what}{when}{cams}"
 
 
-# actions that are not anomalies Vigil knows; asking about them must end in "not found"
-_OTHER_ACTIONS = ("swim", "swam", "swimming", "dance", "danced", "dancing", "sing", "sang", "singing", "fire", "smoke",
-                  "flood", "climb", "climbed", "climbing", "jump", "jumped", "jumping", "bicycle", "bike", "cycling",
-                  "dog", "cat", "horse", "skateboard", "rain", "snow", "gun", "weapon", "knife", "graffiti", "explosion",
-                  "crash", "crashed", "steal", "stole", "theft", "robbery", "shoplifting", "kiss", "hug", "umbrella", "helicopter")
+# activities and things Vigil has neither a type rule nor a detector class for: asked about,
+# they get "Vigil cannot recognise ...", not a search (objects the detector names are in
+# prompts/objects.yaml and are searched among the tracked objects)
+_UNRECOGNISED = ("swim", "swam", "swimming", "dance", "danced", "dancing", "sing", "sang", "singing", "fire", "smoke",
+                 "flood", "climb", "climbed", "climbing", "jump", "jumped", "jumping", "rain", "snow", "gun", "weapon",
+                 "graffiti", "explosion", "crash", "crashed", "steal", "stole", "theft", "robbery", "shoplifting", "kiss",
+                 "hug", "helicopter")
+#: anomaly types that are an object's presence, and the class group that is that object (an
+#: abandoned object is not: people carry bags; only the rule that saw it left can say so)
+OBJECT_TYPES = {"vehicle": "wheeled"}
+
+
+def object_words(q: str) -> list[str]:
+    """Detector classes and class groups (``prompts/objects.yaml``) a lower-cased, space-padded
+    question names, in the question's order; longer words are matched first (so "fire hydrant"
+    is not "fire")."""
+    classes, groups = load_object_words()
+    found: dict[str, int] = {}
+    taken = q
+    pairs = [(w, name) for table in (classes, groups) for name, words in table.items() for w in words]
+    for word, name in sorted(pairs, key=lambda p: -len(p[0])):
+        m = re.search(r"(?<![a-z])" + re.escape(word) + r"s?(?![a-z])", taken)
+        if m:
+            found.setdefault(name, m.start())
+            taken = taken[:m.start()] + " " * (m.end() - m.start()) + taken[m.end():]
+    return sorted(found, key=found.__getitem__)
 
 
 def parse_question(question: str, cameras: list[str] | None = None) -> QuestionPlan:
@@ -91,12 +117,13 @@ def parse_question(question: str, cameras: list[str] | None = None) -> QuestionP
     kind = _kind(q)
     types = [t for t, words in SYNONYMS.items() if any(_has(q, w) for w in words)]
     # "left" alone is too common; a bag word is what makes it an abandoned object
+    objects = object_words(q)
     any_anomaly = any(_has(q, w) for w in ANY_ANOMALY) and not types
-    unknown = [w for w in _OTHER_ACTIONS if _has(q, w)]
+    unknown = [w for w in _UNRECOGNISED if _has(q, w) and not any(w in o for o in objects)]
     terms = [w for w in re.findall(r"[a-z]{3,}", q) if w in _COLOURS]
     general = any(_has(q, w) for w in _GENERAL) or kind == "what"
-    plan = QuestionPlan(kind=kind, event_types=types, terms=terms, any_anomaly=any_anomaly or (not types and not unknown),
-                        unknown_words=unknown)
+    plan = QuestionPlan(kind=kind, event_types=types, terms=terms, objects=objects, unknown_words=unknown,
+                        any_anomaly=any_anomaly or (not types and not unknown and not objects))
     _times(q, plan)
     plan.cameras = [c for c in (cameras or []) if _names_camera(q, c.lower())]
     timed = any(v is not None for v in (plan.time_from, plan.time_to, plan.last_s, plan.clock_from, plan.clock_to))
@@ -105,7 +132,7 @@ def parse_question(question: str, cameras: list[str] | None = None) -> QuestionP
     # "anything") count only in something that reads as a question or a request, not in text
     # such as "'; DROP TABLE alerts; --"
     asks = "?" in question or _ASK_CUE.search(q) is not None
-    plan.understood = bool(types or unknown or terms or timed or plan.cameras or ((any_anomaly or general) and asks))
+    plan.understood = bool(types or objects or unknown or terms or timed or plan.cameras or ((any_anomaly or general) and asks))
     return plan
 
 

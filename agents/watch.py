@@ -365,6 +365,10 @@ class Watcher:
         result.read_until_s = scan.read_until_s
         result.complete = scan.complete
         start_time = opts.start_time or (started_at if not finite else None)
+        # the objects this scan followed replace an earlier scan's (a scan always starts at the
+        # beginning); one cut short before it saw any keeps them
+        if scan.tracks or scan.complete:
+            self.store.replace_tracks(self.camera_id, str(source), scan.tracks, content_id=ident.content_id)
         # what was really read: a scan cut short (max_seconds) is not complete, and a damaged
         # file is complete where decoding stopped, whatever its header claims
         self.store.record_video(str(source), self.camera_id, fps=scan.fps, n_frames=scan.n_frames,

@@ -26,6 +26,7 @@ from perception.learned import FrameScorer, to_model_frame
 from perception.objects import ObjectStage, score_window, window_objects
 from perception.profile import CameraProfile
 from perception.scoring import Calibration, fuse_levels
+from perception.tracking import PersonScale, frame_aspect
 from perception.tripwires import Tripwires
 from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
 from perception.windows import Window, iter_windows
@@ -124,6 +125,8 @@ class ScanResult:
     stopped_early: bool = False  # max_seconds ended the scan before the source did
     # a learned frame scorer's calibrated score per sampled frame: (times, scores), smoothed
     frame_scores: tuple[np.ndarray, np.ndarray] | None = None
+    # the objects followed (see Track.summary), with the object path
+    tracks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -264,6 +267,8 @@ class Scanner:
             result.events.append(event)
             if on_event:
                 on_event(event)
+        if self.objects is not None:
+            result.tracks = track_summaries(self.objects, self._scale)
         if self._frames is not None and self._learned is not None:
             result.frame_scores = self._frames.calibrated(self._learned, p.frame_scorer.config.smooth_s)
         timings["total_s"] = time.perf_counter() - started
@@ -306,6 +311,16 @@ class Scanner:
             cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated, features=features,
             vector=emb.vector, trigger=trigger, box=box, objects=objects,
         )
+
+
+def track_summaries(stage: ObjectStage, scale: PersonScale, min_detections: int = 2) -> list[dict[str, Any]]:
+    """The summaries of the objects a scan followed (seen at least ``min_detections`` times)."""
+    if stage.frame_size is None:
+        return []
+    classes = stage.detector.classes if stage.detector is not None else ()
+    aspect = frame_aspect(stage.frame_size)
+    return [tr.summary(classes, scale, aspect) for tr in stage.tracker.every_track()
+            if len(tr.observations) >= min_detections]
 
 
 class FrameScores:

@@ -82,6 +82,7 @@ class Observation:
     confidence: float
     groups: np.ndarray  # (len(GROUPS),) probabilities
     blob: bool = False  # came from the foreground, not from a detector
+    named: int = -1     # the detector class that names it (someone riding: the bicycle's), -1: none
 
     @property
     def feet(self) -> tuple[float, float]:
@@ -123,6 +124,41 @@ class Track:
     def group(self) -> str:
         """The most likely class group over the whole track."""
         return GROUPS[int(np.argmax(self.groups()))]
+
+    def label(self, classes: Sequence[str]) -> str:
+        """What the object is, in the detector's class names: a class other than ``person`` seen
+        on at least a fifth of its detections (and twice) names it (a rider is their bicycle or
+        skateboard), else its most frequent class; ``unknown`` for foreground blobs alone."""
+        named = [o.named for o in self.observations if 0 <= o.named < len(classes)]
+        if not named:
+            return "unknown"
+        ids, counts = np.unique(np.array(named), return_counts=True)
+        order = np.argsort(-counts)
+        for i in order:
+            if classes[int(ids[i])] != "person" and counts[i] >= max(2, 0.2 * len(named)):
+                return classes[int(ids[i])]
+        return classes[int(ids[order[0]])]
+
+    def summary(self, classes: Sequence[str], scale: PersonScale, aspect: float) -> dict[str, Any]:
+        """The track as the index keeps it: label, group, the span it was seen as that label
+        (``start_s``, ``end_s``; the whole track: ``first_s``, ``last_s``), speeds (body heights
+        per second), mean confidence and its box halfway through that span (normalised)."""
+        obs = list(self.observations)
+        label = self.label(classes)
+        # the span it was seen as what names it (someone who gets on a bicycle is a bicycle from then)
+        named = [o for o in obs if 0 <= o.named < len(classes) and classes[o.named] == label] or obs
+        mid = named[len(named) // 2]
+        v = self.velocities(scale, aspect, baseline_s=1.0)
+        speeds = np.hypot(v[:, 0], v[:, 1]) if len(v) else np.zeros(0)
+        return {
+            "track_id": self.track_id, "label": label, "group": self.group,
+            "start_s": round(named[0].t, 3), "end_s": round(named[-1].t, 3),
+            "first_s": round(self.first_t, 3), "last_s": round(self.last_t, 3),
+            "speed": round(float(np.median(speeds)), 3) if len(speeds) else 0.0,
+            "speed_high": round(float(np.quantile(speeds, 0.9)), 3) if len(speeds) else 0.0,
+            "confidence": round(float(np.mean([o.confidence for o in obs])), 3),
+            "detections": len(obs), "box": [round(float(b), 4) for b in mid.box],
+        }
 
     def between(self, t0: float | None, t1: float | None) -> list[Observation]:
         return [o for o in self.observations if (t0 is None or o.t >= t0 - 1e-6) and (t1 is None or o.t <= t1 + 1e-6)]
@@ -173,6 +209,7 @@ def merge_riders(dets: Any, overlap: float = 0.3) -> Any:
     is_person = (person >= wheeled) & (person > 0)
     xyxy = dets.xyxy.astype(np.float32).copy()
     conf = np.asarray(dets.confidence, np.float32).copy()
+    named = np.asarray(dets.data.get("named", dets.class_id), int).copy()
     absorbed = np.zeros(len(dets), bool)
     for j in np.flatnonzero((wheeled > person) & (wheeled > 0)):
         bx1, by1, bx2, by2 = xyxy[j]
@@ -190,9 +227,10 @@ def merge_riders(dets: Any, overlap: float = 0.3) -> Any:
             xyxy[best] = [min(xyxy[best, 0], bx1), min(xyxy[best, 1], by1), max(xyxy[best, 2], bx2), max(xyxy[best, 3], by2)]
             groups[best] = np.maximum(groups[best], groups[j])
             conf[best] = max(conf[best], conf[j])
+            named[best] = named[j]  # someone riding is named by what they ride
             absorbed[j] = True
     keep = ~absorbed
-    return make_detections(xyxy[keep], conf[keep], np.asarray(dets.class_id)[keep], groups[keep])
+    return make_detections(xyxy[keep], conf[keep], np.asarray(dets.class_id)[keep], groups[keep], named[keep])
 
 
 def add_unexplained(dets: Any, blobs: np.ndarray, covered: float = 0.3) -> Any:
@@ -224,7 +262,9 @@ def add_unexplained(dets: Any, blobs: np.ndarray, covered: float = 0.3) -> Any:
     return make_detections(np.concatenate([boxes.reshape(-1, 4), extra_arr]),
                            np.concatenate([np.asarray(dets.confidence if n else np.zeros(0), np.float32), np.ones(len(extra_arr))]),
                            np.concatenate([np.asarray(dets.class_id if n else np.zeros(0), int), np.full(len(extra_arr), -1)]),
-                           groups)
+                           groups,
+                           np.concatenate([np.asarray(dets.data.get("named", dets.class_id) if n else np.zeros(0), int),
+                                           np.full(len(extra_arr), -1)]))
 
 
 @dataclass(frozen=True)
@@ -259,6 +299,7 @@ class ObjectTracker:
         if hasattr(self._tracker, "maximum_frames_without_update"):
             self._tracker.maximum_frames_without_update = max(1, int(round(s.lost_s * self.rate_hz)))
         self.tracks: dict[int, Track] = {}
+        self.finished: list[Track] = []  # tracks no longer kept in :attr:`tracks`
 
     def follow(self, dets: Any, t: float | None = None) -> Any:
         """ByteTrack's answer for one frame's detections as it gives it (``tracker_id`` set on the
@@ -278,13 +319,15 @@ class ObjectTracker:
         seen = []
         if len(out) and out.tracker_id is not None:
             groups = out.data.get("groups") if out.data else None
+            named = out.data.get("named") if out.data else None
             for i, tid in enumerate(out.tracker_id):
                 if tid < 0:
                     continue
                 x1, y1, x2, y2 = (float(v) for v in out.xyxy[i])
                 g = np.asarray(groups[i], np.float32) if groups is not None else np.eye(len(GROUPS), dtype=np.float32)[-1]
                 conf = float(out.confidence[i]) if out.confidence is not None else 1.0
-                obs = Observation(t, (x1 / w, y1 / h, x2 / w, y2 / h), conf, g, blob or bool(g[-1] >= 0.5))
+                cls = int(named[i]) if named is not None else -1
+                obs = Observation(t, (x1 / w, y1 / h, x2 / w, y2 / h), conf, g, blob or bool(g[-1] >= 0.5), cls)
                 track = self.tracks.get(int(tid))
                 if track is None:
                     track = self.tracks[int(tid)] = Track(int(tid), first_t=t)
@@ -292,8 +335,12 @@ class ObjectTracker:
                 seen.append(track)
         # forget what has been gone longer than the history kept
         for tid in [k for k, tr in self.tracks.items() if t - tr.last_t > self.settings.keep_s]:
-            del self.tracks[tid]
+            self.finished.append(self.tracks.pop(tid))
         return seen
+
+    def every_track(self) -> list[Track]:
+        """Every track of the source so far, ended or not, in the order they began."""
+        return sorted([*self.finished, *self.tracks.values()], key=lambda tr: (tr.first_t, tr.track_id))
 
     def alive(self, t0: float, t1: float) -> list[Track]:
         """Tracks with an observation in ``[t0, t1]``."""

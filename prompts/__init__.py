@@ -6,7 +6,8 @@ fails loudly instead of leaving a hole in what the model reads.
 >>> from prompts import load_prompt
 >>> messages = load_prompt("observer").messages(candidate="...", camera="lobby")  # doctest: +SKIP
 
-``pools/`` holds question pools for instruction datasets (:func:`load_pool`).
+``pools/`` holds question pools for instruction datasets (:func:`load_pool`); ``objects.yaml``
+the words for what the object detector names (:func:`load_object_words`).
 """
 
 from __future__ import annotations
@@ -76,3 +77,18 @@ def load_pool(name: str) -> dict[str, list[str]]:
     if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(q, str) for q in v) for v in data.values()):
         raise PromptError(f"question pool {name!r} must map each task to a list of questions")
     return {str(k): list(v) for k, v in data.items()}
+
+
+@cache
+def load_object_words() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """The words of ``objects.yaml``: detector class -> words, class group -> words."""
+    path = resources.files(__package__) / "objects.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out = []
+    for key in ("classes", "groups"):
+        table = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(table, dict) or not all(isinstance(v, list) and all(isinstance(w, str) for w in v)
+                                                  for v in table.values()):
+            raise PromptError(f"objects.yaml: {key!r} must map each name to a list of words")
+        out.append({str(k): tuple(w.lower() for w in v) for k, v in table.items()})
+    return out[0], out[1]

@@ -80,6 +80,40 @@ def test_rule_parser_flags_activities_it_has_no_type_for() -> None:
     assert plan.unknown_words == ["swim"] and not plan.event_types and not plan.any_anomaly
 
 
+@pytest.mark.parametrize(("question", "objects", "types"), [
+    ("Did anyone ride a bike?", ["bicycle"], []),
+    ("When was a lorry here?", ["truck"], []),
+    ("How many people crossed after 10 s?", ["person"], []),
+    ("Was there a dog or a cat?", ["dog", "cat"], []),
+    ("Is there a fire hydrant?", ["fire hydrant"], []),
+    ("Was there a vehicle on the walkway?", ["wheeled"], ["vehicle"]),
+    ("Did anyone fall down?", [], ["falling"]),
+])
+def test_rule_parser_reads_what_the_detector_names(question: str, objects: list[str], types: list[str]) -> None:
+    plan = parse_question(question)
+    assert plan.objects == objects and plan.event_types == types and not plan.unknown_words and plan.understood
+
+
+def test_tracked_objects_answer_object_questions_with_their_intervals(store: Store) -> None:
+    base = {"group": "wheeled", "speed": 2.5, "speed_high": 3.0, "confidence": 0.6, "detections": 9, "box": [0.1, 0.5, 0.2, 0.7]}
+    tracks = [{**base, "track_id": 3, "label": "bicycle", "start_s": 14.0, "end_s": 22.5},
+              {**base, "track_id": 4, "label": "person", "group": "person", "start_s": 2.0, "end_s": 9.0}]
+    assert store.replace_tracks("north", "/v/a.mp4", tracks) == 2
+    assert store.replace_tracks("north", "/v/a.mp4", tracks) == 2  # a rescan replaces, never duplicates
+    answer, _ = _ask(store, "Did anyone ride a bike? When?")
+    assert answer.found and answer.intervals == [(14.0, 22.5)]
+    assert answer.citations[0].object == "bicycle" and answer.citations[0].track_id == 3
+    answer, _ = _ask(store, "Was there a vehicle on camera north?")  # its alert answers
+    assert answer.found and answer.intervals == [(40.0, 45.0)]
+    store.replace_tracks("south", "/v/c.mp4", [{**base, "track_id": 1, "label": "car", "start_s": 30.0, "end_s": 33.0}])
+    answer, _ = _ask(store, "Was there a vehicle on camera south?")  # no alert: the car it tracked does
+    assert answer.found and answer.intervals == [(30.0, 33.0)] and answer.citations[0].object == "car"
+    answer, _ = _ask(store, "Was there a dog?")
+    assert not answer.found and not answer.unrecognised  # looked among the tracked objects, none
+    answer, _ = _ask(store, "How many people were there before 5 s?")
+    assert answer.found and answer.intervals == [(2.0, 9.0)]
+
+
 def test_since_until_bounds() -> None:
     assert parse_bound("90", "--since") == {"time_from": 90.0}
     assert parse_bound("1m30s", "--until") == {"time_to": 90.0}

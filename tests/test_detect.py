@@ -162,3 +162,26 @@ def test_looking_around_the_people_finds_them_as_the_whole_frame_does() -> None:
     for box in right:
         assert max(_iou(box, f) for f in found.xyxy) > 0.8
     assert (found.xyxy[:, 2] > 0.45 * w).all()  # and nothing from where it did not look
+
+
+def test_someone_who_gets_on_a_bicycle_is_a_bicycle_from_then() -> None:
+    from perception.tracking import PersonScale, merge_riders
+
+    classes = ("person", "bicycle")
+    onehot = np.eye(len(GROUPS), dtype=np.float32)
+    tracker = ObjectTracker(4.0, TrackerSettings(lost_s=1.0))
+    for i in range(16):
+        x = 20 + 6 * i
+        person = [x, 40, x + 10, 70]
+        if i < 6:  # walking
+            dets = make_detections(np.array([person], np.float32), np.array([0.8]), np.array([0]),
+                                   onehot[[GROUPS.index("person")]])
+        else:  # riding: a bicycle box under the person
+            dets = make_detections(np.array([person, [x - 4, 55, x + 14, 75]], np.float32), np.array([0.8, 0.7]),
+                                   np.array([0, 1]), onehot[[GROUPS.index("person"), GROUPS.index("wheeled")]])
+        tracker.update(i / 4.0, merge_riders(dets), (320, 240))
+    (track,) = tracker.every_track()
+    summary = track.summary(classes, PersonScale(), 320 / 240)
+    assert summary["label"] == "bicycle"
+    assert summary["start_s"] == pytest.approx(1.5) and summary["end_s"] == pytest.approx(3.75)  # the riding part
+    assert summary["first_s"] < 0.5 and summary["speed"] > 0  # the track began with the walk

@@ -119,6 +119,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_by_status ON deliveries (target, status);
     """,
+    # 4 -> 5: the objects a scan followed (what questions about bicycles or dogs are answered from)
+    """
+    CREATE TABLE tracks (
+        camera_id   TEXT    NOT NULL,
+        source      TEXT    NOT NULL,
+        content_id  TEXT    NOT NULL DEFAULT '',
+        track_id    INTEGER NOT NULL,
+        label       TEXT    NOT NULL,
+        grp         TEXT    NOT NULL,
+        start_s     REAL    NOT NULL,
+        end_s       REAL    NOT NULL,
+        speed       REAL    NOT NULL DEFAULT 0,
+        confidence  REAL    NOT NULL DEFAULT 0,
+        payload     TEXT    NOT NULL,
+        PRIMARY KEY (camera_id, source, content_id, track_id)
+    );
+    CREATE INDEX tracks_by_label ON tracks (label, camera_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -459,13 +477,9 @@ class Store:
             if values:
                 sql += f" AND {column} IN ({', '.join('?' * len(values))})"
                 params.extend(values)
-        known = [(src, cid) for src, cid in contents if cid]
-        if known:
-            sql += " AND (" + " OR ".join("(source = ? AND content_id IN (?, ''))" for _ in known)
-            sql += f" OR source NOT IN ({', '.join('?' * len(known))}))"
-            for src, cid in known:
-                params.extend([src, cid])
-            params.extend(src for src, _ in known)
+        extra, values = _contents_clause(contents)
+        sql += extra
+        params.extend(values)
         sql += " ORDER BY camera_id, source, start_s"
         return [json.loads(r[0]) for r in self._query(sql, params)]
 
@@ -558,6 +572,54 @@ class Store:
                  content_id),
             )
 
+    # ------------------------------------------------------------------ tracks
+    def replace_tracks(self, camera_id: str, source: str, tracks: Sequence[dict[str, Any]], content_id: str = "") -> int:
+        """Store the objects one scan of a source followed (see ``Track.summary``), replacing
+        what an earlier scan of the same content stored; returns how many."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM tracks WHERE camera_id = ? AND source = ? AND content_id = ?",
+                       (camera_id, source, content_id))
+            db.executemany(
+                "INSERT INTO tracks (camera_id, source, content_id, track_id, label, grp, start_s, end_s, speed, confidence,"
+                " payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(camera_id, source, content_id, int(t["track_id"]), str(t["label"]), str(t["group"]), float(t["start_s"]),
+                  float(t["end_s"]), float(t.get("speed", 0.0)), float(t.get("confidence", 0.0)), json.dumps(t))
+                 for t in tracks],
+            )
+        return len(tracks)
+
+    def find_tracks(
+        self,
+        *,
+        cameras: Sequence[str] = (),
+        sources: Sequence[str] = (),
+        labels: Sequence[str] = (),
+        groups: Sequence[str] = (),
+        contents: Sequence[tuple[str, str]] = (),
+    ) -> list[dict[str, Any]]:
+        """Stored tracks of some cameras and sources whose label is one of ``labels`` or whose
+        group is one of ``groups`` (both empty: any), in time order; each with ``camera_id`` and
+        ``source``. ``contents``: as for :meth:`find_alerts`."""
+        sql, params = "SELECT camera_id, source, payload FROM tracks WHERE 1 = 1", []
+        for column, values in (("camera_id", cameras), ("source", sources)):
+            if values:
+                sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+                params.extend(values)
+        if labels or groups:
+            parts = []
+            if labels:
+                parts.append(f"label IN ({', '.join('?' * len(labels))})")
+                params.extend(labels)
+            if groups:
+                parts.append(f"grp IN ({', '.join('?' * len(groups))})")
+                params.extend(groups)
+            sql += " AND (" + " OR ".join(parts) + ")"
+        extra, values = _contents_clause(contents)
+        sql += extra
+        params.extend(values)
+        sql += " ORDER BY camera_id, source, start_s"
+        return [{**json.loads(r[2]), "camera_id": r[0], "source": r[1]} for r in self._query(sql, params)]
+
     def videos(self, camera_id: str | None = None) -> list[dict[str, Any]]:
         """Scanned sources, optionally of one camera."""
         sql = "SELECT * FROM videos"
@@ -566,6 +628,18 @@ class Store:
             sql += " WHERE camera_id = ?"
             params.append(camera_id)
         return [dict(r) for r in self._query(sql + " ORDER BY camera_id, source", params)]
+
+
+def _contents_clause(contents: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) keeping, of the ``(source, content_id)`` pairs' sources, only
+    rows of that content (rows of other sources pass)."""
+    known = [(src, cid) for src, cid in contents if cid]
+    if not known:
+        return "", []
+    sql = " AND (" + " OR ".join("(source = ? AND content_id IN (?, ''))" for _ in known)
+    sql += f" OR source NOT IN ({', '.join('?' * len(known))}))"
+    params: list[Any] = [v for pair in known for v in pair]
+    return sql, params + [src for src, _ in known]
 
 
 class _Tx:

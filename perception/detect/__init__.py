@@ -74,14 +74,19 @@ def empty_detections() -> Any:
                       class_id=np.zeros(0, int), data={"groups": np.zeros((0, len(GROUPS)), np.float32)})
 
 
-def make_detections(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, groups: np.ndarray) -> Any:
-    """A :class:`supervision.Detections` with group probabilities in ``data["groups"]``."""
+def make_detections(xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, groups: np.ndarray,
+                    named: np.ndarray | None = None) -> Any:
+    """A :class:`supervision.Detections` with group probabilities in ``data["groups"]`` and, in
+    ``data["named"]``, the class that names each object (its own class, or for someone riding,
+    the bicycle's; ``-1``: none)."""
     from supervision import Detections
 
     if len(xyxy) == 0:
         return empty_detections()
+    cls = np.asarray(class_id, int)
     return Detections(xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4), confidence=np.asarray(confidence, np.float32),
-                      class_id=np.asarray(class_id, int), data={"groups": np.asarray(groups, np.float32)})
+                      class_id=cls, data={"groups": np.asarray(groups, np.float32),
+                                          "named": np.asarray(cls if named is None else named, int)})
 
 
 class Detector(ABC):

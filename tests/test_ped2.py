@@ -1,0 +1,77 @@
+"""Real footage end to end: watch UCSD Ped2 test videos with the walkway as a pedestrian zone,
+then ask about what the detector saw on it (skipped without the shared data folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import MODELS_DIR, SHARED_DATA
+
+from vigil.cli import main
+
+PED2 = SHARED_DATA / "ucsd_ped2"
+pytestmark = [
+    pytest.mark.skipif(not (PED2 / "labels.json").is_file(), reason=f"{PED2} not found (the shared data folder sits "
+                       "beside the checkout)"),
+    pytest.mark.skipif(not (MODELS_DIR / "yolov3-tiny" / "yolov3-tiny.onnx").is_file(),
+                       reason=f"no model cache at {MODELS_DIR} (make test runs vigil models pull)"),
+]
+CONFIG = """cameras:
+  ped2:
+    folder_fps: 10
+    zones:
+      - {name: walkway, kind: pedestrian, polygon: [[0, 0.42], [1, 0.42], [1, 1], [0, 1]]}
+"""
+WATCHED = ("01", "07")
+
+
+@pytest.fixture(scope="module")
+def ped2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A ped2 camera fitted on four training folders that has watched two test videos."""
+    root = tmp_path_factory.mktemp("ped2")
+    config = root / "vigil.yaml"
+    config.write_text(CONFIG)
+    base = ["--config", str(config), "--data-dir", str(root / "data")]
+    train = [str(PED2 / "train" / f"{i:02d}") for i in range(1, 5)]
+    assert main([*base, "fit", "--camera", "ped2", "--normal", *train]) == 0
+    assert main([*base, "watch", "--camera", "ped2", *[str(PED2 / "test" / v) for v in WATCHED]]) == 0
+    return config, root / "data"
+
+
+def _ask(ped2: tuple[Path, Path], question: str, capsys: pytest.CaptureFixture[str]) -> dict:
+    config, data = ped2
+    capsys.readouterr()
+    assert main(["--config", str(config), "--data-dir", str(data), "ask", question, "--camera", "ped2", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _anomalous(video: str) -> tuple[float, float]:
+    """The anomalous span of a test video, in seconds (Ped2 runs at 10 frames per second)."""
+    first, last = json.loads((PED2 / "labels.json").read_text())["videos"][video]["anomalous_frames"]
+    return (first - 1) / 10.0, last / 10.0
+
+
+def test_the_bicycles_on_the_walkway_are_found_when_they_ride(ped2: tuple[Path, Path],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    answer = _ask(ped2, "Did anyone ride a bicycle here? When?", capsys)
+    assert answer["found"] and answer["citations"]
+    videos = {Path(c["video"]).name for c in answer["citations"]}
+    assert videos == set(WATCHED)  # a bicycle in each video watched
+    for c in answer["citations"]:
+        assert c["object"] == "bicycle" and c["track_id"] is not None
+        a0, a1 = _anomalous(Path(c["video"]).name)
+        assert c["end_s"] > a0 and c["start_s"] < a1  # every interval cited is where the bicycle rode
+    vehicle = _ask(ped2, "Was there a vehicle on the walkway?", capsys)
+    assert vehicle["found"] and vehicle["intervals"]
+
+
+def test_what_was_not_there_is_looked_for_and_not_found(ped2: tuple[Path, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    fall = _ask(ped2, "Did anyone fall down?", capsys)
+    assert not fall["found"] and not fall["unrecognised"]
+    dog = _ask(ped2, "Was there a dog?", capsys)
+    assert not dog["found"] and not dog["unrecognised"] and "Not found" in dog["answer"]  # looked, found none
+    swim = _ask(ped2, "Did anyone swim here?", capsys)
+    assert not swim["found"] and swim["unrecognised"] == ["swim"]
