@@ -204,15 +204,23 @@ class AskContext:
                 break
         return notes
 
-    def search_events(self, plan: QuestionPlan) -> list[Evidence]:
-        """Stored alerts that match the plan's types, cameras, videos and time range."""
-        cameras = plan.cameras or self.scope.cameras
+    def _indexed(self) -> tuple[dict[str, dict[str, Any]], list[str], list[tuple[str, str]]] | None:
+        """The indexed videos by source, the scope's sources among them and their content ids
+        (what is stored of a video as it is now: a file replaced at the same path is another
+        video); ``None`` when the videos asked about are not indexed."""
         videos = {r["source"]: r for r in self.store.videos()}
         sources = [s for s in videos if any(same_source(s, v) for v in self.scope.videos)]
         if self.scope.videos and not sources:
-            return []  # the videos asked about are not indexed
-        # the alerts of the videos as they are now (a file replaced at the same path is another video)
-        contents = [(src, videos[src].get("content_id") or "") for src in sources]
+            return None
+        return videos, sources, [(src, videos[src].get("content_id") or "") for src in sources]
+
+    def search_events(self, plan: QuestionPlan) -> list[Evidence]:
+        """Stored alerts that match the plan's types, cameras, videos and time range."""
+        cameras = plan.cameras or self.scope.cameras
+        indexed = self._indexed()
+        if indexed is None:
+            return []
+        videos, sources, contents = indexed
         out = []
         for a in self.store.find_alerts(cameras=cameras, sources=sources, types=plan.event_types, contents=contents):
             row = videos.get(a["source"]) or {}
@@ -240,11 +248,10 @@ class AskContext:
         if not (labels or groups):
             return []
         cameras = plan.cameras or self.scope.cameras
-        videos = {r["source"]: r for r in self.store.videos()}
-        sources = [s for s in videos if any(same_source(s, v) for v in self.scope.videos)]
-        if self.scope.videos and not sources:
+        indexed = self._indexed()
+        if indexed is None:
             return []
-        contents = [(src, videos[src].get("content_id") or "") for src in sources]
+        videos, sources, contents = indexed
         out = []
         for t in self.store.find_tracks(cameras=cameras, sources=sources, labels=labels, groups=groups, contents=contents):
             row = videos.get(t["source"]) or {}

@@ -219,26 +219,24 @@ def look_boxes(boxes: np.ndarray, size: tuple[int, int], scale: float, min_px: f
     if len(boxes) == 0:
         return np.zeros((0, 4), np.float32)
     side = min_px / max(scale, 1e-6)
-    looks = []
+    out = []
     for x1, y1, x2, y2 in boxes:
         m = pad * max(x2 - x1, y2 - y1)
         half_w, half_h = max((x2 - x1) / 2 + m, side / 2), max((y2 - y1) / 2 + m, side / 2)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        looks.append(_inside(cx - half_w, cx + half_w, w) + _inside(cy - half_h, cy + half_h, h))
-    out = [[b[0], b[2], b[1], b[3]] for b in looks]  # (x1, x2, y1, y2) -> xyxy
-    merged = True
-    while merged and len(out) > 1:
-        merged = False
-        for i in range(len(out)):
-            for j in range(i + 1, len(out)):
-                a, b = out[i], out[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    out[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del out[j]
-                    merged = True
-                    break
-            if merged:
-                break
+        (lx1, lx2), (ly1, ly2) = _inside(cx - half_w, cx + half_w, w), _inside(cy - half_h, cy + half_h, h)
+        out.append([lx1, ly1, lx2, ly2])
+    i = 0
+    while i < len(out):  # merge overlapping crops; a merged one is checked again against all
+        a = out[i]
+        j = next((j for j in range(i + 1, len(out))
+                  if a[0] < out[j][2] and out[j][0] < a[2] and a[1] < out[j][3] and out[j][1] < a[3]), None)
+        if j is None:
+            i += 1
+            continue
+        b = out.pop(j)
+        out[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+        i = 0
     arr = np.array(out, np.float32)
     if float(((arr[:, 2] - arr[:, 0]) * (arr[:, 3] - arr[:, 1])).sum()) > full_share * w * h:
         return None

@@ -29,13 +29,18 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-@needs_model
-def test_the_converted_detector_finds_what_opencv_found_on_a_ped2_frame() -> None:
+def _reference() -> tuple[dict, np.ndarray]:
+    """OpenCV 4's detections of one Ped2 frame, and that frame (RGB); skips without the shared data."""
     ref = json.loads(REFERENCE.read_text())
     frame = SHARED_DATA / ref["frame"]
     if not frame.is_file():
         pytest.skip(f"reference frame {frame} not found (the shared data folder sits beside the checkout)")
-    image = cv2.cvtColor(cv2.imread(str(frame)), cv2.COLOR_BGR2RGB)
+    return ref, cv2.cvtColor(cv2.imread(str(frame)), cv2.COLOR_BGR2RGB)
+
+
+@needs_model
+def test_the_converted_detector_finds_what_opencv_found_on_a_ped2_frame() -> None:
+    ref, image = _reference()
     w, h = ref["input"]
     det = YoloV3Tiny(MODELS_DIR, input_size=max(w, h), min_confidence=0.25, nms=1.0)  # nms 1.0: every box, as the reference
     (found,) = det.detect([image])
@@ -145,11 +150,7 @@ def test_crops_cover_each_object_with_context_and_merge_when_they_touch() -> Non
 def test_looking_around_the_people_finds_them_as_the_whole_frame_does() -> None:
     from perception.objects import look_boxes
 
-    ref = json.loads(REFERENCE.read_text())
-    frame = SHARED_DATA / ref["frame"]
-    if not frame.is_file():
-        pytest.skip(f"reference frame {frame} not found (the shared data folder sits beside the checkout)")
-    image = cv2.cvtColor(cv2.imread(str(frame)), cv2.COLOR_BGR2RGB)
+    ref, image = _reference()
     h, w = image.shape[:2]
     det = YoloV3Tiny(MODELS_DIR, input_size=max(ref["input"]), min_confidence=0.25)
     (whole,) = det.detect([image])

@@ -475,7 +475,7 @@ class Store:
         sql, params = "SELECT payload FROM alerts WHERE 1 = 1", []
         for column, values in (("camera_id", cameras), ("source", sources), ("event_type", types)):
             if values:
-                sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+                sql += " AND " + _in_clause(column, values)
                 params.extend(values)
         extra, values = _contents_clause(contents)
         sql += extra
@@ -603,17 +603,12 @@ class Store:
         sql, params = "SELECT camera_id, source, payload FROM tracks WHERE 1 = 1", []
         for column, values in (("camera_id", cameras), ("source", sources)):
             if values:
-                sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+                sql += " AND " + _in_clause(column, values)
                 params.extend(values)
-        if labels or groups:
-            parts = []
-            if labels:
-                parts.append(f"label IN ({', '.join('?' * len(labels))})")
-                params.extend(labels)
-            if groups:
-                parts.append(f"grp IN ({', '.join('?' * len(groups))})")
-                params.extend(groups)
-            sql += " AND (" + " OR ".join(parts) + ")"
+        kinds = [(column, values) for column, values in (("label", labels), ("grp", groups)) if values]
+        if kinds:
+            sql += " AND (" + " OR ".join(_in_clause(column, values) for column, values in kinds) + ")"
+            params.extend(v for _, values in kinds for v in values)
         extra, values = _contents_clause(contents)
         sql += extra
         params.extend(values)
@@ -628,6 +623,11 @@ class Store:
             sql += " WHERE camera_id = ?"
             params.append(camera_id)
         return [dict(r) for r in self._query(sql + " ORDER BY camera_id, source", params)]
+
+
+def _in_clause(column: str, values: Sequence[Any]) -> str:
+    """``column IN (?, ...)`` with one placeholder per value."""
+    return f"{column} IN ({', '.join('?' * len(values))})"
 
 
 def _contents_clause(contents: Sequence[tuple[str, str]]) -> tuple[str, list[Any]]:
