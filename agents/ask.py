@@ -228,6 +228,8 @@ class AskContext:
                 continue
             exp = a["explanation"]
             text = f"{exp['what']} {exp['when']} {exp['where']} {exp['why']}"
+            if plan.zones and not any(f"'{z}'" in text for z in plan.zones):
+                continue  # the question asks about a zone this alert was not in
             region = a.get("region") or {}
             box = tuple(float(region.get(k, d)) for k, d in (("x1", 0.0), ("y1", 0.0), ("x2", 1.0), ("y2", 1.0)))
             out.append(Evidence(a["source"], a["camera_id"], a["event_id"], a["event_type"], a["start_s"], a["end_s"],
@@ -257,13 +259,18 @@ class AskContext:
             row = videos.get(t["source"]) or {}
             if not _in_time(plan, t["start_s"], t["end_s"], row.get("duration_s"), row.get("start_time")):
                 continue
+            zones = t.get("zones") or {}
+            if plan.zones and not any(zones.get(z, 0.0) > 0 for z in plan.zones):
+                continue
             name = t["label"] if t["label"] != "unknown" else (
                 f"unidentified {t['group']} object" if t["group"] not in ("unknown", "other") else "unidentified moving object")
+            where = "".join(f", {s:.1f} s in zone '{z}'" for z, s in zones.items())
             text = (f"a {name} seen from {t['start_s']:.1f} s to {t['end_s']:.1f} s, moving at "
-                    f"{t.get('speed', 0.0):.1f} body heights/s (up to {t.get('speed_high', 0.0):.1f})")
+                    f"{t.get('speed', 0.0):.1f} body heights/s (up to {t.get('speed_high', 0.0):.1f}){where}")
             box = tuple(float(v) for v in t.get("box") or (0.0, 0.0, 1.0, 1.0))
-            out.append(Evidence(t["source"], t["camera_id"], None, name, t["start_s"], t["end_s"], t["confidence"], [], text,
-                                box, track_id=int(t["track_id"])))  # type: ignore[arg-type]
+            keyframes = [t["keyframe"]] if t.get("keyframe") else []
+            out.append(Evidence(t["source"], t["camera_id"], None, name, t["start_s"], t["end_s"], t["confidence"], keyframes,
+                                text, box, track_id=int(t["track_id"])))  # type: ignore[arg-type]
         return sorted(out, key=lambda e: (e.camera_id, e.video, e.start_s))
 
     def search_memory(self, text: str, k: int = 20) -> list[dict[str, Any]]:
@@ -529,10 +536,11 @@ class AskGraph:
     """Observer (plan) -> Analyst (evidence) -> Decider (answer), see the module docstring."""
 
     def __init__(self, ctx: AskContext, backend: ChatBackend | None = None, cameras: list[str] | None = None,
-                 plan_overrides: dict[str, Any] | None = None) -> None:
+                 plan_overrides: dict[str, Any] | None = None, zones: list[str] | None = None) -> None:
         self.ctx = ctx
         self.backend = backend
         self.cameras = cameras or []
+        self.zones = zones or []  # the cameras' zone names, spotted in questions
         self.plan_overrides = {k: v for k, v in (plan_overrides or {}).items() if v is not None}
         g = StateGraph(AskState)
         g.add_node("observer", self._observer)
@@ -543,7 +551,7 @@ class AskGraph:
         self.graph = g.compile()
 
     def _observer(self, state: AskState) -> Command[Literal["analyst"]]:
-        plan = parse_question(state["question"], self.cameras)
+        plan = parse_question(state["question"], self.cameras, self.zones)
         by, trace = "rules", [f"observer rules: {plan.describe()}"]
         if self.backend is not None:
             msgs = load_prompt("ask_observer").messages(question=state["question"], types=", ".join(ANOMALY_TYPES),

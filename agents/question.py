@@ -4,7 +4,9 @@
 cameras, what happened), which anomaly types and words to look for, which stretch of time and
 which cameras, which objects the detector names. :func:`parse_question` builds it with rules
 (synonyms, the object words of ``prompts/objects.yaml``, time expressions);
-a language model may build it instead, and its plan is validated the same way.
+a language model may build it instead, and its plan is validated the same way. What a question
+asks about that Vigil has no word for at all (:func:`unrecognised_words`: "did anyone *swim*",
+"was there a *fire*") is named in the answer as something it cannot recognise, never searched.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prompts import load_object_words
+from prompts import load_object_words, load_question_words
 from vigil.schemas import ANOMALY_TYPES
 
 AskKind = Literal["when", "whether", "count", "which_cameras", "what"]
@@ -60,6 +62,8 @@ class QuestionPlan(BaseModel):
     objects: list[str] = Field(default_factory=list, description="Detector classes (bicycle, dog, ...) or class "
                                "groups (wheeled, animal, carried) asked about; answered from the tracked objects.")
     cameras: list[str] = Field(default_factory=list, description="Cameras named in the question.")
+    zones: list[str] = Field(default_factory=list, description="Camera zones named in the question (walkway, "
+                             "keep-out); only what happened there answers it.")
     unknown_words: list[str] = Field(default_factory=list, description="Event words Vigil has no type for.")
     understood: bool = Field(True, description="False when the question names nothing to look for.")
 
@@ -75,16 +79,47 @@ class QuestionPlan(BaseModel):
         if self.clock_from or self.clock_to:
             when = f" between {self.clock_from or '00:00'} and {self.clock_to or '24:00'}"
         cams = f" on {', '.join(self.cameras)}" if self.cameras else ""
-        return f"{self.kind}: {what}{when}{cams}"
+        where = f" in zone {', '.join(repr(z) for z in self.zones)}" if self.zones else ""
+        return f"{self.kind}: {what}{where}{when}{cams}"
 
 
-# activities and things Vigil has neither a type rule nor a detector class for: asked about,
-# they get "Vigil cannot recognise ...", not a search (objects the detector names are in
-# prompts/objects.yaml and are searched among the tracked objects)
-_UNRECOGNISED = ("swim", "swam", "swimming", "dance", "danced", "dancing", "sing", "sang", "singing", "fire", "smoke",
-                 "flood", "climb", "climbed", "climbing", "jump", "jumped", "jumping", "rain", "snow", "gun", "weapon",
-                 "graffiti", "explosion", "crash", "crashed", "steal", "stole", "theft", "robbery", "shoplifting", "kiss",
-                 "hug", "helicopter")
+#: where a question's own subject is: the word after a subject ("did anyone *swim*"), after
+#: "there" ("was there a *fire*") or after an article ("had a *gun*")
+_ASKED = re.compile(
+    r"\b(?:anyone|anybody|someone|somebody|people|persons?|he|she|they|who|men|women|man|woman|children|kids?)"
+    r"(?: (?:did|do|does|was|were|is|are|has|have|had|get|got|try|tried|to|ever|just|really))* ([a-z][a-z-]+)"
+    r"|\bthere (?:(?:a|an|any|some|the) )?([a-z][a-z-]+)|\b(?:a|an) ([a-z][a-z-]+)")
+
+
+def _known_words() -> frozenset[str]:
+    """Every word Vigil understands in a question: type synonyms, anomaly and general words,
+    the object words of ``prompts/objects.yaml``, colours, and the function and presence words
+    of ``prompts/question_words.yaml``."""
+    classes, groups = load_object_words()
+    phrases = [w for words in SYNONYMS.values() for w in words] + [*ANY_ANOMALY, *_GENERAL, *_COLOURS]
+    # an object's name counts as a whole ("fire hydrant" does not make "fire" known)
+    phrases += [w for table in (classes, groups) for words in table.values() for w in words if " " not in w]
+    words = {t for phrase in phrases for t in re.findall(r"[a-z][a-z-]*", phrase)}
+    function, presence = load_question_words()
+    return frozenset(words | {w + "s" for w in words} | function | presence)
+
+
+def unrecognised_words(q: str, known: frozenset[str] | None = None) -> list[str]:
+    """The words a lower-cased, space-padded question asks about that Vigil has no anomaly type,
+    detector class or other meaning for ("did anyone *swim*", "was there a *fire*"), in order."""
+    known = known if known is not None else _known_words()
+    classes, groups = load_object_words()
+    for phrase in sorted((w for table in (classes, groups) for words in table.values() for w in words if " " in w),
+                         key=len, reverse=True):
+        q = re.sub(r"(?<![a-z])" + re.escape(phrase) + r"s?(?![a-z])", "object", q)  # named objects are known
+    out: list[str] = []
+    for m in _ASKED.finditer(q):
+        word = next(g for g in m.groups() if g)
+        if word not in known and word.rstrip("s") not in known and word not in out:
+            out.append(word)
+    return out
+
+
 #: anomaly types that are an object's presence, and the class group that is that object (an
 #: abandoned object is not: people carry bags; only the rule that saw it left can say so)
 OBJECT_TYPES = {"vehicle": "wheeled"}
@@ -106,12 +141,13 @@ def object_words(q: str) -> list[str]:
     return sorted(found, key=found.__getitem__)
 
 
-def parse_question(question: str, cameras: list[str] | None = None) -> QuestionPlan:
+def parse_question(question: str, cameras: list[str] | None = None, zones: list[str] | None = None) -> QuestionPlan:
     """Build a plan from a question with rules (no model).
 
     Args:
         question: the question in plain English.
         cameras: names of the cameras Vigil knows (to spot them in the question).
+        zones: names of the cameras' zones (to spot them: "on the walkway").
     """
     q = " " + re.sub(r"\s+", " ", question.lower()).strip() + " "
     kind = _kind(q)
@@ -119,13 +155,14 @@ def parse_question(question: str, cameras: list[str] | None = None) -> QuestionP
     # "left" alone is too common; a bag word is what makes it an abandoned object
     objects = object_words(q)
     any_anomaly = any(_has(q, w) for w in ANY_ANOMALY) and not types
-    unknown = [w for w in _UNRECOGNISED if _has(q, w) and not any(w in o for o in objects)]
+    unknown = unrecognised_words(q)
     terms = [w for w in re.findall(r"[a-z]{3,}", q) if w in _COLOURS]
     general = any(_has(q, w) for w in _GENERAL) or kind == "what"
     plan = QuestionPlan(kind=kind, event_types=types, terms=terms, objects=objects, unknown_words=unknown,
                         any_anomaly=any_anomaly or (not types and not unknown and not objects))
     _times(q, plan)
     plan.cameras = [c for c in (cameras or []) if _names_camera(q, c.lower())]
+    plan.zones = [z for z in (zones or []) if _has(q, z.lower())]
     timed = any(v is not None for v in (plan.time_from, plan.time_to, plan.last_s, plan.clock_from, plan.clock_to))
     # a question that names no type, nothing unusual, no activity, no time and no camera is not
     # understood: answering it with every stored event would be a guess. General words ("alerts",

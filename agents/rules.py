@@ -1,18 +1,27 @@
 """Rules that name an anomaly, each with its evidence and the moment it began.
 
-Every rule looks at the tracks of the event's stretch of video (scene facts), the camera's
-zones, and what the detector measured at the unusual cell, and either stays silent or returns a
+Every rule looks at the tracks of the event's stretch of video (scene facts: the detector's
+named objects and the foreground blobs none of them explains), the camera's zones, and what the
+cell scorer measured at the unusual cell, and either stays silent or returns a
 :class:`TypeEvidence` with a confidence, a sentence saying why, and when the condition started
 (the alert's onset). The Analyst's ``classify`` tool combines them with the type head; the
 rule policy uses them as its whole judgement.
+
+Where the scene facts carry the camera's normal tracks (:class:`perception.norms.TrackNorms`),
+the rules on named objects take their confidence from them: a vehicle's from how far its wheeled
+probability lies beyond the normal tracks in that zone, a runner's from how far their speed lies
+beyond the normal people's; the same scale on every camera (0.5 at the estimated 99.9th
+percentile of normal tracks). Rules on blobs alone keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second
 falling            a person whose outline turns wide (lying) and stays down
 fighting           two people staying within reach of each other in one spot and moving erratically
+                   (both of them, when the detector follows them)
 loitering          a person staying slow inside a loitering zone (or at one spot) for long
 intrusion          a person's feet inside a restricted zone
-vehicle            a vehicle-sized object inside a pedestrian zone (or where none ever go)
+vehicle            a wheeled object the detector names (bicycle, skateboard, car) moving inside a
+                   pedestrian zone, or an unnamed vehicle-sized mover there (or where none ever go)
 abandoned_object   a small object that comes to rest while the person who brought it leaves
 =================  ==========================================================================
 
@@ -29,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from perception.norms import NORM_FEATURES
 from perception.scene import SceneFacts, TrackFacts
 from vigil.config import Zone
 
@@ -45,6 +55,7 @@ class RuleSettings:
     lying_aspect: float = 1.3
     lying_s: float = 1.5
     lying_speed: float = 1.0     # a person down on the ground stays put
+    fallen_height: float = 0.5   # share of the standing height below which a detected person is down
     loiter_s: float = 120.0
     intrusion_s: float = 1.0
     vehicle_s: float = 1.0
@@ -58,6 +69,7 @@ class RuleSettings:
     def from_config(cls, det: Any) -> RuleSettings:
         """The rule thresholds of a camera's :class:`~vigil.config.DetectionConfig`."""
         return cls(run_speed=det.run_speed, lying_aspect=det.lying_aspect, lying_s=det.lying_s, lying_speed=det.lying_speed,
+                   fallen_height=det.fallen_height,
                    loiter_s=det.loiter_s, intrusion_s=det.intrusion_s, vehicle_s=det.vehicle_s, object_s=det.abandoned_s,
                    fight_jitter=det.fight_jitter, dwell_speed=det.dwell_speed, vehicle_size=det.vehicle_size,
                    group_size=det.group_size)
@@ -115,6 +127,7 @@ def classify_scene(
     settings: RuleSettings | None = None,
     region: tuple[float, float, float, float] | None = None,
     cells: CellSignals | None = None,
+    reach: tuple[float, float, float, float] | None = None,
 ) -> list[TypeEvidence]:
     """All rules that fire, strongest first (one per type).
 
@@ -125,6 +138,8 @@ def classify_scene(
         region: where the detector found the event (normalised box).
         cells: the detector's measurements at the unusual cell, when the encoder has named
             features (the motion encoder does).
+        reach: where any window of the event was unusual (normalised box; default: ``region``),
+            for rules about people who cross the scene (running).
     """
     s = settings or RuleSettings()
     c = cells or CellSignals()
@@ -140,19 +155,27 @@ def classify_scene(
         return float(np.mean([x1 - pad <= p.x <= x2 + pad and y1 - pad <= p.y <= y2 + pad for p in track.points]))
 
     local = [t for t in people if share_in_region(t) > 0.0]
+    # a runner crosses the scene: one the scorer found unusual in any window of the event counts,
+    # even when something else (a passing car) was stranger at the peak
+    reached = local if reach is None else [t for t in people if share_in_region(t) > 0.0 or _crosses(t, reach)]
     found: list[TypeEvidence] = []
     found += _intrusion(people, zones, s)
-    found += _vehicle(large, zones, s, c, region)
+    found += _vehicle(large, zones, s, c, region, facts)
     found += _falling(local, s, share_in_region)
     found += _abandoned(small, people, s, share_in_region)
     found += _loitering(people, zones, s, c, region)
-    found += _running(local, s, c, cells is not None, share_in_region)
-    found += _fighting(local, s, c)
+    found += _running(reached, s, c, cells is not None, share_in_region, facts)
+    found += _fighting(local, s, c, facts.detected)
     best: dict[str, TypeEvidence] = {}
     for e in found:
         if e.event_type not in best or e.confidence > best[e.event_type].confidence:
             best[e.event_type] = e
     return sorted(best.values(), key=lambda e: -e.confidence)
+
+
+def _crosses(track: TrackFacts, box: tuple[float, float, float, float], pad: float = 0.08) -> bool:
+    x1, y1, x2, y2 = box
+    return any(x1 - pad <= p.x <= x2 + pad and y1 - pad <= p.y <= y2 + pad for p in track.points)
 
 
 def ordinary_traffic(facts: SceneFacts, zones: Sequence[Zone], box: tuple[float, float, float, float],
@@ -190,23 +213,28 @@ def _intrusion(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings)
 
 
 def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c: CellSignals,
-             region: tuple[float, float, float, float] | None) -> list[TypeEvidence]:
+             region: tuple[float, float, float, float] | None, facts: SceneFacts) -> list[TypeEvidence]:
     out = []
     ped = [z for z in zones if z.kind == "pedestrian"]
     for t in large:
+        if t.label and t.label != "unknown":
+            out += _named_vehicle(t, ped, s, facts)
+            continue
         moving = t.speed_quantile(0.5) > 0.1
+        # a large mover no detector names (a cart, a car it cannot see whole)
+        what = "an unidentified vehicle (a large object the detector cannot name, " if facts.detected else "a vehicle-sized object ("
         if ped:
             zone = max(ped, key=lambda z: t.zones.get(z.name, 0.0))
             inside = t.zones.get(zone.name, 0.0)
             if inside >= s.vehicle_s and moving:
                 if t.size() >= s.vehicle_size:
-                    conf, what = min(0.97, 0.8 + 0.03 * inside), f"a vehicle-sized object ({t.size():.1f} person areas)"
+                    conf, text = min(0.97, 0.8 + 0.03 * inside), f"{what}{t.size():.1f} person areas)"
                 else:  # as big as two or three people walking together: not enough to call it a vehicle
-                    conf, what = 0.65, f"a large object ({t.size():.1f} person areas; a small vehicle or people walking together)"
-                out.append(TypeEvidence("vehicle", conf, f"{what} moved {inside:.1f} s inside pedestrian zone '{zone.name}'",
+                    conf, text = 0.65, f"a large object ({t.size():.1f} person areas: a small vehicle or people walking together)"
+                out.append(TypeEvidence("vehicle", conf, f"{text} moved {inside:.1f} s inside pedestrian zone '{zone.name}'",
                                         t.track_id, t.first_in(zone.name)))
         elif moving and t.duration_s >= s.vehicle_s:
-            out.append(TypeEvidence("vehicle", 0.6, f"a vehicle-sized object ({t.size():.1f} person areas) moved "
+            out.append(TypeEvidence("vehicle", 0.6, f"{what}{t.size():.1f} person areas) moved "
                                     "through the scene", t.track_id, t.first_t))
     # without pedestrian zones, the detector's own sense of where large things never go
     if not ped and c.large_rarity >= 0.8 and c.size >= 4.0:
@@ -214,6 +242,31 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
                                 "never go", None, c.first_t))
     return out
 
+
+def _named_vehicle(t: TrackFacts, ped: Sequence[Zone], s: RuleSettings, facts: SceneFacts) -> list[TypeEvidence]:
+    """A wheeled object the detector names (bicycle, skateboard, car) moving inside a pedestrian zone.
+
+    Confidence: how far its wheeled probability lies beyond the camera's normal tracks in that
+    zone (:meth:`perception.norms.TrackNorms.confidence`); without enough normal tracks, from
+    the time spent inside as for unnamed vehicles.
+    """
+    speed = t.sustained_speed(0.5)
+    if not ped or speed <= 0.1:
+        return []
+    zone = max(ped, key=lambda z: t.zones.get(z.name, 0.0))
+    inside = t.zones.get(zone.name, 0.0)
+    if inside < s.vehicle_s:
+        return []
+    p = t.groups.get("wheeled", 0.0)
+    conf = facts.norms.confidence("p_wheeled", p, zone=zone) if facts.norms else None
+    if conf is None:
+        conf, versus = min(0.97, 0.8 + 0.03 * inside), ""
+    else:
+        cal = facts.norms.calibration("p_wheeled", zone=zone)
+        versus = f", where 99.9% of the camera's normal objects stay below {cal.high:.2f}" if cal is not None else ""
+    return [TypeEvidence("vehicle", conf, f"a {t.label} moved through pedestrian zone '{zone.name}' at {speed:.1f} body "
+                         f"heights/s for {inside:.1f} s (wheeled probability {p:.2f}{versus})", t.track_id,
+                         t.first_in(zone.name))]
 
 
 def _cut_by_frame(p: Any) -> bool:
@@ -243,7 +296,34 @@ def _falling(local: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeE
         onset = whole[first_wide].t - 0.5 if upright_before else None
         out.append(TypeEvidence("falling", conf, f"a person's outline turned wide (width/height {aspects.max():.1f}) "
                                 f"and stayed down for {wide_s:.1f} s", t.track_id, onset))
+    # a fall toward or away from the camera shortens the box without widening it; detector boxes
+    # (not blobs, which shrink whenever they split) show it as the height dropping with the feet staying put
+    out += [e for t in local if t.label for e in [_shortened(t, s)] if e is not None]
     return out
+
+
+def _shortened(t: TrackFacts, s: RuleSettings) -> TypeEvidence | None:
+    """A person whose box height drops below ``fallen_height`` of their height when standing and
+    stays down for ``lying_s`` with the feet in one spot."""
+    pts = [p for p in t.points if not _cut_by_frame(p) and p.person_h > 0 and p.size <= s.group_size]
+    if len(pts) < 6:
+        return None
+    rel = np.array([p.h / p.person_h for p in pts])
+    standing = float(np.quantile(rel[: max(2, len(rel) // 3)], 0.75))
+    if standing < 0.7:  # never seen standing whole
+        return None
+    down = (rel < s.fallen_height * standing) & np.array([p.speed <= s.lying_speed for p in pts])
+    if not down.any() or down[-max(2, len(down) // 4):].mean() <= 0.5:
+        return None
+    first = int(np.argmax(down))
+    lying = [p for p, d in zip(pts, down) if d]
+    down_s = lying[-1].t - lying[0].t
+    travel = math.hypot((lying[-1].x - lying[0].x) * lying[0].frame_aspect, lying[-1].y - lying[0].y) / lying[0].person_h
+    if down_s < s.lying_s or travel > 0.5 or first == 0:
+        return None
+    return TypeEvidence("falling", 0.85, f"a {t.label}'s height dropped to {rel[down].mean() / standing:.0%} of their "
+                        f"standing height and stayed down for {down_s:.1f} s with the feet in one spot", t.track_id,
+                        pts[first].t - 0.5)
 
 
 def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeEvidence]:
@@ -326,36 +406,50 @@ def _occupied(people: list[TrackFacts], zone: str, gap_s: float = 1.0, entry_s: 
     return best_start, best
 
 
-def _running(local: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cells: bool, share: Any) -> list[TypeEvidence]:
+def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cells: bool, share: Any,
+             facts: SceneFacts) -> list[TypeEvidence]:
     out = []
-    for t in local:
+    for t in people:
         fast = t.sustained_speed(0.75)
         # the detector's own speed at the unusual cell must agree, when it has one
         if fast >= s.run_speed and t.duration_s >= 1.5 and (not have_cells or c.speed >= 0.5 * s.run_speed):
             onset = next((p.t for p in t.points[1:] if p.speed >= s.run_speed), t.first_t)
-            out.append(TypeEvidence("running", min(0.95, 0.8 + 0.1 * (fast - s.run_speed) + 0.05 * share(t)),
-                                    f"a person moved at {fast:.1f} body heights/s for {t.duration_s:.1f} s (walking is "
-                                    "about 0.8)", t.track_id, onset))
-    if c.speed >= s.run_speed + 0.2 and c.size < 2.5:
+            conf = None
+            if t.stats is not None and facts.norms is not None:
+                # against the speeds of the camera's normal people (same statistic, same unit)
+                conf = facts.norms.confidence("speed", float(t.stats[NORM_FEATURES.index("speed")]), group="person")
+            if conf is None:
+                conf = min(0.95, 0.8 + 0.1 * (fast - s.run_speed) + 0.05 * share(t))
+            out.append(TypeEvidence("running", conf, f"a person moved at {fast:.1f} body heights/s for {t.duration_s:.1f} s "
+                                    "(walking is about 0.8)", t.track_id, onset))
+    if c.speed >= s.run_speed + 0.2 and c.size < 2.5 and not facts.detected:
         # without a track that keeps the pace this may be a blob splitting or merging: a hint only
         out.append(TypeEvidence("running", 0.7, f"someone seemed to move at {c.speed:.1f} body heights/s (walking "
                                 "is about 0.8), but no track confirms it", None, c.first_t))
     return out
 
 
-def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals) -> list[TypeEvidence]:
+def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected: bool) -> list[TypeEvidence]:
     out = []
     for i, a in enumerate(local):
         for b in local[i + 1:]:
             close, since, drift = _close_time(a, b)
             # a fight happens in one spot: two who keep close while walking on are walking together
-            if close >= 1.0 and max(a.jitter(), b.jitter()) >= s.fight_jitter and drift <= s.dwell_speed:
+            # detector boxes are steadier than blobs that merge and split: both people named by
+            # the detector must move erratically, each seen long enough to say so
+            named = bool(a.label and b.label)
+            if detected and not named:
+                continue  # where the detector names people, a blob it does not explain is no one to fight
+            erratic = min(a.jitter(), b.jitter()) if named else max(a.jitter(), b.jitter())
+            seen = not named or (min(a.duration_s, b.duration_s) >= 1.5 and min(len(a.points), len(b.points)) >= 5)
+            if close >= 1.0 and erratic >= s.fight_jitter and seen and drift <= s.dwell_speed:
                 out.append(TypeEvidence("fighting", 0.85, f"two people stayed within reach of each other for "
                                         f"{close:.1f} s, moving erratically", a.track_id, since))
-        if 1.4 <= a.size() <= 3.5 and a.jitter() >= s.fight_jitter and a.duration_s >= 2.0:
+        if not a.label and 1.4 <= a.size() <= 3.5 and a.jitter() >= s.fight_jitter and a.duration_s >= 2.0:
             out.append(TypeEvidence("fighting", 0.75, f"a blob of about two people ({a.size():.1f} person areas) "
                                     f"jittered for {a.duration_s:.1f} s", a.track_id, a.first_t))
-    if 1.3 <= c.size <= 4.0 and c.dwell >= 0.3 and c.jitter >= s.fight_jitter / 5 and c.speed < s.run_speed and c.windows >= 2:
+    # the cell's blob measures stand in for tracks only where no detector names the objects
+    if not detected and 1.3 <= c.size <= 4.0 and c.dwell >= 0.3 and c.jitter >= s.fight_jitter / 5 and c.speed < s.run_speed and c.windows >= 2:
         # the tracks say when the two came together, where they show it; else the detector's first strong window
         met = [e.start_s for e in out if e.start_s is not None]
         out.append(TypeEvidence("fighting", 0.8, f"about two people ({c.size:.1f} person areas) staying in one spot "

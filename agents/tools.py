@@ -24,7 +24,7 @@ from perception.engram import EngramMemory
 from perception.events import CandidateEvent, frame_scores
 from perception.head import known_type
 from perception.sampler import AnomalyFocusedSampler
-from perception.scene import SceneFacts, scene_facts
+from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts, scene_facts
 from perception.video import Frame
 from prompts import load_prompt
 from vigil.config import CameraConfig
@@ -48,6 +48,7 @@ class ToolContext:
     vision: VisionClient | None = None
     rules: RuleSettings = field(default_factory=RuleSettings)
     vector: np.ndarray | None = None  # clip vector of the event's peak window
+    detected: DetectedObjects | None = None  # the detector's tracks of the event's stretch
     # filled as tools run
     keyframes: list[tuple[float, str]] = field(default_factory=list)
     facts: SceneFacts | None = None
@@ -57,14 +58,22 @@ class ToolContext:
     vlm_calls: int = 0
 
     def scene(self) -> SceneFacts:
-        """Scene facts of the event's frames (computed once)."""
+        """Scene facts of the event's stretch (computed once): the detector's named objects
+        and the foreground blobs none of them explains."""
         if self.facts is None:
+            still = self.camera.detection.still_speed
             if self.scene_encoder is None or not self.frames:
-                self.facts = SceneFacts(self.event.start_s, self.event.end_s)
+                blobs = SceneFacts(self.event.start_s, self.event.end_s)
             else:
-                fps = self.camera.fps
-                self.facts = scene_facts(self.frames, self.scene_encoder, self.camera.zones, fps=fps,
-                                         still_speed=self.camera.detection.still_speed)
+                blobs = scene_facts(self.frames, self.scene_encoder, self.camera.zones, fps=self.camera.fps,
+                                    still_speed=still)
+            if self.detected is None:
+                self.facts = blobs
+            else:
+                t0 = self.frames[0].t if self.frames else self.event.start_s
+                named = [f for f in object_facts(self.detected, self.camera.zones, t0=t0, still_speed=still)
+                         if f.label != "unknown"]
+                self.facts = combine_facts(blobs, named, self.detected.norms)
         return self.facts
 
     def strong_windows(self) -> list[Any]:
@@ -164,8 +173,10 @@ def classify(ctx: ToolContext, _args: NoArgs) -> dict[str, Any]:
     """The anomaly type by the rules (scene facts, zones, the detector's cell) and the type head."""
     strong = ctx.strong_windows()
     cells = CellSignals.from_features([w.features for w in strong if w.features], first_t=strong[0].center if strong else None)
+    boxes = np.array([w.region() for w in ctx.event.windows])
+    reach = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
     ctx.classification = classify_scene(ctx.scene(), ctx.camera.zones, ctx.rules, region=ctx.event.region(),
-                                        cells=cells if cells.windows else None)
+                                        cells=cells if cells.windows else None, reach=reach)
     out: dict[str, Any] = {"rules": [{"type": e.event_type, "confidence": round(e.confidence, 3), "evidence": e.evidence,
                                       "onset_s": None if e.start_s is None else round(e.start_s, 2)}
                                      for e in ctx.classification]}

@@ -19,8 +19,10 @@ a model thinks, and the source's end waits for the decisions still out.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -38,6 +40,7 @@ from perception.events import CandidateEvent, ScoredWindow, remainder
 from perception.pipeline import Scanner, open_camera_video
 from perception.profile import CameraProfile
 from perception.recording import StoreRecorder
+from perception.scene import DetectedObjects
 from perception.tripwires import Tripwires
 from perception.video import Frame, identify_source, write_clip
 from vigil.config import CameraConfig
@@ -285,7 +288,7 @@ class Watcher:
 
         def decide(event: CandidateEvent, origin: str, now: float, final: bool) -> None:
             frames = buffer.between(event.start_s - 2.0, now)
-            ctx = self._context(event, frames)
+            ctx = self._context(event, frames, scanner.detected(event.start_s - 2.0, now))
             if not final:
                 classify(ctx, NoArgs())
                 top = ctx.classification[0] if ctx.classification else None
@@ -368,7 +371,8 @@ class Watcher:
         # the objects this scan followed replace an earlier scan's (a scan always starts at the
         # beginning); one cut short before it saw any keeps them
         if scan.tracks or scan.complete:
-            self.store.replace_tracks(self.camera_id, str(source), scan.tracks, content_id=ident.content_id)
+            tracks = self._save_track_keyframes(str(source), ident.content_id, scan.tracks)
+            self.store.replace_tracks(self.camera_id, str(source), tracks, content_id=ident.content_id)
         # what was really read: a scan cut short (max_seconds) is not complete, and a damaged
         # file is complete where decoding stopped, whatever its header claims
         self.store.record_video(str(source), self.camera_id, fps=scan.fps, n_frames=scan.n_frames,
@@ -380,11 +384,33 @@ class Watcher:
         return result
 
     # ------------------------------------------------------------------ helpers
-    def _context(self, event: CandidateEvent, frames: list[Frame]) -> ToolContext:
+    def _save_track_keyframes(self, source: str, content_id: str, tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write each track's keyframe crop as a JPEG (replacing an earlier scan's) and return the
+        summaries with its path (``keyframe``) and time (``keyframe_s``) instead of the pixels."""
+        folder = self.data.camera_dir(self.camera_id) / "tracks" / hashlib.sha1(
+            f"{source}|{content_id}".encode()).hexdigest()[:16]
+        shutil.rmtree(folder, ignore_errors=True)
+        out = []
+        for t in tracks:
+            t = dict(t)
+            thumb = t.pop("thumb", None)
+            if thumb is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"track_{int(t['track_id']):05d}.jpg"
+                try:
+                    path.write_bytes(thumb[1])
+                    t["keyframe"], t["keyframe_s"] = str(path), round(float(thumb[0]), 3)
+                except OSError as exc:
+                    log.warning("could not write track keyframe %s (%s)", path, exc.strerror)
+            out.append(t)
+        return out
+
+    def _context(self, event: CandidateEvent, frames: list[Frame], detected: DetectedObjects | None = None) -> ToolContext:
         return ToolContext(
             event=event, frames=frames, camera=self.camera, scene_encoder=self.scene_encoder,
             event_dir=self.data.event_dir(self.camera_id, event.event_id), engram=self.profile.engram,
             memory=self.memory, vision=self.vision, rules=self.rules, vector=event.peak_window.vector,
+            detected=detected,
         )
 
     def _clock(self, video_s: float) -> datetime | None:

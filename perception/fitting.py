@@ -33,6 +33,7 @@ from perception.encoders import Encoder, get_encoder
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import NORMAL, TypeHead
+from perception.norms import TrackNorms
 from perception.objects import (
     OBJECT_FEATURES,
     ObjectNormality,
@@ -183,8 +184,10 @@ def fit_profile(
     objects = scale = None
     fused = None
     object_cal = None
+    norms = None
     if stage is not None:
         scale, objects, obj_levels = _fit_objects(embedded, held_index, stage.settings.memory_s, opts.k)
+        norms = TrackNorms.fit([(e.tracks, e.frame_size) for e in embedded], scale)
         if objects is not None:
             positive = obj_levels[obj_levels > 0]
             ocal = Calibration.fit(positive if positive.size >= 10 else np.maximum(obj_levels, 1e-3))
@@ -219,6 +222,7 @@ def fit_profile(
         stage=_stage_state(stage, det_cfg.detector_fps) if objects is not None else None,
         fused_calibration=fused,
         object_calibration=object_cal,
+        track_norms=norms if objects is not None else None,
     )
 
 

@@ -128,7 +128,8 @@ class ObjectStage:
         h, w = image.shape[:2]
         self.frame_size = (w, h)
         dets = self.detect(image, t)
-        self.tracker.update(t, dets, (w, h))
+        for track in self.tracker.update(t, dets, (w, h)):
+            track.keep_thumb(image)
         self.detections += 1
         return True
 

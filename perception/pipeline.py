@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from perception.head import TypeHead
 from perception.learned import FrameScorer, to_model_frame
 from perception.objects import ObjectStage, score_window, window_objects
 from perception.profile import CameraProfile
+from perception.scene import DetectedObjects
 from perception.scoring import Calibration, fuse_levels
 from perception.tracking import PersonScale, frame_aspect
 from perception.tripwires import Tripwires
@@ -268,11 +269,20 @@ class Scanner:
             if on_event:
                 on_event(event)
         if self.objects is not None:
-            result.tracks = track_summaries(self.objects, self._scale)
+            result.tracks = track_summaries(self.objects, self._scale, self.camera.zones)
         if self._frames is not None and self._learned is not None:
             result.frame_scores = self._frames.calibrated(self._learned, p.frame_scorer.config.smooth_s)
         timings["total_s"] = time.perf_counter() - started
         return result
+
+    def detected(self, t0: float, t1: float) -> DetectedObjects | None:
+        """A copy of the detector's tracks seen in ``[t0, t1]`` so far (for the agents' scene
+        facts), or ``None`` without a detector that names classes."""
+        stage = self.objects
+        if stage is None or stage.detector is None or stage.frame_size is None:
+            return None
+        return DetectedObjects.snapshot(stage.tracker.alive(t0, t1), stage.detector.classes, self._scale,
+                                        stage.frame_size, self.profile.track_norms)
 
     def _score(self, window: Window, emb: Embedding, stream: EngramStream | None, head: TypeHead | None) -> ScoredWindow:
         p = self.profile
@@ -313,13 +323,15 @@ class Scanner:
         )
 
 
-def track_summaries(stage: ObjectStage, scale: PersonScale, min_detections: int = 2) -> list[dict[str, Any]]:
-    """The summaries of the objects a scan followed (seen at least ``min_detections`` times)."""
+def track_summaries(stage: ObjectStage, scale: PersonScale, zones: Sequence[Any] = (),
+                    min_detections: int = 2) -> list[dict[str, Any]]:
+    """The summaries of the objects a scan followed (seen at least ``min_detections`` times), each
+    with its keyframe crop under ``"thumb"`` (``(t, JPEG bytes)``, or ``None``) for the caller to save."""
     if stage.frame_size is None:
         return []
     classes = stage.detector.classes if stage.detector is not None else ()
     aspect = frame_aspect(stage.frame_size)
-    return [tr.summary(classes, scale, aspect) for tr in stage.tracker.every_track()
+    return [{**tr.summary(classes, scale, aspect, zones), "thumb": tr.thumb(classes)} for tr in stage.tracker.every_track()
             if len(tr.observations) >= min_detections]
 
 

@@ -24,6 +24,7 @@ from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import TypeHead
 from perception.learned import FrameScorer
+from perception.norms import TrackNorms
 from perception.objects import ObjectNormality, ObjectStage, StageSettings
 from perception.scoring import NormalityModel
 from perception.tracking import PersonScale, TrackerSettings
@@ -63,6 +64,7 @@ class CameraProfile:
     stage: dict[str, Any] | None = None            # StageSettings + TrackerSettings at fit time
     fused_calibration: tuple[float, float] | None = None  # Calibration of the fused cell and object levels
     object_calibration: tuple[float, float] | None = None  # Calibration of the object level alone
+    track_norms: TrackNorms | None = None          # the normal tracks' statistics (rule confidences)
     # a learned frame scorer (aedmae, framepred) that gives the score in place of the cell scorer
     frame_scorer: FrameScorer | None = None
     frame_calibration: tuple[float, float] | None = None  # Calibration of its raw frame scores
@@ -132,6 +134,7 @@ class CameraProfile:
             ("detector", (self.detector_state or {}).get("arrays", {})),
             ("blobs", (self.blob_state or {}).get("arrays", {})),
             ("objects", self.objects.arrays() if self.objects else {}),
+            ("norms", self.track_norms.arrays() if self.track_norms else {}),
         ):
             for key, value in part.items():
                 arrays[f"{prefix}/{key}"] = np.asarray(value)
@@ -155,6 +158,7 @@ class CameraProfile:
             "stage": self.stage,
             "fused_calibration": list(self.fused_calibration) if self.fused_calibration else None,
             "object_calibration": list(self.object_calibration) if self.object_calibration else None,
+            "track_norms": self.track_norms.settings() if self.track_norms else None,
         }
         if self.frame_scorer is not None:
             self.frame_scorer.save(folder / SCORER_WEIGHTS)
@@ -244,4 +248,5 @@ class CameraProfile:
             stage=meta.get("stage"),
             fused_calibration=tuple(meta["fused_calibration"]) if meta.get("fused_calibration") else None,
             object_calibration=tuple(meta["object_calibration"]) if meta.get("object_calibration") else None,
+            track_norms=TrackNorms.restore(meta["track_norms"], part("norms")) if meta.get("track_norms") else None,
         )

@@ -1,11 +1,15 @@
-"""Scene facts: who and what moved where during an event, from tracked foreground blobs.
+"""Scene facts: who and what moved where during an event, from the detector's tracks and tracked foreground blobs.
 
-Foreground blobs of the camera's motion model (background, perspective) are followed by the
-one tracker (:class:`perception.tracking.ObjectTracker`: ByteTrack over ``supervision.Detections``). Each
-track becomes a :class:`TrackFacts`: its path of feet points, size in person areas, shape,
-speeds in body heights per second, time spent still, and seconds inside each configured zone.
-:meth:`SceneFacts.text` renders them as plain sentences, which is what the agents read when no
-vision-language model is configured.
+Two sources, one form. The object path's tracks (:class:`DetectedObjects`, a copy taken while
+the footage is read) carry the detector's class names: :func:`object_facts` turns each into a
+:class:`TrackFacts` with its ``label`` (``bicycle``, ``person``) and class-group probabilities.
+Foreground blobs of the camera's motion model (background, perspective), followed by the same
+tracker (:class:`perception.tracking.ObjectTracker`: ByteTrack over ``supervision.Detections``),
+cover what no detector names (:func:`scene_facts`); :func:`combine_facts` keeps the blob tracks
+that no named object explains. Each :class:`TrackFacts` has its path of feet points, size in
+person areas, shape, speeds in body heights per second, time spent still, and seconds inside
+each configured zone. :meth:`SceneFacts.text` renders them as plain sentences, which is what the
+agents read when no vision-language model is configured.
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ from typing import Any
 import cv2
 import numpy as np
 
+from perception.detect import GROUPS, group_of
 from perception.encoders.motion import LARGE_BLOB, MotionEncoder
-from perception.tracking import ObjectTracker, TrackerSettings
+from perception.norms import TrackNorms
+from perception.tracking import ObjectTracker, PersonScale, Track, TrackerSettings, frame_aspect
 from perception.video import Frame
 from vigil.config import Zone
 
 STILL_SPEED = 0.25  # body heights per second (default of detection.still_speed)
+#: width of a standing person's box as a share of its height (arms and stride included): a
+#: detector box's area over this many squared person heights is its size in person areas
+PERSON_BOX_WIDTH = 0.4
 
 
 def self_aspect(point: TrackPoint) -> float:
@@ -56,6 +65,9 @@ class TrackFacts:
     points: list[TrackPoint] = field(default_factory=list)
     zones: dict[str, float] = field(default_factory=dict)  # zone name -> seconds inside
     still_speed: float = STILL_SPEED  # body heights per second below which it is still
+    label: str = ""  # the detector's class name for it ("" for a foreground blob)
+    groups: dict[str, float] = field(default_factory=dict)  # class-group probabilities (detector tracks)
+    stats: np.ndarray | None = None  # its perception.norms.NORM_FEATURES row over the stretch (detector tracks)
 
     @property
     def first_t(self) -> float:
@@ -140,7 +152,8 @@ class TrackFacts:
 
     def describe(self) -> str:
         """One sentence about the track."""
-        what = {"person": "a person", "large": "a large object (vehicle or group)", "small": "a small object"}[self.kind]
+        what = f"a {self.label}" if self.label and self.label != "unknown" else {
+            "person": "a person", "large": "a large object (vehicle or group)", "small": "a small object"}[self.kind]
         p0, p1 = self.points[0], self.points[-1]
         moved = "stays in place" if self.speed_quantile(0.9) < self.still_speed else (
             f"moves at up to {self.speed_quantile(0.9):.1f} body heights/s")
@@ -165,6 +178,8 @@ class SceneFacts:
     t0: float
     t1: float
     tracks: list[TrackFacts] = field(default_factory=list)
+    detected: bool = False  # a detector named the objects (its tracks are among these)
+    norms: TrackNorms | None = None  # the camera's normal tracks, for rule confidences
 
     def text(self, limit: int = 8) -> str:
         """Plain-language account, most relevant tracks first."""
@@ -180,7 +195,7 @@ class SceneFacts:
             "t1": self.t1,
             "tracks": [
                 {
-                    "track_id": tr.track_id, "kind": tr.kind, "first_t": round(tr.first_t, 2), "last_t": round(tr.last_t, 2),
+                    "track_id": tr.track_id, "kind": tr.kind, **({"label": tr.label} if tr.label else {}), "first_t": round(tr.first_t, 2), "last_t": round(tr.last_t, 2),
                     "speed_p90": round(tr.speed_quantile(0.9), 2), "max_aspect": round(float(tr.aspects().max()), 2),
                     "size": round(tr.size(), 2), "still_s": round(tr.still_s(), 2),
                     "zones": {k: round(v, 2) for k, v in tr.zones.items()},
@@ -275,3 +290,112 @@ def _kind_code(size: float, rel_h: float, rel_w: float, group_size: float = LARG
     if rel_h < 0.5 and rel_w < 0.6 and size < 0.6:
         return 2
     return 0
+
+
+@dataclass(frozen=True)
+class DetectedObjects:
+    """The object path's tracks over a stretch of video, copied while the footage is read (the
+    tracker goes on updating its own), with what is needed to measure them."""
+
+    tracks: tuple[Track, ...]
+    classes: tuple[str, ...]
+    scale: PersonScale
+    frame_size: tuple[int, int]
+    norms: TrackNorms | None = None
+
+    @classmethod
+    def snapshot(cls, tracks: Sequence[Track], classes: Sequence[str], scale: PersonScale,
+                 frame_size: tuple[int, int], norms: TrackNorms | None = None) -> DetectedObjects:
+        from collections import deque
+
+        copies = tuple(Track(tr.track_id, deque(tr.observations, maxlen=tr.observations.maxlen), tr.first_t)
+                       for tr in tracks)
+        return cls(copies, tuple(classes), scale, frame_size, norms)
+
+
+def object_facts(objects: DetectedObjects, zones: Sequence[Zone] = (), t0: float | None = None, t1: float | None = None,
+                 still_speed: float = STILL_SPEED, min_points: int = 2) -> list[TrackFacts]:
+    """The detector's tracks over ``[t0, t1]`` as :class:`TrackFacts` named by their class.
+
+    Sizes are box areas in standing-person boxes (:data:`PERSON_BOX_WIDTH` of the height of a
+    person standing there, from the camera's person scale); speeds divide by that height. A
+    track's kind comes from its most likely class group: ``person``; ``wheeled`` is ``large``;
+    ``carried`` is ``small``; any other by its size, as for blobs.
+    """
+    from perception.norms import track_row
+
+    aspect = frame_aspect(objects.frame_size)
+    out = []
+    for tr in objects.tracks:
+        obs = tr.between(t0, t1)
+        if len(obs) < min_points:
+            continue
+        probs = tr.groups(t0, t1)
+        group = GROUPS[int(np.argmax(probs))]
+        label = tr.label(objects.classes)
+        named = group_of(label) if label != "unknown" else "unknown"
+        if named not in ("person", "unknown", group):
+            # named something else on some looks (a rider is their bicycle): believed when that
+            # group's probability lies beyond the camera's normal tracks' (or beats person's)
+            conf = objects.norms.confidence(f"p_{named}", float(probs[GROUPS.index(named)])) if objects.norms else None
+            p_named, p_person = float(probs[GROUPS.index(named)]), float(probs[GROUPS.index("person")])
+            if (conf is not None and conf >= 0.5) or (conf is None and p_named >= p_person):
+                group = named
+            elif group == "person":
+                label = "person"
+        facts = TrackFacts(tr.track_id, "person", still_speed=still_speed, label=label,
+                           groups={g: round(float(p), 4) for g, p in zip(GROUPS, probs)},
+                           stats=track_row(tr, objects.scale, aspect, t0, t1))
+        for zone in zones:
+            facts.zones[zone.name] = 0.0
+        for o in obs:
+            fx, fy = o.feet
+            person_h = float(objects.scale.height(fy))
+            size = o.width * aspect * o.height / max(PERSON_BOX_WIDTH * person_h * person_h, 1e-9)
+            point = TrackPoint(o.t, fx, fy, o.width, o.height, size, 0.0, aspect, person_h=person_h)
+            point.zones = tuple(z.name for z in zones if z.contains(fx, fy))
+            if facts.points:
+                prev = facts.points[-1]
+                dt = max(o.t - prev.t, 1e-6)
+                point.speed = math.hypot((fx - prev.x) * aspect, fy - prev.y) / dt / max(person_h, 1e-6)
+                for name in point.zones:
+                    facts.zones[name] += dt
+            facts.points.append(point)
+        if group == "person":
+            facts.kind = "person"
+        elif group == "wheeled":
+            facts.kind = "large"
+        elif group == "carried":
+            facts.kind = "small"
+        else:
+            p = facts.points[len(facts.points) // 2]
+            facts.kind = ("person", "large", "small")[_kind_code(p.size, p.h / max(p.person_h, 1e-6),
+                                                                  p.w * aspect / max(p.person_h, 1e-6))]
+        out.append(facts)
+    return out
+
+
+def combine_facts(blobs: SceneFacts, named: list[TrackFacts], norms: TrackNorms | None = None,
+                  near_s: float = 0.6, pad: float = 0.25) -> SceneFacts:
+    """The named objects' facts plus the blob tracks none of them explains.
+
+    A blob track is explained when at least half its feet points fall inside a named object's
+    box (widened by ``pad`` of its size) seen within ``near_s`` seconds: it is that object, or
+    its shadow, seen by the foreground instead.
+    """
+    if not named:
+        return SceneFacts(blobs.t0, blobs.t1, blobs.tracks, detected=False, norms=norms)
+
+    def inside(p: TrackPoint) -> bool:
+        for tr in named:
+            q = min(tr.points, key=lambda q: abs(q.t - p.t))
+            if abs(q.t - p.t) > near_s:
+                continue
+            x1, x2 = q.x - q.w / 2 - pad * q.w, q.x + q.w / 2 + pad * q.w
+            y1, y2 = q.y - q.h - pad * q.h, q.y + pad * q.h
+            if x1 <= p.x <= x2 and y1 <= p.y <= y2:
+                return True
+        return False
+
+    unexplained = [t for t in blobs.tracks if np.mean([inside(p) for p in t.points]) < 0.5]
+    return SceneFacts(blobs.t0, blobs.t1, [*named, *unexplained], detected=True, norms=norms)

@@ -105,6 +105,41 @@ class Track:
     track_id: int
     observations: deque[Observation] = field(default_factory=lambda: deque(maxlen=600))
     first_t: float = 0.0
+    #: detector class id -> (confidence, time, JPEG bytes of the crop) of its clearest detection as that class
+    thumbs: dict[int, tuple[float, float, bytes]] = field(default_factory=dict)
+
+    def keep_thumb(self, image: np.ndarray, max_px: int = 160, pad: float = 0.2) -> None:
+        """Keep a crop of RGB ``image`` around the last observation if it is the clearest
+        detection of its class so far (the track's keyframe, see :meth:`thumb`)."""
+        o = self.last
+        if o.named < 0 or o.blob or o.confidence <= self.thumbs.get(o.named, (-1.0,))[0]:
+            return
+        import cv2
+
+        h, w = image.shape[:2]
+        x1, y1, x2, y2 = o.box
+        px, py = pad * (x2 - x1), pad * (y2 - y1)
+        c0, r0 = max(0, int((x1 - px) * w)), max(0, int((y1 - py) * h))
+        c1, r1 = min(w, int(math.ceil((x2 + px) * w))), min(h, int(math.ceil((y2 + py) * h)))
+        if c1 - c0 < 2 or r1 - r0 < 2:
+            return
+        crop = image[r0:r1, c0:c1]
+        k = max_px / max(crop.shape[:2])
+        if k < 1:
+            crop = cv2.resize(crop, (max(1, int(crop.shape[1] * k)), max(1, int(crop.shape[0] * k))),
+                              interpolation=cv2.INTER_AREA)
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if ok:  # kept encoded: a few kilobytes per track, however long the source runs
+            self.thumbs[o.named] = (o.confidence, o.t, jpeg.tobytes())
+
+    def thumb(self, classes: Sequence[str]) -> tuple[float, bytes] | None:
+        """Time and JPEG crop of the clearest detection as what names the track (:meth:`label`)."""
+        label = self.label(classes)
+        ids = [i for i in self.thumbs if 0 <= i < len(classes) and classes[i] == label] or list(self.thumbs)
+        if not ids:
+            return None
+        _conf, t, crop = self.thumbs[max(ids, key=lambda i: self.thumbs[i][0])]
+        return t, crop
 
     @property
     def last(self) -> Observation:
@@ -139,10 +174,12 @@ class Track:
                 return classes[int(ids[i])]
         return classes[int(ids[order[0]])]
 
-    def summary(self, classes: Sequence[str], scale: PersonScale, aspect: float) -> dict[str, Any]:
+    def summary(self, classes: Sequence[str], scale: PersonScale, aspect: float, zones: Sequence[Any] = ()) -> dict[str, Any]:
         """The track as the index keeps it: label, group, the span it was seen as that label
         (``start_s``, ``end_s``; the whole track: ``first_s``, ``last_s``), speeds (body heights
-        per second), mean confidence and its box halfway through that span (normalised)."""
+        per second), mean confidence, its box halfway through that span (normalised), and the
+        seconds its feet spent inside each of ``zones`` during that span (anything with ``name``
+        and ``contains(x, y)``; zones it never entered are left out)."""
         obs = list(self.observations)
         label = self.label(classes)
         # the span it was seen as what names it (someone who gets on a bicycle is a bicycle from then)
@@ -158,6 +195,7 @@ class Track:
             "speed_high": round(float(np.quantile(speeds, 0.9)), 3) if len(speeds) else 0.0,
             "confidence": round(float(np.mean([o.confidence for o in obs])), 3),
             "detections": len(obs), "box": [round(float(b), 4) for b in mid.box],
+            "zones": _zone_seconds(named, zones),
         }
 
     def between(self, t0: float | None, t1: float | None) -> list[Observation]:
@@ -193,6 +231,16 @@ class Track:
         """A quantile of :meth:`velocities`' magnitudes (0 with too little history)."""
         v = self.velocities(scale, aspect, t0, t1)
         return float(np.quantile(np.hypot(v[:, 0], v[:, 1]), q)) if len(v) else 0.0
+
+
+def _zone_seconds(obs: Sequence[Observation], zones: Sequence[Any]) -> dict[str, float]:
+    """Seconds between consecutive observations whose feet were inside each zone (entered ones only)."""
+    out: dict[str, float] = {}
+    for a, b in zip(obs, obs[1:]):
+        for zone in zones:
+            if zone.contains(*b.feet):
+                out[zone.name] = round(out.get(zone.name, 0.0) + (b.t - a.t), 2)
+    return {k: v for k, v in out.items() if v > 0}
 
 
 def merge_riders(dets: Any, overlap: float = 0.3) -> Any:

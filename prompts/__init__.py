@@ -7,7 +7,8 @@ fails loudly instead of leaving a hole in what the model reads.
 >>> messages = load_prompt("observer").messages(candidate="...", camera="lobby")  # doctest: +SKIP
 
 ``pools/`` holds question pools for instruction datasets (:func:`load_pool`); ``objects.yaml``
-the words for what the object detector names (:func:`load_object_words`).
+the words for what the object detector names (:func:`load_object_words`); ``question_words.yaml``
+the function and presence words that help read questions (:func:`load_question_words`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ def load_pool(name: str) -> dict[str, list[str]]:
     if not isinstance(data, dict) or not all(isinstance(v, list) and all(isinstance(q, str) for q in v) for v in data.values()):
         raise PromptError(f"question pool {name!r} must map each task to a list of questions")
     return {str(k): list(v) for k, v in data.items()}
+
+
+@cache
+@cache
+def load_question_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The words of ``question_words.yaml``: function words and presence words."""
+    path = resources.files(__package__) / "question_words.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out = []
+    for key in ("function", "presence"):
+        text = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(text, str):
+            raise PromptError(f"question_words.yaml: {key!r} must be a block of words")
+        out.append(frozenset(text.lower().split()))
+    return out[0], out[1]
 
 
 @cache

@@ -80,6 +80,21 @@ def test_rule_parser_flags_activities_it_has_no_type_for() -> None:
     assert plan.unknown_words == ["swim"] and not plan.event_types and not plan.any_anomaly
 
 
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("Was there a fire?", ["fire"]),                        # not the fire hydrant the detector names
+    ("Did a helicopter land here?", ["helicopter"]),
+    ("Was there a robbery, or did someone fall?", ["robbery"]),
+    ("Did someone steal a bike?", ["steal"]),              # the bike is still looked for
+    ("Is there a fire hydrant?", []),
+    ("When did someone start running near the kiosk?", []),
+    ("How many people crossed after 10 s?", []),
+    ("Did someone in a red jacket run?", []),
+])
+def test_what_a_question_asks_about_is_unrecognised_only_when_vigil_has_no_word_for_it(question: str,
+                                                                                         unknown: list[str]) -> None:
+    assert parse_question(question).unknown_words == unknown
+
+
 @pytest.mark.parametrize(("question", "objects", "types"), [
     ("Did anyone ride a bike?", ["bicycle"], []),
     ("When was a lorry here?", ["truck"], []),

@@ -40,6 +40,22 @@ def ped2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return config, root / "data"
 
 
+def test_the_bicycles_are_alerted_as_vehicles_on_the_walkway_in_their_own_words(ped2: tuple[Path, Path]) -> None:
+    from vigil.store import DataDir
+
+    _config, data = ped2
+    with DataDir(data).open_store() as store:
+        alerts = store.alerts("ped2")
+    for video in WATCHED:
+        a0, a1 = _anomalous(video)
+        mine = [a for a in alerts if Path(a["source"]).name == video]
+        assert mine and all(a["end_s"] > a0 and a["start_s"] < a1 for a in mine)  # none wholly inside normal frames
+        vehicle = [a for a in mine if a["event_type"] == "vehicle"]
+        assert vehicle, f"{video}: {[(a['event_type'], a['explanation']['what']) for a in mine]}"
+        what = vehicle[0]["explanation"]["what"]
+        assert "bicycle" in what and "'walkway'" in what and vehicle[0]["confidence"] >= 0.8
+
+
 def _ask(ped2: tuple[Path, Path], question: str, capsys: pytest.CaptureFixture[str]) -> dict:
     config, data = ped2
     capsys.readouterr()
@@ -63,6 +79,9 @@ def test_the_bicycles_on_the_walkway_are_found_when_they_ride(ped2: tuple[Path, 
         assert c["object"] == "bicycle" and c["track_id"] is not None
         a0, a1 = _anomalous(Path(c["video"]).name)
         assert c["end_s"] > a0 and c["start_s"] < a1  # every interval cited is where the bicycle rode
+        assert c["keyframe"] and Path(c["keyframe"]).is_file()  # the bicycle's clearest look, saved
+    walkway = _ask(ped2, "When was a bicycle on the walkway?", capsys)
+    assert walkway["found"] and {Path(c["video"]).name for c in walkway["citations"]} == set(WATCHED)
     vehicle = _ask(ped2, "Was there a vehicle on the walkway?", capsys)
     assert vehicle["found"] and vehicle["intervals"]
 

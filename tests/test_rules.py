@@ -128,3 +128,116 @@ def test_two_people_walking_on_together_are_not_fighting_and_two_in_one_spot_are
 
     assert "fighting" in types(pair(0.0))
     assert "fighting" not in types(pair(1.0))  # walking on at 1 body height per second
+
+
+# ---------------------------------------------------------------- detector tracks, calibrated against normal tracks
+WALKWAY = Zone(name="walkway", kind="pedestrian", polygon=((0.0, 0.42), (1.0, 0.42), (1.0, 1.0), (0.0, 1.0)))
+CLASSES = ("person", "bicycle")
+
+
+def _norms(n: int = 60) -> object:
+    """Normal people on the walkway: mostly person, a wheeled probability up to about 0.2 (the
+    detector's occasional mistake), walking at 0.3-0.7 body heights per second."""
+    from perception.norms import NORM_FEATURES, TrackNorms
+
+    rng = np.random.default_rng(0)
+    rows = np.zeros((n, len(NORM_FEATURES)), np.float32)
+    col = {name: i for i, name in enumerate(NORM_FEATURES)}
+    rows[:, col["p_wheeled"]] = rng.exponential(0.03, n).clip(0, 0.2)
+    rows[:, col["p_person"]] = 0.7
+    rows[:, col["speed"]] = rng.uniform(0.3, 0.7, n)
+    rows[:, col["duration_s"]] = 8.0
+    rows[:, col["x"]], rows[:, col["y"]] = rng.uniform(0.1, 0.9, n), rng.uniform(0.5, 0.9, n)
+    return TrackNorms(rows)
+
+
+def _object_track(track_id: int, p_wheeled: float, bicycle_looks: int, looks: int = 40, speed: float = 0.02) -> object:
+    """A detector track crossing the walkway at 8 looks per second; the first ``bicycle_looks``
+    looks name it a bicycle (the rest a person)."""
+    from perception.detect import GROUPS
+    from perception.tracking import Observation, Track
+
+    groups = np.zeros(len(GROUPS), np.float32)
+    groups[GROUPS.index("person")], groups[GROUPS.index("wheeled")] = 0.5, p_wheeled
+    tr = Track(track_id, first_t=0.0)
+    for i in range(looks):
+        x = 0.1 + speed * i
+        tr.observations.append(Observation(i / 8, (x, 0.5, x + 0.05, 0.65), 0.6, groups, named=1 if i < bicycle_looks else 0))
+    return tr
+
+
+def test_calibration_puts_the_normal_median_low_and_its_far_tail_at_one_half() -> None:
+    from perception.norms import TailCalibration
+
+    normal = np.random.default_rng(1).exponential(1.0, 500)
+    cal = TailCalibration.fit(normal)
+    assert abs(cal(np.median(normal)) - 0.05) < 1e-6
+    assert 5.0 < cal.high < 9.0  # an exponential's 99.9th percentile is ln(1000) = 6.9
+    assert cal(cal.high) == 0.5 and cal(2 * cal.high) > 0.95 > cal(np.quantile(normal, 0.99))
+
+
+def test_a_bicycle_the_detector_names_on_the_walkway_is_a_vehicle_in_its_words() -> None:
+    from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts
+    from perception.tracking import PersonScale
+
+    norms = _norms()
+    rider = _object_track(1, p_wheeled=0.6, bicycle_looks=30)
+    walker = _object_track(2, p_wheeled=0.12, bicycle_looks=12)  # called a bicycle now and then, as normal people are
+    objects = DetectedObjects.snapshot([rider, walker], CLASSES, PersonScale(0.0, 0.15, 0.02, True), (360, 240), norms)
+    facts = {f.track_id: f for f in object_facts(objects, [WALKWAY])}
+    assert (facts[1].label, facts[1].kind) == ("bicycle", "large")
+    assert (facts[2].label, facts[2].kind) == ("person", "person")
+    found = {e.event_type: e for e in classify_scene(combine_facts(SceneFacts(0, 5), list(facts.values()), norms), [WALKWAY])}
+    vehicle = found["vehicle"]
+    assert vehicle.confidence >= 0.8 and vehicle.track_id == 1 and vehicle.start_s == 0.0
+    assert "a bicycle" in vehicle.evidence and "'walkway'" in vehicle.evidence and "body heights/s" in vehicle.evidence
+    # the same bicycle on a camera whose normal footage is full of wheeled things is not unusual there
+    from perception.norms import NORM_FEATURES, TrackNorms
+
+    busy = TrackNorms(norms.rows.copy())
+    busy.rows[:, NORM_FEATURES.index("p_wheeled")] += 0.5
+    named = combine_facts(SceneFacts(0, 5), object_facts(DetectedObjects.snapshot([rider], CLASSES, objects.scale,
+                                                                                 objects.frame_size, busy), [WALKWAY]), busy)
+    assert all(e.confidence < 0.8 for e in classify_scene(named, [WALKWAY]) if e.event_type == "vehicle")
+
+
+def test_blob_tracks_a_named_object_explains_are_left_out() -> None:
+    from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts
+    from perception.tracking import PersonScale
+
+    objects = DetectedObjects.snapshot([_object_track(1, 0.6, 30)], CLASSES, PersonScale(0.0, 0.15, 0.02, True), (360, 240))
+    named = object_facts(objects, [WALKWAY])
+    same = TrackFacts(7, "person", [TrackPoint(i / 8, 0.125 + 0.02 * i, 0.64, 0.05, 0.15, 1.0, 0.5) for i in range(40)])
+    other = TrackFacts(8, "large", [TrackPoint(i / 8, 0.8, 0.9, 0.1, 0.1, 5.0, 0.5) for i in range(40)])
+    facts = combine_facts(SceneFacts(0, 5, [same, other]), named)
+    assert facts.detected and sorted(t.track_id for t in facts.tracks) == [1, 8]
+
+
+def test_a_detected_person_who_drops_toward_the_camera_and_stays_down_has_fallen() -> None:
+    """Seen from the front a fall shortens the box without widening it: height, not shape."""
+
+    def person(heights: list[float], step: float = 0.0) -> TrackFacts:
+        pts = [TrackPoint(i / 8, 0.5 + step * i, 0.7, 0.05, h, 1.0, 0.0, person_h=0.2) for i, h in enumerate(heights)]
+        for a, b in zip(pts, pts[1:]):
+            b.speed = abs(b.x - a.x) * 4 / 3 * 8 / 0.2
+        return TrackFacts(3, "person", pts, label="person")
+
+    fell = person([0.2] * 16 + [0.07] * 24)
+    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 5, [fell], detected=True), [])}
+    assert found["falling"].confidence >= 0.8 and found["falling"].start_s == 1.5
+    assert "height dropped" in found["falling"].evidence
+    crouch = person([0.2] * 16 + [0.07] * 6 + [0.2] * 18)  # down and up again at once: no fall
+    walks_behind = person([0.2] * 16 + [0.07] * 24, step=0.03)  # hidden below the knees while walking on
+    for track in (crouch, walks_behind):
+        assert "falling" not in {e.event_type for e in classify_scene(SceneFacts(0, 5, [track], detected=True), [])}
+
+
+def test_a_runner_the_scorer_flagged_in_some_window_is_running_though_a_car_peaked_elsewhere() -> None:
+    runner = TrackFacts(9, "person", [TrackPoint(17 + t / 8, 0.9 - t * 0.03, 0.4, 0.03, 0.1, 1.0, 2.4, person_h=0.1)
+                                      for t in range(28)])
+    car_cell = (0.04, 0.15, 0.13, 0.16)
+    facts = SceneFacts(15, 22, [runner])
+    assert "running" not in {e.event_type for e in classify_scene(facts, [], region=car_cell)}
+    found = {e.event_type: e for e in classify_scene(facts, [], region=car_cell, reach=(0.04, 0.15, 0.6, 0.45))}
+    assert found["running"].confidence >= 0.8 and found["running"].start_s is not None
+    assert 17.0 <= found["running"].start_s <= 17.5

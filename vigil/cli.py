@@ -1155,7 +1155,8 @@ class _Asker:
                          scanner=lambda v, c: self.scan(v, c, start_time), frame_reader=self.read_frames,
                          vision=self.agents.vision, embedder=self.embedder, keyframe_dir=self.data.root / "ask-keyframes")
         known = sorted({r["camera_id"] for r in self.store.videos()} | set(self.data.fitted_cameras()))
-        return AskGraph(ctx, backend=self.agents.backend, cameras=known, plan_overrides=self.overrides())
+        zones = sorted({z.name for c in known for z in self.settings.camera(c).zones})
+        return AskGraph(ctx, backend=self.agents.backend, cameras=known, plan_overrides=self.overrides(), zones=zones)
 
     def overrides(self) -> dict[str, Any]:
         return self.bounds(self.args)

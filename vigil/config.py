@@ -172,6 +172,8 @@ class DetectionConfig(BaseModel):
     lying_aspect: float = Field(1.3, gt=0, le=10, description="Box width/height above which a person is lying.")
     lying_s: float = Field(1.5, gt=0, le=600, description="Seconds a person must stay down to have fallen.")
     lying_speed: float = Field(1.0, gt=0, le=20, description="Body heights/s above which a wide box is moving, not lying.")
+    fallen_height: float = Field(0.5, gt=0, lt=1, description="Share of their standing height below which a person "
+                                 "the detector follows is down (a fall toward or away from the camera).")
     fight_jitter: float = Field(0.6, gt=0, le=20, description="Body heights/s of velocity change that makes motion erratic.")
     intrusion_s: float = Field(1.0, ge=0, le=3600, description="Seconds inside a restricted zone that make an intrusion.")
     vehicle_s: float = Field(1.0, ge=0, le=3600, description="Seconds a vehicle must move inside a pedestrian zone.")

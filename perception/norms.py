@@ -1,0 +1,137 @@
+"""What the camera's normal objects are like, one row per normal track: the yardstick of rule confidences.
+
+Fitting follows every object of the normal footage (:mod:`perception.fitting`); :class:`TrackNorms`
+keeps, per track, its class-group probabilities (confidence-weighted means over its detections),
+its sustained speed (90th percentile of one-second feet velocities, body heights per second),
+how long it was on screen, and its median feet point. A type rule asks how far its evidence lies
+beyond the camera's normal tracks (:meth:`TrackNorms.confidence`): "this bicycle's wheeled
+probability", "this person's speed", each against the same statistic of the normal tracks (only
+those whose feet were inside a given zone, when the rule is about a zone). The answer is on the
+scale of the anomaly scores (:class:`TailCalibration`): 0.05 at the normal median, 0.5 at the
+estimated 99.9th percentile of normal tracks, approaching 1 beyond, so a rule's
+``confidence_threshold`` means the same on every camera.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from perception.detect import GROUPS
+from perception.tracking import PersonScale, Track, frame_aspect
+
+#: per-track statistics (columns of :attr:`TrackNorms.rows`)
+NORM_FEATURES: tuple[str, ...] = (*(f"p_{g}" for g in GROUPS), "speed", "duration_s", "x", "y")
+#: fewer normal tracks than this say too little about the tail: rules keep their fixed confidences
+MIN_TRACKS = 20
+
+
+@dataclass(frozen=True)
+class TailCalibration:
+    """Monotone map of a statistic to [0, 1]: the normal median to 0.05, the estimated 99.9th
+    percentile of normal values (``high``) to 0.5, a logistic in between and beyond (each
+    ``high - median`` further multiplies the odds by 19).
+
+    The 99.9th percentile is extrapolated from the values above the 90th percentile with an
+    exponential tail (peaks over a threshold): a few hundred normal tracks hold only a handful
+    of values that high, and the largest one alone says little.
+    """
+
+    median: float
+    high: float
+
+    @classmethod
+    def fit(cls, values: np.ndarray, floor: float = 1e-3) -> TailCalibration:
+        """From normal values; ``floor`` is the least ``high - median`` (the statistic's unit)."""
+        v = np.asarray(values, np.float64)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            raise ValueError("no normal values to calibrate on")
+        med = float(np.median(v))
+        u = float(np.quantile(v, 0.9))
+        excess = v[v > u] - u
+        mean_excess = float(excess.mean()) if excess.size else max(u - med, floor)
+        high = u + mean_excess * math.log(100.0)  # P(X > u) = 0.1 -> P(X > high) = 0.001
+        return cls(med, max(high, med + floor))
+
+    def __call__(self, value: float) -> float:
+        z = (float(value) - self.high) / max(self.high - self.median, 1e-9) * math.log(19.0)
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+class TrackNorms:
+    """The camera's normal tracks as statistics rows (see the module docstring).
+
+    Args:
+        rows: ``(N, len(NORM_FEATURES))`` one row per normal track.
+    """
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = np.asarray(rows, np.float32).reshape(-1, len(NORM_FEATURES))
+        self._cache: dict[tuple[str, str, str], TailCalibration | None] = {}
+
+    @classmethod
+    def fit(cls, videos: Sequence[tuple[Sequence[Track], tuple[int, int] | None]], scale: PersonScale,
+            min_detections: int = 3) -> TrackNorms:
+        """From the tracks of each normal video with its frame size (tracks seen at least
+        ``min_detections`` times)."""
+        rows = [track_row(tr, scale, frame_aspect(size) if size else 4 / 3) for tracks, size in videos for tr in tracks
+                if len(tr.observations) >= min_detections]
+        return cls(np.array(rows, np.float32))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.rows[:, NORM_FEATURES.index(name)]
+
+    def calibration(self, stat: str, group: str | None = None, zone: Any = None) -> TailCalibration | None:
+        """The :class:`TailCalibration` of ``stat`` over the normal tracks that were mostly
+        ``group`` (its probability the largest) and whose median feet point lies inside ``zone``
+        (anything with ``name`` and ``contains(x, y)``, e.g. a :class:`~vigil.config.Zone`), or
+        ``None`` with fewer than :data:`MIN_TRACKS` of them."""
+        key = (stat, group or "", getattr(zone, "name", "") if zone is not None else "")
+        if key not in self._cache:
+            keep = np.ones(len(self.rows), bool)
+            if group is not None and len(self.rows):
+                keep &= self.rows[:, : len(GROUPS)].argmax(axis=1) == GROUPS.index(group)
+            if zone is not None and len(self.rows):
+                keep &= np.array([bool(zone.contains(float(x), float(y))) for x, y in zip(self.column("x"), self.column("y"))])
+            values = self.rows[keep, NORM_FEATURES.index(stat)] if len(self.rows) else np.zeros(0)
+            floor = 0.02 if stat.startswith("p_") else 0.05  # probabilities; body heights/s and seconds
+            self._cache[key] = TailCalibration.fit(values, floor) if len(values) >= MIN_TRACKS else None
+        return self._cache[key]
+
+    def confidence(self, stat: str, value: float, group: str | None = None, zone: Any = None) -> float | None:
+        """How far ``value`` lies beyond the normal tracks' ``stat`` (0..1; see :meth:`calibration`),
+        or ``None`` when there are too few normal tracks to say."""
+        cal = self.calibration(stat, group, zone)
+        return None if cal is None else cal(value)
+
+    # ------------------------------------------------------------------ persistence
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"rows": self.rows}
+
+    def settings(self) -> dict[str, list[str]]:
+        return {"features": list(NORM_FEATURES)}
+
+    @classmethod
+    def restore(cls, settings: dict, arrays: dict[str, np.ndarray]) -> TrackNorms | None:
+        """``None`` when the profile's statistics differ from today's (refit to get them back)."""
+        if list(settings.get("features", [])) != list(NORM_FEATURES) or "rows" not in arrays:
+            return None
+        return cls(arrays["rows"])
+
+
+def track_row(track: Track, scale: PersonScale, aspect: float, t0: float | None = None,
+              t1: float | None = None) -> np.ndarray:
+    """The :data:`NORM_FEATURES` of one track (over ``[t0, t1]`` when given)."""
+    obs = track.between(t0, t1) or list(track.observations)
+    v = track.velocities(scale, aspect, t0, t1, baseline_s=1.0)
+    speed = float(np.quantile(np.hypot(v[:, 0], v[:, 1]), 0.9)) if len(v) else 0.0
+    feet = np.array([o.feet for o in obs], float)
+    return np.concatenate([track.groups(t0, t1), [speed, obs[-1].t - obs[0].t, *np.median(feet, axis=0)]]).astype(np.float32)
