@@ -10,7 +10,8 @@ rule policy uses them as its whole judgement.
 Where the scene facts carry the camera's normal tracks (:class:`perception.norms.TrackNorms`),
 the rules on named objects take their confidence from them: a vehicle's from how far its wheeled
 probability lies beyond the normal tracks in that zone, a runner's from how far their speed lies
-beyond the normal people's; the same scale on every camera (0.5 at the estimated 99.9th
+beyond the normal people's, a stay's from how long the normal people stay (without loitering
+zones, a person in view far longer than that is loitering); the same scale on every camera (0.5 at the estimated 99.9th
 percentile of normal tracks). Rules on blobs alone keep fixed confidences.
 
 =================  ==========================================================================
@@ -163,7 +164,7 @@ def classify_scene(
     found += _vehicle(large, zones, s, c, region, facts)
     found += _falling(local, s, share_in_region)
     found += _abandoned(small, people, s, share_in_region)
-    found += _loitering(people, zones, s, c, region)
+    found += _loitering(people, zones, s, c, region, facts)
     found += _running(reached, s, c, cells is not None, share_in_region, facts)
     found += _fighting(local, s, c, facts.detected)
     best: dict[str, TypeEvidence] = {}
@@ -359,18 +360,31 @@ def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSetting
 
 
 def _loitering(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c: CellSignals,
-               region: tuple[float, float, float, float] | None) -> list[TypeEvidence]:
+               region: tuple[float, float, float, float] | None, facts: SceneFacts) -> list[TypeEvidence]:
     out = []
     loiter = [z for z in zones if z.kind == "loitering"]
+    # with the detector's people and the camera's normal tracks, a dwell is measured against how
+    # long the camera's normal people stay (there, for a zone)
+    norms = facts.norms if facts.detected else None
     for zone in loiter:
         # tracks break up when people stand still; the zone's occupancy by slow people does not
         start, length = _occupied(people, zone.name)
         if length >= s.loiter_s:
-            out.append(TypeEvidence("loitering", min(0.95, 0.78 + 0.01 * length),
+            conf = norms.confidence("duration_s", length, group="person", zone=zone) if norms else None
+            out.append(TypeEvidence("loitering", min(0.95, 0.78 + 0.01 * length) if conf is None else conf,
                                     f"someone lingered {length:.1f} s in loitering zone '{zone.name}' at walking pace "
                                     "or slower", None, start))
     if not loiter:
         for t in people:
+            if t.label and t.since_t is not None and norms is not None and t.last_t - t.since_t >= s.loiter_s:
+                stayed = t.last_t - t.since_t
+                conf = norms.confidence("duration_s", stayed, group="person")
+                if conf is not None:
+                    cal = norms.calibration("duration_s", group="person")
+                    out.append(TypeEvidence("loitering", conf, f"a person has stayed in view for {stayed:.0f} s (99.9% "
+                                            f"of the camera's normal people stay under {cal.high:.0f} s)" if cal else
+                                            f"a person has stayed in view for {stayed:.0f} s", t.track_id, t.since_t))
+                    continue
             if t.speed_quantile(0.5) < 0.5 and t.duration_s >= 2 * s.loiter_s:
                 span = np.ptp([p.x for p in t.points]) + np.ptp([p.y for p in t.points])
                 if span < 0.25:

@@ -68,6 +68,7 @@ class TrackFacts:
     label: str = ""  # the detector's class name for it ("" for a foreground blob)
     groups: dict[str, float] = field(default_factory=dict)  # class-group probabilities (detector tracks)
     stats: np.ndarray | None = None  # its perception.norms.NORM_FEATURES row over the stretch (detector tracks)
+    since_t: float | None = None  # when the object was first seen, before the stretch too (detector tracks)
 
     @property
     def first_t(self) -> float:
@@ -345,7 +346,7 @@ def object_facts(objects: DetectedObjects, zones: Sequence[Zone] = (), t0: float
                 label = "person"
         facts = TrackFacts(tr.track_id, "person", still_speed=still_speed, label=label,
                            groups={g: round(float(p), 4) for g, p in zip(GROUPS, probs)},
-                           stats=track_row(tr, objects.scale, aspect, t0, t1))
+                           stats=track_row(tr, objects.scale, aspect, t0, t1), since_t=tr.first_t)
         for zone in zones:
             facts.zones[zone.name] = 0.0
         for o in obs:

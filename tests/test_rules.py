@@ -241,3 +241,19 @@ def test_a_runner_the_scorer_flagged_in_some_window_is_running_though_a_car_peak
     found = {e.event_type: e for e in classify_scene(facts, [], region=car_cell, reach=(0.04, 0.15, 0.6, 0.45))}
     assert found["running"].confidence >= 0.8 and found["running"].start_s is not None
     assert 17.0 <= found["running"].start_s <= 17.5
+
+
+def test_without_zones_a_person_loiters_when_they_stay_far_longer_than_the_cameras_normal_people() -> None:
+    from perception.norms import NORM_FEATURES, TrackNorms
+
+    norms = _norms()  # normal people stay 8 s
+    stayer = TrackFacts(4, "person", [TrackPoint(150 + t, 0.5, 0.7, 0.05, 0.15, 1.0, 0.1) for t in range(10)],
+                        label="person", since_t=0.0)
+    found = {e.event_type: e for e in classify_scene(SceneFacts(150, 160, [stayer], detected=True, norms=norms), [])}
+    assert found["loitering"].confidence >= 0.8 and found["loitering"].start_s == 0.0
+    assert "159 s" in found["loitering"].evidence
+    # where normal people stay for minutes (a bus stop), the same stay is ordinary
+    stop = TrackNorms(norms.rows.copy())
+    stop.rows[:, NORM_FEATURES.index("duration_s")] = np.linspace(60, 400, len(stop.rows))
+    usual = classify_scene(SceneFacts(150, 160, [stayer], detected=True, norms=stop), [])
+    assert all(e.confidence < 0.8 for e in usual if e.event_type == "loitering")
