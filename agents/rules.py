@@ -428,14 +428,17 @@ def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cel
         # the detector's own speed at the unusual cell must agree, when it has one
         if fast >= s.run_speed and t.duration_s >= 1.5 and (not have_cells or c.speed >= 0.5 * s.run_speed):
             onset = next((p.t for p in t.points[1:] if p.speed >= s.run_speed), t.first_t)
-            conf = None
+            conf, versus = None, "walking is about 0.8"
             if t.stats is not None and facts.norms is not None:
                 # against the speeds of the camera's normal people (same statistic, same unit)
-                conf = facts.norms.confidence("speed", float(t.stats[NORM_FEATURES.index("speed")]), group="person")
+                cal = facts.norms.calibration("speed", group="person")
+                if cal is not None:
+                    conf = cal(float(t.stats[NORM_FEATURES.index("speed")]))
+                    versus = f"99.9% of the camera's normal people stay under {cal.high:.1f}"
             if conf is None:
                 conf = min(0.95, 0.8 + 0.1 * (fast - s.run_speed) + 0.05 * share(t))
             out.append(TypeEvidence("running", conf, f"a person moved at {fast:.1f} body heights/s for {t.duration_s:.1f} s "
-                                    "(walking is about 0.8)", t.track_id, onset))
+                                    f"({versus})", t.track_id, onset))
     if c.speed >= s.run_speed + 0.2 and c.size < 2.5 and not facts.detected:
         # without a track that keeps the pace this may be a blob splitting or merging: a hint only
         out.append(TypeEvidence("running", 0.7, f"someone seemed to move at {c.speed:.1f} body heights/s (walking "

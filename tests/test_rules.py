@@ -257,3 +257,19 @@ def test_without_zones_a_person_loiters_when_they_stay_far_longer_than_the_camer
     stop.rows[:, NORM_FEATURES.index("duration_s")] = np.linspace(60, 400, len(stop.rows))
     usual = classify_scene(SceneFacts(150, 160, [stayer], detected=True, norms=stop), [])
     assert all(e.confidence < 0.8 for e in usual if e.event_type == "loitering")
+
+
+def test_a_detected_runner_is_measured_against_the_speeds_of_the_cameras_normal_people() -> None:
+    from perception.norms import NORM_FEATURES, TrackNorms
+
+    pts = [TrackPoint(t / 8, 0.1 + t * 0.0375, 0.7, 0.05, 0.15, 1.0, 2.5, person_h=0.15) for t in range(24)]
+    stats = np.zeros(len(NORM_FEATURES), np.float32)
+    stats[NORM_FEATURES.index("p_person")], stats[NORM_FEATURES.index("speed")] = 0.8, 2.5
+    runner = TrackFacts(6, "person", pts, label="person", stats=stats)
+    norms = _norms()  # normal people walk at 0.3-0.7 body heights/s
+    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, [runner], detected=True, norms=norms), [])}
+    assert found["running"].confidence >= 0.8 and "normal people stay under" in found["running"].evidence
+    joggers = TrackNorms(norms.rows.copy())  # a running track: everyone here runs
+    joggers.rows[:, NORM_FEATURES.index("speed")] += 2.0
+    usual = classify_scene(SceneFacts(0, 3, [runner], detected=True, norms=joggers), [])
+    assert all(e.confidence < 0.8 for e in usual if e.event_type == "running")
