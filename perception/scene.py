@@ -15,6 +15,7 @@ agents read when no vision-language model is configured.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,7 +197,8 @@ class SceneFacts:
             "t1": self.t1,
             "tracks": [
                 {
-                    "track_id": tr.track_id, "kind": tr.kind, **({"label": tr.label} if tr.label else {}), "first_t": round(tr.first_t, 2), "last_t": round(tr.last_t, 2),
+                    "track_id": tr.track_id, "kind": tr.kind, **({"label": tr.label} if tr.label else {}),
+                    "first_t": round(tr.first_t, 2), "last_t": round(tr.last_t, 2),
                     "speed_p90": round(tr.speed_quantile(0.9), 2), "max_aspect": round(float(tr.aspects().max()), 2),
                     "size": round(tr.size(), 2), "still_s": round(tr.still_s(), 2),
                     "zones": {k: round(v, 2) for k, v in tr.zones.items()},
@@ -307,8 +309,6 @@ class DetectedObjects:
     @classmethod
     def snapshot(cls, tracks: Sequence[Track], classes: Sequence[str], scale: PersonScale,
                  frame_size: tuple[int, int], norms: TrackNorms | None = None) -> DetectedObjects:
-        from collections import deque
-
         copies = tuple(Track(tr.track_id, deque(tr.observations, maxlen=tr.observations.maxlen), tr.first_t)
                        for tr in tracks)
         return cls(copies, tuple(classes), scale, frame_size, norms)

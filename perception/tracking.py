@@ -239,8 +239,8 @@ def _zone_seconds(obs: Sequence[Observation], zones: Sequence[Any]) -> dict[str,
     for a, b in zip(obs, obs[1:]):
         for zone in zones:
             if zone.contains(*b.feet):
-                out[zone.name] = round(out.get(zone.name, 0.0) + (b.t - a.t), 2)
-    return {k: v for k, v in out.items() if v > 0}
+                out[zone.name] = out.get(zone.name, 0.0) + (b.t - a.t)
+    return {k: round(v, 2) for k, v in out.items() if v > 0}
 
 
 def merge_riders(dets: Any, overlap: float = 0.3) -> Any:
