@@ -12,6 +12,7 @@ asks about that Vigil has no word for at all (:func:`unrecognised_words`: "did a
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,6 +92,7 @@ _ASKED = re.compile(
     r"|\bthere (?:(?:a|an|any|some|the) )?([a-z][a-z-]+)|\b(?:a|an) ([a-z][a-z-]+)")
 
 
+@cache
 def _known_words() -> frozenset[str]:
     """Every word Vigil understands in a question: type synonyms, anomaly and general words,
     the object words of ``prompts/objects.yaml``, colours, and the function and presence words
@@ -104,14 +106,20 @@ def _known_words() -> frozenset[str]:
     return frozenset(words | {w + "s" for w in words} | function | presence)
 
 
+@cache
+def _object_phrases() -> re.Pattern[str]:
+    """The object words of several words ("fire hydrant"), longest first, as one pattern."""
+    classes, groups = load_object_words()
+    phrases = sorted({w for table in (classes, groups) for words in table.values() for w in words if " " in w},
+                     key=len, reverse=True)
+    return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(p) for p in phrases) + r")s?(?![a-z])")
+
+
 def unrecognised_words(q: str, known: frozenset[str] | None = None) -> list[str]:
     """The words a lower-cased, space-padded question asks about that Vigil has no anomaly type,
     detector class or other meaning for ("did anyone *swim*", "was there a *fire*"), in order."""
     known = known if known is not None else _known_words()
-    classes, groups = load_object_words()
-    for phrase in sorted((w for table in (classes, groups) for words in table.values() for w in words if " " in w),
-                         key=len, reverse=True):
-        q = re.sub(r"(?<![a-z])" + re.escape(phrase) + r"s?(?![a-z])", "object", q)  # named objects are known
+    q = _object_phrases().sub("object", q)  # objects named in several words are known as a whole
     out: list[str] = []
     for m in _ASKED.finditer(q):
         word = next(g for g in m.groups() if g)

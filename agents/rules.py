@@ -149,16 +149,12 @@ def classify_scene(
     small = [t for t in facts.tracks if t.kind == "small"]
 
     def share_in_region(track: TrackFacts) -> float:
-        if region is None:
-            return 1.0
-        x1, y1, x2, y2 = region
-        pad = 0.08
-        return float(np.mean([x1 - pad <= p.x <= x2 + pad and y1 - pad <= p.y <= y2 + pad for p in track.points]))
+        return 1.0 if region is None else _share_in(track, region)
 
     local = [t for t in people if share_in_region(t) > 0.0]
     # a runner crosses the scene: one the scorer found unusual in any window of the event counts,
     # even when something else (a passing car) was stranger at the peak
-    reached = local if reach is None else [t for t in people if share_in_region(t) > 0.0 or _crosses(t, reach)]
+    reached = local if reach is None else [t for t in people if share_in_region(t) > 0.0 or _share_in(t, reach) > 0.0]
     found: list[TypeEvidence] = []
     found += _intrusion(people, zones, s)
     found += _vehicle(large, zones, s, c, region, facts)
@@ -174,9 +170,10 @@ def classify_scene(
     return sorted(best.values(), key=lambda e: -e.confidence)
 
 
-def _crosses(track: TrackFacts, box: tuple[float, float, float, float], pad: float = 0.08) -> bool:
+def _share_in(track: TrackFacts, box: tuple[float, float, float, float], pad: float = 0.08) -> float:
+    """Share of a track's feet points inside ``box`` widened by ``pad``."""
     x1, y1, x2, y2 = box
-    return any(x1 - pad <= p.x <= x2 + pad and y1 - pad <= p.y <= y2 + pad for p in track.points)
+    return float(np.mean([x1 - pad <= p.x <= x2 + pad and y1 - pad <= p.y <= y2 + pad for p in track.points]))
 
 
 def ordinary_traffic(facts: SceneFacts, zones: Sequence[Zone], box: tuple[float, float, float, float],
@@ -259,12 +256,11 @@ def _named_vehicle(t: TrackFacts, ped: Sequence[Zone], s: RuleSettings, facts: S
     if inside < s.vehicle_s:
         return []
     p = t.groups.get("wheeled", 0.0)
-    conf = facts.norms.confidence("p_wheeled", p, zone=zone) if facts.norms else None
-    if conf is None:
+    cal = facts.norms.calibration("p_wheeled", zone=zone) if facts.norms else None
+    if cal is None:
         conf, versus = min(0.97, 0.8 + 0.03 * inside), ""
     else:
-        cal = facts.norms.calibration("p_wheeled", zone=zone)
-        versus = f", where 99.9% of the camera's normal objects stay below {cal.high:.2f}" if cal is not None else ""
+        conf, versus = cal(p), f", where 99.9% of the camera's normal objects stay below {cal.high:.2f}"
     return [TypeEvidence("vehicle", conf, f"a {t.label} moved through pedestrian zone '{zone.name}' at {speed:.1f} body "
                          f"heights/s for {inside:.1f} s (wheeled probability {p:.2f}{versus})", t.track_id,
                          t.first_in(zone.name))]
@@ -378,12 +374,11 @@ def _loitering(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings,
         for t in people:
             if t.label and t.since_t is not None and norms is not None and t.last_t - t.since_t >= s.loiter_s:
                 stayed = t.last_t - t.since_t
-                conf = norms.confidence("duration_s", stayed, group="person")
-                if conf is not None:
-                    cal = norms.calibration("duration_s", group="person")
-                    out.append(TypeEvidence("loitering", conf, f"a person has stayed in view for {stayed:.0f} s (99.9% "
-                                            f"of the camera's normal people stay under {cal.high:.0f} s)" if cal else
-                                            f"a person has stayed in view for {stayed:.0f} s", t.track_id, t.since_t))
+                cal = norms.calibration("duration_s", group="person")
+                if cal is not None:
+                    out.append(TypeEvidence("loitering", cal(stayed), f"a person has stayed in view for {stayed:.0f} s "
+                                            f"(99.9% of the camera's normal people stay under {cal.high:.0f} s)",
+                                            t.track_id, t.since_t))
                     continue
             if t.speed_quantile(0.5) < 0.5 and t.duration_s >= 2 * s.loiter_s:
                 span = np.ptp([p.x for p in t.points]) + np.ptp([p.y for p in t.points])

@@ -173,10 +173,8 @@ def classify(ctx: ToolContext, _args: NoArgs) -> dict[str, Any]:
     """The anomaly type by the rules (scene facts, zones, the detector's cell) and the type head."""
     strong = ctx.strong_windows()
     cells = CellSignals.from_features([w.features for w in strong if w.features], first_t=strong[0].center if strong else None)
-    boxes = np.array([w.region() for w in ctx.event.windows])
-    reach = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
     ctx.classification = classify_scene(ctx.scene(), ctx.camera.zones, ctx.rules, region=ctx.event.region(),
-                                        cells=cells if cells.windows else None, reach=reach)
+                                        cells=cells if cells.windows else None, reach=ctx.event.region(share=0.0))
     out: dict[str, Any] = {"rules": [{"type": e.event_type, "confidence": round(e.confidence, 3), "evidence": e.evidence,
                                       "onset_s": None if e.start_s is None else round(e.start_s, 2)}
                                      for e in ctx.classification]}

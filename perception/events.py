@@ -100,9 +100,10 @@ class CandidateEvent:
         """The window with the highest score."""
         return max(self.windows, key=lambda w: w.score)
 
-    def region(self) -> tuple[float, float, float, float]:
-        """Union of the unusual cells of the event's strong windows, normalised ``x1, y1, x2, y2``."""
-        strong = [w for w in self.windows if w.score >= 0.5 * self.peak_score] or self.windows
+    def region(self, share: float = 0.5) -> tuple[float, float, float, float]:
+        """Union of the unusual cells of the event's strong windows (``share`` of its peak score
+        or more; 0: every window), normalised ``x1, y1, x2, y2``."""
+        strong = [w for w in self.windows if w.score >= share * self.peak_score] or self.windows
         boxes = np.array([w.region() for w in strong])
         return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
 

@@ -338,8 +338,8 @@ def object_facts(objects: DetectedObjects, zones: Sequence[Zone] = (), t0: float
         if named not in ("person", "unknown", group):
             # named something else on some looks (a rider is their bicycle): believed when that
             # group's probability lies beyond the camera's normal tracks' (or beats person's)
-            conf = objects.norms.confidence(f"p_{named}", float(probs[GROUPS.index(named)])) if objects.norms else None
             p_named, p_person = float(probs[GROUPS.index(named)]), float(probs[GROUPS.index("person")])
+            conf = objects.norms.confidence(f"p_{named}", p_named) if objects.norms else None
             if (conf is not None and conf >= 0.5) or (conf is None and p_named >= p_person):
                 group = named
             elif group == "person":
