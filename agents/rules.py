@@ -15,7 +15,9 @@ zones, a person in view far longer than that is loitering); the same scale on ev
 percentile of normal tracks). Rules on blobs alone keep fixed confidences.
 
 =================  ==========================================================================
-running            a person moving at more than ``run_speed`` body heights per second
+running            a person moving at more than ``run_speed`` body heights per second (over one-second
+                   baselines, only while the track is one person's size), confirmed by the unusual
+                   cell's speed or by keeping the pace for ``RUN_KEPT_S``
 falling            a person whose outline turns wide (lying) and stays down
 fighting           two people staying within reach of each other in one spot and moving erratically
                    (both of them, when the detector follows them)
@@ -42,6 +44,10 @@ import numpy as np
 from perception.norms import NORM_FEATURES
 from perception.scene import SceneFacts, TrackFacts
 from vigil.config import Zone
+
+#: seconds a track must keep a running pace (measured over one-second baselines) to count as a
+#: runner on its own, without the unusual cell's speed agreeing
+RUN_KEPT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -419,10 +425,13 @@ def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cel
              facts: SceneFacts) -> list[TypeEvidence]:
     out = []
     for t in people:
-        fast = t.sustained_speed(0.75)
-        # the detector's own speed at the unusual cell must agree, when it has one
-        if fast >= s.run_speed and t.duration_s >= 1.5 and (not have_cells or c.speed >= 0.5 * s.run_speed):
-            onset = next((p.t for p in t.points[1:] if p.speed >= s.run_speed), t.first_t)
+        # only where the track was one person's size: merged with a passing car, a blob moves at the car's pace
+        fast = t.sustained_speed(0.75, max_size=s.group_size)
+        # the detector's own speed at the unusual cell must agree, when it has one, unless the
+        # track kept the pace a while (the unusual cell may be something else, a car passing by)
+        agreed = not have_cells or c.speed >= 0.5 * s.run_speed or t.fast_span(s.run_speed, max_size=s.group_size) >= RUN_KEPT_S
+        if fast >= s.run_speed and t.duration_s >= 1.5 and agreed:
+            onset = next((p.t for p in t.points[1:] if p.speed >= s.run_speed and p.size <= s.group_size), t.first_t)
             conf, versus = None, "walking is about 0.8"
             if t.stats is not None and facts.norms is not None:
                 # against the speeds of the camera's normal people (same statistic, same unit)

@@ -175,6 +175,9 @@ def classify(ctx: ToolContext, _args: NoArgs) -> dict[str, Any]:
     cells = CellSignals.from_features([w.features for w in strong if w.features], first_t=strong[0].center if strong else None)
     ctx.classification = classify_scene(ctx.scene(), ctx.camera.zones, ctx.rules, region=ctx.event.region(),
                                         cells=cells if cells.windows else None, reach=ctx.event.region(share=0.0))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("classify %.1f-%.1f s, region %s, cells %s: %s", ctx.event.start_s, ctx.event.end_s, ctx.event.region(),
+                  cells, [(e.event_type, round(e.confidence, 3)) for e in ctx.classification] or "no rule fired")
     out: dict[str, Any] = {"rules": [{"type": e.event_type, "confidence": round(e.confidence, 3), "evidence": e.evidence,
                                       "onset_s": None if e.start_s is None else round(e.start_s, 2)}
                                      for e in ctx.classification]}

@@ -90,15 +90,16 @@ class TrackFacts:
         s = self.speeds()
         return float(np.quantile(s, q)) if s.size else 0.0
 
-    def sustained_speed(self, q: float, baseline_s: float = 1.0) -> float:
-        """A quantile of speeds measured over ``baseline_s`` rather than between frames.
+    def baseline_speeds(self, baseline_s: float = 1.0, max_size: float | None = None) -> list[tuple[float, float]]:
+        """``(time, speed)`` of each point measured over the last ``baseline_s`` seconds rather
+        than since the previous point (body heights per second).
 
         Box edges jitter when blobs split and merge; a one-second baseline averages that out.
+        With ``max_size`` (person areas), points where the track was larger (a person's blob
+        merged with a passing car or a group) are left out: what moved there was not them.
         """
-        pts = self.points
-        if len(pts) < 2:
-            return 0.0
-        speeds = []
+        pts = self.points if max_size is None else [p for p in self.points if p.size <= max_size]
+        out: list[tuple[float, float]] = []
         j = 0
         for i, p in enumerate(pts):
             while j < i and p.t - pts[j + 1].t >= baseline_s:
@@ -108,8 +109,25 @@ class TrackFacts:
             if dt >= 0.75 * baseline_s:
                 # the perspective model's person height, not the box's (boxes shrink when blobs split)
                 scale = max(0.5 * (p.person_h + a.person_h), 1e-6) if p.person_h and a.person_h else max(0.5 * (p.h + a.h), 1e-6)
-                speeds.append(math.hypot((p.x - a.x) * self_aspect(p), p.y - a.y) / dt / scale)
+                out.append((p.t, math.hypot((p.x - a.x) * self_aspect(p), p.y - a.y) / dt / scale))
+        return out
+
+    def sustained_speed(self, q: float, baseline_s: float = 1.0, max_size: float | None = None) -> float:
+        """A quantile of :meth:`baseline_speeds`."""
+        speeds = [v for _t, v in self.baseline_speeds(baseline_s, max_size)]
         return float(np.quantile(speeds, q)) if speeds else 0.0
+
+    def fast_span(self, speed: float, baseline_s: float = 1.0, max_size: float | None = None) -> float:
+        """The longest stretch (seconds) over which :meth:`baseline_speeds` stay at ``speed`` or
+        more, counting the baseline the first fast reading was measured over."""
+        best, start = 0.0, None
+        for t, v in self.baseline_speeds(baseline_s, max_size):
+            if v >= speed:
+                start = t if start is None else start
+                best = max(best, t - start + baseline_s)
+            else:
+                start = None
+        return best
 
     def aspects(self) -> np.ndarray:
         return np.array([p.w / max(p.h, 1e-6) for p in self.points])

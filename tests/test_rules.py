@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.rules import RuleSettings, classify_scene
+from agents.rules import CellSignals, RuleSettings, classify_scene
 from perception.encoders.motion import FEATURES
 from perception.scene import SceneFacts, TrackFacts, TrackPoint
 from perception.tripwires import Tripwires
@@ -241,6 +241,24 @@ def test_a_runner_the_scorer_flagged_in_some_window_is_running_though_a_car_peak
     found = {e.event_type: e for e in classify_scene(facts, [], region=car_cell, reach=(0.04, 0.15, 0.6, 0.45))}
     assert found["running"].confidence >= 0.8 and found["running"].start_s is not None
     assert 17.0 <= found["running"].start_s <= 17.5
+
+
+def test_a_runner_who_keeps_the_pace_is_running_though_the_unusual_cell_was_a_slow_car() -> None:
+    car_cell = CellSignals(speed=0.3, size=9.0, windows=3, first_t=17.0)  # the peak cell: a car, its speed not the runner's
+    runner = TrackFacts(9, "person", [TrackPoint(17 + t / 8, 0.9 - t * 0.03, 0.4, 0.03, 0.1, 1.0, 2.4, person_h=0.1)
+                                      for t in range(28)])
+    found = {e.event_type for e in classify_scene(SceneFacts(15, 22, [runner]), [], cells=car_cell)}
+    assert "running" in found
+    brief = TrackFacts(9, "person", runner.points[:13])  # 1.5 s at that pace: the cell must agree
+    assert "running" not in {e.event_type for e in classify_scene(SceneFacts(15, 22, [brief]), [], cells=car_cell)}
+
+
+def test_a_walker_whose_blob_merges_with_a_passing_car_is_not_running() -> None:
+    walk = [TrackPoint(12 + t / 8, 0.14 + t * 0.004, 0.42, 0.03, 0.1, 1.0, 0.6, person_h=0.1) for t in range(28)]
+    merged = [TrackPoint(15.5 + t / 8, 0.25 + t * 0.05, 0.2, 0.2, 0.1, 6.0 + t, 5.0, person_h=0.08) for t in range(12)]
+    facts = SceneFacts(12, 17, [TrackFacts(5, "person", walk + merged)])
+    cells = CellSignals(speed=1.0, size=1.0, windows=3, first_t=15.5)  # agrees with a run, were there one
+    assert "running" not in {e.event_type for e in classify_scene(facts, [], cells=cells)}
 
 
 def test_without_zones_a_person_loiters_when_they_stay_far_longer_than_the_cameras_normal_people() -> None:
