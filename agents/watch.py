@@ -49,7 +49,7 @@ from vigil.llm import VisionClient, clean_text
 from vigil.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
 from vigil.notify import Webhook
 from vigil.schemas import ANOMALY_TYPES, Alert, AlertExplanation, Region
-from vigil.store import DataDir, Store
+from vigil.store import ClipRecord, DataDir, Store
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +248,10 @@ class Watcher:
         self.store.record_delivery(payload["alert_id"], self.webhook.url, status, problem)
         return outcome == "delivered"
 
-    def watch(self, source: str, *, max_seconds: float | None = None, progress: Callable[[float], None] | None = None) -> WatchResult:
-        """Watch one source to its end (or ``max_seconds``)."""
+    def watch(self, source: str, *, max_seconds: float | None = None, progress: Callable[[float], None] | None = None,
+              stop: threading.Event | None = None) -> WatchResult:
+        """Watch one source to its end (or ``max_seconds``, or until ``stop`` is set: what was
+        read so far is judged and stored as when the source ends)."""
         opts = self.options
         ident = identify_source(source)
         source = ident.key  # one video, whatever spelling was typed
@@ -263,7 +265,7 @@ class Watcher:
         next_check: dict[str, float] = {}
         in_flight: set[str] = set()          # detector event ids with a decision still out
         closed_meanwhile: dict[str, tuple[CandidateEvent, float]] = {}  # ... that closed meanwhile
-        pending_clips: list[tuple[float, Path, float, float]] = []
+        pending_clips: list[tuple[float, str, Path, float, float]] = []
         finite = ident.kind in ("file", "folder")
         started_at = datetime.now()  # a live source's first frame is now
         llm_before = getattr(self.graph.backend, "calls", 0)
@@ -273,8 +275,8 @@ class Watcher:
         def on_frame(frame: Frame) -> None:
             buffer.append(frame)
             while pending_clips and pending_clips[0][0] <= frame.t:
-                _, path, t0, t1 = pending_clips.pop(0)
-                self._write_clip_from(buffer.between(t0, t1), path)
+                _, event_id, path, t0, t1 = pending_clips.pop(0)
+                self._write_clip_from(event_id, buffer.between(t0, t1), path)
 
         def candidate(event: CandidateEvent) -> CandidateEvent | None:
             """What of a detector event is still to be judged (all of it, the first time)."""
@@ -304,8 +306,8 @@ class Watcher:
                 alert = self._conclude(event, ctx, state, now, str(source), result, final, ident.content_id)
                 if alert is not None and finite:
                     clip = self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"
-                    self._write_clip_from_file(str(source), clip, max(0.0, alert.start_s - opts.clip_pad_s),
-                                               alert.end_s + opts.clip_pad_s)
+                    self._write_clip_from_file(event.event_id, str(source), clip,
+                                               max(0.0, alert.start_s - opts.clip_pad_s), alert.end_s + opts.clip_pad_s)
                 return alert
 
             def finish(alert: Alert | None) -> None:
@@ -323,7 +325,7 @@ class Watcher:
                 if not finite:  # a live source's clip is cut from the frame buffer once it has the end
                     clip = self.data.event_dir(self.camera_id, event.event_id) / "clip.mp4"
                     t0, t1 = max(0.0, alert.start_s - opts.clip_pad_s), alert.end_s + opts.clip_pad_s
-                    pending_clips.append((t1, clip, t0, t1))
+                    pending_clips.append((t1, event.event_id, clip, t0, t1))
 
             in_flight.add(origin)
             worker.submit(work, finish)
@@ -357,13 +359,13 @@ class Watcher:
         try:
             scan = scanner.scan(str(source), on_window=on_window, on_event=on_event, on_frame=on_frame,
                                 progress=progress, keep_windows=False, max_seconds=max_seconds,
-                                content_id=ident.content_id)
+                                content_id=ident.content_id, stop=stop)
             recorder.flush()
             worker.drain(wait=True)
         finally:
             worker.close()
-        for _, path, t0, t1 in pending_clips:
-            self._write_clip_from(buffer.between(t0, t1), path)
+        for _, event_id, path, t0, t1 in pending_clips:
+            self._write_clip_from(event_id, buffer.between(t0, t1), path)
         result.video_s = buffer.last_t
         result.read_until_s = scan.read_until_s
         result.complete = scan.complete
@@ -510,8 +512,9 @@ class Watcher:
             except VigilError as exc:  # the alert stands; only its text search is missing
                 log.warning("event %s not indexed for questions: %s", event.event_id, exc)
 
-    def _write_clip_from_file(self, source: str, path: Path, t0: float, t1: float) -> None:
-        """The clip at the file's own frame rate and size (up to ``clip_width`` pixels wide)."""
+    def _write_clip_from_file(self, event_id: str, source: str, path: Path, t0: float, t1: float) -> None:
+        """The clip at the file's own frame rate and size (up to ``clip_width`` pixels wide),
+        recorded in the store with the video time it starts at."""
         try:
             with open_camera_video(source, self.camera, fps=1.0) as probe:
                 width = min(self.options.clip_width, probe.info.width)
@@ -521,14 +524,19 @@ class Watcher:
             write_clip(path, frames, fps)
         except (VideoError, OSError) as exc:
             log.warning("could not write clip %s: %s", path, exc)
+            return
+        if frames:
+            self.store.add_clip(ClipRecord(event_id, frames[0].t, frames[-1].t, str(path)))
 
-    def _write_clip_from(self, frames: list[Frame], path: Path) -> None:
+    def _write_clip_from(self, event_id: str, frames: list[Frame], path: Path) -> None:
         if not frames:
             return
         try:
             write_clip(path, frames, self.camera.fps)
         except (VideoError, OSError) as exc:
             log.warning("could not write clip %s: %s", path, exc)
+            return
+        self.store.add_clip(ClipRecord(event_id, frames[0].t, frames[-1].t, str(path)))
 
     def save_memory(self) -> None:
         """Persist the Engram memory's new counts into the camera's profile."""

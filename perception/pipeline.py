@@ -188,6 +188,7 @@ class Scanner:
         keep_windows: bool = True,
         max_seconds: float | None = None,
         content_id: str = "",
+        stop: threading.Event | None = None,
     ) -> ScanResult:
         """Score every window of ``source``; events are reported as they close.
 
@@ -199,6 +200,7 @@ class Scanner:
             keep_windows: also collect the windows in the result.
             max_seconds: stop after this much video (live sources).
             content_id: the source's content identity (part of the event ids).
+            stop: set it (from another thread) to end the scan as if the source had ended there.
         """
         p = self.profile
         timings: dict[str, float] = {"decode_wait_s": 0.0, "embed_s": 0.0, "detect_s": 0.0, "frame_score_s": 0.0,
@@ -218,6 +220,8 @@ class Scanner:
             frames: Iterable[Frame] = threaded_frames(video, stats=timings)
             if max_seconds is not None:
                 frames = _until(frames, max_seconds, result)
+            if stop is not None:
+                frames = _until_stopped(frames, stop, result)
             frames = _count(frames, result, 1.0 / p.fps)
             if self.objects is not None:
                 self.objects.reset()
@@ -384,6 +388,14 @@ class FrameScores:
 def _until(frames: Iterable[Frame], seconds: float, result: ScanResult) -> Iterator[Frame]:
     for f in frames:
         if f.t > seconds:
+            result.stopped_early = True
+            return
+        yield f
+
+
+def _until_stopped(frames: Iterable[Frame], stop: threading.Event, result: ScanResult) -> Iterator[Frame]:
+    for f in frames:
+        if stop.is_set():
             result.stopped_early = True
             return
         yield f

@@ -48,7 +48,7 @@ cameras:
 
 def test_environment_overrides_file_and_flags_override_environment(tmp_path: Path) -> None:
     path = write(tmp_path, "data_dir: /from/file\nllm: {url: 'http://file:8000/v1'}\n")
-    env = {"VIGIL_DATA_DIR": "/from/env", "VIGIL_LLM_URL": "http://env:9000/v1/", "VIGIL_API_KEY": "sk-1"}
+    env = {"VIGIL_DATA_DIR": "/from/env", "VIGIL_LLM_URL": "http://env:9000/v1/", "VIGIL_LLM_API_KEY": "sk-1"}
     settings = load_settings(path, environ=env)
     assert str(settings.data_dir) == "/from/env"
     assert settings.llm.url == "http://env:9000/v1"

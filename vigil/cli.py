@@ -145,15 +145,34 @@ def build_parser() -> argparse.ArgumentParser:
              "With a video: decode-only and full-pipeline frames/s on the same file, their ratio, time "
              "per stage and peak memory. With --ask: how long answering a question takes once the "
              "footage is indexed (the video, if given, is indexed first and that time reported apart).")
-    p.add_argument("video", nargs="?", help="video file")
+    p.add_argument("video", nargs="?", help="video file, or 'serve' for the load test of vigil serve")
     p.add_argument("--camera", help="a fitted camera (required with a video)")
     p.add_argument("--max-seconds", type=float, help="only the first seconds of the video")
     p.add_argument("--no-engram", action="store_true", help="measure without the Engram gate")
     p.add_argument("--ask", metavar="QUESTION", help="time answering this question instead")
     p.add_argument("--all", action="store_true", help="with --ask: about every camera (the default without --camera)")
     p.add_argument("--repeat", type=int, default=5, help="answers to time with --ask (default 5)")
+    g = p.add_argument_group("vigil bench serve (a synthetic camera in --out, the server on loopback)")
+    g.add_argument("--watchers", type=int, default=4, help="background watches kept running (default 4)")
+    g.add_argument("--rps", type=float, default=20.0, help="API requests per second (default 20)")
+    g.add_argument("--seconds", type=float, default=60.0, help="length of the test (default 60)")
+    g.add_argument("--out", metavar="DIR", help="folder for the camera and the run's data (default: a temporary one)")
     _llm_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    # vigil serve
+    p = _add(sub, "serve", _cmd_serve, "HTTP API, live alert feed and web dashboard over the data dir",
+             "VIGIL_API_KEY=s3cret vigil serve --port 8080 --mqtt mqtt://localhost:1883",
+             "Serves the dashboard at / and the API under /api/ (alerts with paging and a live "
+             "server-sent-event feed, events, score timelines, questions, background watches of files and "
+             "streams, keyframes and clips). Listens on loopback unless --host says otherwise; with "
+             "VIGIL_API_KEY set every /api/ route needs 'Authorization: Bearer <key>'. With --mqtt (or mqtt: "
+             "in vigil.yaml) each new alert is published to vigil/<camera>/alerts and each camera's status, "
+             "retained, to vigil/<camera>/status.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--mqtt", metavar="URL", help="MQTT broker for alerts and status, e.g. mqtt://localhost:1883 ($VIGIL_MQTT)")
+    _llm_args(p)
 
     # vigil watch
     p = _add(sub, "watch", _cmd_watch, "explained alerts from files or live streams",
@@ -822,6 +841,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from eval.bench import bench
 
+    if args.video == "serve" and not Path("serve").exists():
+        return _bench_serve(args)
     if args.ask:
         return _bench_ask(args)
     if not args.video or not args.camera:
@@ -843,6 +864,54 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             print(f"  {report.scorer:<12} {report.scorer_fps:8.1f} frames/s   (the frame scorer alone)")
         print("  per window   " + ", ".join(f"{k} {v:.2f} ms" for k, v in report.stage_ms_per_window.items()))
         print(f"  peak memory  {report.peak_rss_mb:.0f} MB")
+    return 0
+
+
+def _bench_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from vigil.serve_bench import format_serve_bench, run_serve_bench
+
+    if args.watchers < 0 or not args.rps > 0 or not args.seconds > 0:
+        raise ConfigError("vigil bench serve: --watchers must be >= 0, --rps and --seconds positive")
+    settings = _settings(args)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-serve-") as tmp:
+        out = Path(args.out) if args.out else Path(tmp)
+        report = run_serve_bench(out, watchers=args.watchers, rps=args.rps, seconds=args.seconds,
+                                 models_dir=settings.model_cache, say=lambda m: print(f"vigil: {m}", file=sys.stderr))
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_serve_bench(report))
+    return 0 if report.ok else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from vigil.server import LOOPBACK_HOSTS, Service, check_port, serve
+
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port {args.port}: must be 1-65535")
+    settings = _settings(args, **({"mqtt": args.mqtt} if args.mqtt else {}))
+    check_port(args.host, args.port)
+    key = os.environ.get("VIGIL_API_KEY") or None
+    service = Service(settings, agent_args=argparse.Namespace(llm=args.llm, llm_gguf=args.llm_gguf, tool_mode=args.tool_mode))
+    try:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        reach = ("this machine only; --host 0.0.0.0 serves the network" if args.host in LOOPBACK_HOSTS
+                 else "reachable from the network")
+        print(f"vigil: serving {settings.data_dir} at http://{host}:{args.port}/ ({reach}; "
+              f"API key {'required' if key else 'not required: set VIGIL_API_KEY to require one'})", file=sys.stderr)
+        if args.host not in LOOPBACK_HOSTS and not key:
+            print("vigil: warning: anyone who can reach this port can read the alerts and start watches; "
+                  "set VIGIL_API_KEY", file=sys.stderr)
+        if service.mqtt is not None and not service.mqtt.wait_connected(3.0):
+            print(f"vigil: warning: MQTT broker {service.mqtt.target.display} does not answer; alerts stay queued "
+                  "and are published once it does", file=sys.stderr)
+        serve(service, args.host, args.port, key)
+    finally:
+        service.close()
     return 0
 
 
@@ -1115,11 +1184,15 @@ def _iso_time(text: str | None, flag: str) -> Any:
 
 
 class _Asker:
-    """Everything ``vigil ask`` needs: store, memory, models, the scanner for videos not indexed yet."""
+    """Everything ``vigil ask`` needs: store, memory, models, the scanner for videos not indexed yet.
 
-    def __init__(self, args: argparse.Namespace, settings: Any, data: Any, store: Any) -> None:
+    ``agents``: already built ones to share (``vigil serve``); they are then not closed here.
+    """
+
+    def __init__(self, args: argparse.Namespace, settings: Any, data: Any, store: Any, agents: Any = None) -> None:
         self.args, self.settings, self.data, self.store = args, settings, data, store
-        self.agents = _Agents(args, settings, data)
+        self._owns_agents = agents is None
+        self.agents = agents if agents is not None else _Agents(args, settings, data)
         self.embedder = self.agents.embedder
 
     def scan(self, video: str, camera_id: str, start_time: Any = None) -> None:
@@ -1177,7 +1250,8 @@ class _Asker:
         return out
 
     def close(self) -> None:
-        self.agents.close()
+        if self._owns_agents:
+            self.agents.close()
 
 
 def _format_answer(answer: Any) -> str:

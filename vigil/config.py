@@ -50,7 +50,6 @@ ENV_OVERRIDES: dict[str, str] = {
     "VIGIL_DATA_DIR": "data_dir",
     "VIGIL_LLM_URL": "llm.url",
     "VIGIL_LLM_MODEL": "llm.model",
-    "VIGIL_API_KEY": "llm.api_key",
     "VIGIL_LLM_API_KEY": "llm.api_key",
     "VIGIL_LLM_TIMEOUT": "llm.timeout_s",
     "VIGIL_LLM_RETRY_AFTER": "llm.retry_after_s",
@@ -63,6 +62,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "VIGIL_EMBED_MODEL": "embeddings.model",
     "VIGIL_EMBED_API_KEY": "embeddings.api_key",
     "VIGIL_MEMORY_URL": "memory_url",
+    "VIGIL_MQTT": "mqtt",
     "VIGIL_MODELS_DIR": "models_dir",
     "VIGIL_FPS": "defaults.fps",
     "VIGIL_THRESHOLD": "defaults.threshold",
@@ -290,6 +290,8 @@ class Settings(BaseModel):
     vlm: Endpoint = Field(default_factory=Endpoint, description="Vision-language model for describe.")
     embeddings: Endpoint = Field(default_factory=Endpoint,
                                  description="/v1/embeddings endpoint for event texts; default: hashed n-grams offline.")
+    mqtt: str | None = Field(None, description="MQTT broker for alerts and camera status (mqtt://host:1883[/prefix]); "
+                             "vigil serve publishes to it.")
     defaults: CameraConfig = Field(default_factory=CameraConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
@@ -319,6 +321,19 @@ class Settings(BaseModel):
             else:
                 merged[name] = section
         return {**data, "cameras": merged}
+
+    @field_validator("mqtt")
+    @classmethod
+    def _check_mqtt(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from vigil.mqtt import parse_mqtt_url
+
+        try:
+            parse_mqtt_url(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("mqtt ")) from None
+        return value
 
     @model_validator(mode="after")
     def _keys_fall_back_to_llm_key(self) -> Settings:

@@ -14,6 +14,9 @@ _EXTRAS = {
     "llama_cpp": "llamacpp",
     "ultralytics": "detect",
     "rfdetr": "detect",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "paho.mqtt.client": "serve",
 }
 
 

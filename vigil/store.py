@@ -390,6 +390,13 @@ class Store:
         sql += " ORDER BY camera_id, source, event_start"
         return [EventRecord(*tuple(r)) for r in self._query(sql, params)]
 
+    def event(self, event_id: str) -> EventRecord | None:
+        """One stored event, or ``None``."""
+        rows = self._query(
+            "SELECT event_id, camera_id, source, event_start, event_end, peak_score, event_type,"
+            " confidence, status, explanation FROM events WHERE event_id = ?", (event_id,))
+        return EventRecord(*tuple(rows[0])) if rows else None
+
     def add_clip(self, clip: ClipRecord) -> None:
         """Record a clip file of an event."""
         with self.transaction() as db:
@@ -483,15 +490,92 @@ class Store:
         sql += " ORDER BY camera_id, source, start_s"
         return [json.loads(r[0]) for r in self._query(sql, params)]
 
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        """One stored alert (its JSON payload), or ``None``."""
+        rows = self._query("SELECT payload FROM alerts WHERE alert_id = ?", (alert_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def alerts_of_event(self, event_id: str) -> list[dict[str, Any]]:
+        """The alerts raised on one event."""
+        return [json.loads(r[0]) for r in self._query(
+            "SELECT payload FROM alerts WHERE event_id = ? ORDER BY start_s", (event_id,))]
+
+    def page_alerts(
+        self,
+        *,
+        camera: str | None = None,
+        event_type: str | None = None,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """One page of stored alerts, newest first, and how many match in all.
+
+        Args:
+            since, until: bounds on when the alerts were raised, as the store writes times
+                (UTC ``YYYY-MM-DDTHH:MM:SS.mmmZ``).
+        """
+        where, params = " WHERE 1 = 1", []
+        for column, value in (("camera_id", camera), ("event_type", event_type), ("source", source)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        if since is not None:
+            where += " AND created_at >= ?"
+            params.append(since)
+        if until is not None:
+            where += " AND created_at <= ?"
+            params.append(until)
+        with self._lock:
+            total = int(self._db.execute("SELECT COUNT(*) FROM alerts" + where, params).fetchone()[0])
+            rows = self._db.execute("SELECT payload FROM alerts" + where + " ORDER BY created_at DESC, rowid DESC"
+                                    " LIMIT ? OFFSET ?", [*params, int(limit), int(offset)]).fetchall()
+        return total, [json.loads(r[0]) for r in rows]
+
+    def alerts_after(self, rowid: int, limit: int = 200) -> list[tuple[int, dict[str, Any]]]:
+        """Alerts stored after the one at ``rowid`` (their place in the store), oldest first:
+        what a feed that has seen everything up to ``rowid`` has not seen yet."""
+        rows = self._query("SELECT rowid, payload FROM alerts WHERE rowid > ? ORDER BY rowid LIMIT ?", (int(rowid), int(limit)))
+        return [(int(r[0]), json.loads(r[1])) for r in rows]
+
+    def last_alert_rowid(self, delivered_to: str | None = None) -> int | None:
+        """The place of the newest stored alert (0 for none); with ``delivered_to``, of the newest
+        alert queued for that target (``None`` if it never had one)."""
+        if delivered_to is None:
+            return int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM alerts")[0][0])
+        value = self._query("SELECT MAX(a.rowid) FROM alerts a JOIN deliveries d ON d.alert_id = a.alert_id"
+                            " WHERE d.target = ?", (delivered_to,))[0][0]
+        return None if value is None else int(value)
+
+    def alert_counts(self, by_source: bool = False) -> dict[Any, tuple[int, str | None]]:
+        """Per camera (or per ``(camera, source)``): how many alerts, and when the newest was raised."""
+        keys = "camera_id, source" if by_source else "camera_id"
+        rows = self._query(f"SELECT {keys}, COUNT(*), MAX(created_at) FROM alerts GROUP BY {keys}")
+        if by_source:
+            return {(r[0], r[1]): (int(r[2]), r[3]) for r in rows}
+        return {r[0]: (int(r[1]), r[2]) for r in rows}
+
     # ------------------------------------------------------------------ deliveries
-    def pending_deliveries(self, camera_id: str, target: str) -> list[dict[str, Any]]:
-        """Alerts of a camera queued for ``target`` that have not reached it yet (oldest first)."""
-        rows = self._query(
-            "SELECT a.payload FROM deliveries d JOIN alerts a ON a.alert_id = d.alert_id"
-            " WHERE a.camera_id = ? AND d.target = ? AND d.status = 'pending' ORDER BY a.created_at, a.start_s",
-            (camera_id, target),
-        )
+    def pending_deliveries(self, camera_id: str | None, target: str) -> list[dict[str, Any]]:
+        """Alerts of a camera (``None``: of every camera) queued for ``target`` that have not
+        reached it yet (oldest first)."""
+        sql = ("SELECT a.payload FROM deliveries d JOIN alerts a ON a.alert_id = d.alert_id"
+               " WHERE d.target = ? AND d.status = 'pending'")
+        params: list[Any] = [target]
+        if camera_id is not None:
+            sql += " AND a.camera_id = ?"
+            params.append(camera_id)
+        rows = self._query(sql + " ORDER BY a.created_at, a.rowid", params)
         return [json.loads(r[0]) for r in rows]
+
+    def queue_deliveries(self, alert_ids: Sequence[str], target: str) -> int:
+        """Queue alerts for ``target`` (those already queued are left as they are); returns how many were new."""
+        with self.transaction() as db:
+            cur = db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, target) VALUES (?, ?)",
+                                 [(a, target) for a in alert_ids])
+            return cur.rowcount
 
     def backfill_deliveries(self, camera_id: str, target: str) -> int:
         """Queue every stored alert of a camera for ``target`` that was never queued for it; returns how many."""
