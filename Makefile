@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	@echo "installing vigil into $(VENV) (first run takes a few minutes)" >&2
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH) 2>&1 | grep -v "^WARNING: Location" >&2 || true
 	@CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-cache-dir 'llama-cpp-python[server]>=0.3' 2>&1 | grep -v "^WARNING: Location" >&2 || true
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,vjepa2,learned,serve]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,vjepa2,learned,serve,train]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
 	@$(BIN)/python -c "import vigil, torch" || (echo "installation failed; see the pip output above" >&2; exit 1)
 	@touch $@
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -43,6 +44,7 @@ class FootageEvent:
     event_type: str   # a Vigil anomaly type or "unknown"
     what: str = ""    # the alert's explanation
     why: str = ""
+    region: tuple[float, float, float, float] | None = None  # the alert's box (normalised xyxy)
 
 
 @dataclass
@@ -255,6 +257,55 @@ def annotate(
         if progress:
             progress(v.name)
     return out, counts
+
+
+def quiet_stretch(windows: Sequence[tuple[float, float, float]], duration: float, length_s: float = 10.0) -> tuple[float, float]:
+    """The ``length_s`` seconds of a video whose window scores are lowest on average (the whole
+    video when it is shorter, or has no stored scores): a normal video's FG-CLIP segment.
+
+    Args:
+        windows: (start, end, score) of the video's stored windows.
+    """
+    if duration <= length_s or not windows:
+        return 0.0, round(duration, 2)
+    starts = np.arange(0.0, duration - length_s + 1e-9, 1.0)
+    mids = np.array([(a + b) / 2 for a, b, _ in windows])
+    scores = np.array([v for _, _, v in windows])
+    means = [scores[(mids >= t) & (mids <= t + length_s)].mean() if ((mids >= t) & (mids <= t + length_s)).any() else np.inf
+             for t in starts]
+    t0 = float(starts[int(np.argmin(means))])
+    return round(t0, 2), round(t0 + length_s, 2)
+
+
+def fgclip_entries(raw: dict[str, RawVideo], footage: Sequence[FootageVideo],
+                   quiet: dict[str, tuple[float, float]] | None = None, box_every_s: float = 1.0) -> list[dict[str, Any]]:
+    """The annotations in the FG-CLIP format (:mod:`perception.fgclip`), one entry per video.
+
+    The global caption is the video summary's description; each alert is a region captioned by
+    its event summary's description, its box the alert's region on one source frame per
+    ``box_every_s`` seconds of its span; a video without alerts is normal and keeps only its
+    quiet stretch (``quiet``, default the whole video) as ``timestamps``.
+    """
+    out = []
+    for v in footage:
+        r = raw[v.name]
+        entry: dict[str, Any] = {"video": str(v.path), "global_caption": r.video_summary_split.description}
+        alerts = sorted(v.events, key=lambda e: e.start_s)
+        if not alerts:
+            span = (quiet or {}).get(v.name, (0.0, round(v.duration_s, 2)))
+            entry.update(region_captions=[], box_infos=[], timestamps=[list(span)])
+            out.append(entry)
+            continue
+        captions, boxes, stamps = [], [], []
+        for e, (t0, t1), split in zip(alerts, r.events, r.events_summary_split):
+            box = list(e.region or (0.0, 0.0, 1.0, 1.0))
+            frames = sorted({min(v.n_frames - 1, int(round(t * v.fps))) for t in np.arange(t0, t1 + 1e-9, box_every_s)})
+            captions.append(split.description)
+            boxes.append([{"frame": f, "bbox": [round(c, 4) for c in box]} for f in frames])
+            stamps.append([t0, t1])
+        entry.update(region_captions=captions, box_infos=boxes, timestamps=stamps)
+        out.append(entry)
+    return out
 
 
 def _span(e: FootageEvent, duration: float, min_s: float = 1.0) -> tuple[float, float]:

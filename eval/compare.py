@@ -2,7 +2,7 @@
 
 ``motion`` is the default path (motion encoder, kNN cell scores fused with the object path); the
 learned frame scorers (``aedmae``, ``framepred``) are trained on the same normal footage and give
-the score in its place. For every scorer the table has micro and macro AUC with the camera's own
+the score in its place (``fgclip``, zero-shot, only calibrates on it: ``--set fgclip.model=DIR``). For every scorer the table has micro and macro AUC with the camera's own
 calibration (what alerts use) and with each video min-max normalised (the offline protocol of the
 published frame-level figures), the full pipeline's frames per second, the scorer's own frames
 per second, and the pipeline rate relative to the default's, all measured in one run.
@@ -26,7 +26,7 @@ from vigil.config import CameraConfig
 from vigil.errors import ConfigError
 
 DEFAULT = "motion"
-LEARNED = ("aedmae", "framepred")
+LEARNED = ("aedmae", "framepred", "fgclip")
 
 
 @dataclass
@@ -150,6 +150,7 @@ def _score_all(profile: CameraProfile, camera: CameraConfig, test: Sequence[str]
         stem = Path(video).stem if Path(video).suffix else Path(video).name
         for target, norm in ((folder, False), (per_video, True)):
             write_score_csv(target / f"{stem}.csv", result.windows, result.frame_times, frames=result.frame_scores,
+                            types=result.frame_types,
                             per_video=norm)
     fps = frames / max(seconds, 1e-9)
     return fps, (frames / scorer_s if scorer_s > 0 else None)

@@ -126,6 +126,7 @@ class ScanResult:
     stopped_early: bool = False  # max_seconds ended the scan before the source did
     # a learned frame scorer's calibrated score per sampled frame: (times, scores), smoothed
     frame_scores: tuple[np.ndarray, np.ndarray] | None = None
+    frame_types: list[tuple[float, str]] | None = None  # a frame scorer that names types: (time, type) per frame
     # the objects followed (see Track.summary), with the object path
     tracks: list[dict[str, Any]] = field(default_factory=list)
 
@@ -276,6 +277,7 @@ class Scanner:
             result.tracks = track_summaries(self.objects, self._scale, self.camera.zones)
         if self._frames is not None and self._learned is not None:
             result.frame_scores = self._frames.calibrated(self._learned, p.frame_scorer.config.smooth_s)
+            result.frame_types = list(getattr(self._frames.stream, "types", None) or []) or None
         timings["total_s"] = time.perf_counter() - started
         return result
 
@@ -361,7 +363,7 @@ class FrameScores:
     def push(self, frame: Frame) -> None:
         """Score one sampled frame (batched)."""
         t0 = time.perf_counter()
-        self._take(self.stream.push(frame.t, to_model_frame(frame.image, self.scorer.shape)))
+        self._take(self.stream.push(frame.t, to_model_frame(frame.image, self.scorer.shape, self.scorer.colour)))
         self.timings["frame_score_s"] += time.perf_counter() - t0
 
     def window_max(self, start: float, end: float) -> float:

@@ -59,7 +59,8 @@ class StoreRecorder:
 
 
 def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np.ndarray | None, smooth: int = 3,
-                    frames: tuple[np.ndarray, np.ndarray] | None = None, per_video: bool = False) -> int:
+                    frames: tuple[np.ndarray, np.ndarray] | None = None, per_video: bool = False,
+                    types: Sequence[tuple[float, str]] | None = None) -> int:
     """Write ``frame,time_s,score`` with one row per source frame; returns the row count.
 
     Sources without per-frame timestamps (live streams) get one row per window centre.
@@ -69,6 +70,8 @@ def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np
             source frame takes the score of its nearest scored frames instead of the windows'.
         per_video: min-max normalise the video's scores (the offline protocol of published
             frame-level results; it needs the whole video, so live alerts never use it).
+        types: a frame scorer's (time, anomaly type) per scored frame (``--scorer fgclip``): a
+            fourth column ``type`` gives each source frame its nearest scored frame's type.
     """
     if times is None:
         times = np.array([w.center for w in windows])
@@ -84,8 +87,19 @@ def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["frame", "time_s", "score"])
-        for i, (t, s) in enumerate(zip(times, scores)):
-            writer.writerow([i, f"{t:.4f}", f"{s:.5f}"])
+        if types:
+            at = np.array([t for t, _ in types], dtype=np.float64)
+            order = np.argsort(at)
+            at, names = at[order], [types[k][1] for k in order]
+            writer.writerow(["frame", "time_s", "score", "type"])
+            for i, (t, s) in enumerate(zip(times, scores)):
+                k = int(np.clip(np.searchsorted(at, t), 1, len(at) - 1)) if len(at) > 1 else 0
+                if len(at) > 1 and abs(at[k - 1] - t) <= abs(at[k] - t):
+                    k -= 1
+                writer.writerow([i, f"{t:.4f}", f"{s:.5f}", names[k]])
+        else:
+            writer.writerow(["frame", "time_s", "score"])
+            for i, (t, s) in enumerate(zip(times, scores)):
+                writer.writerow([i, f"{t:.4f}", f"{s:.5f}"])
     tmp.replace(path)
     return len(times)

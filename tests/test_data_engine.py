@@ -188,6 +188,42 @@ def test_from_footage_makes_valid_annotations_that_build_back_unchanged(footage:
     assert (out / "vigil" / "clips" / "test" / f"{footage['picks'][0]}_E0C0.mp4").is_file()
 
 
+def test_from_footage_writes_fgclip_annotations_with_the_alerts_regions(footage: dict[str, Any], synth_small: Path,
+                                                                      tmp_path: Path) -> None:
+    from perception.fgclip.data import FGClipDataset
+    from perception.fgclip.data import load_annotations as load_fgclip
+    from vigil.store import Store
+
+    assert footage["code"] == 0
+    out = tmp_path / "fg"
+    code, text = _run(["--config", str(synth_small / "vigil.yaml"), "--data-dir",
+                       str(footage["data"]), "data", "build", "--from-footage", *footage["videos"], "--camera", "plaza",
+                       "--out", str(out), "--format", "fgclip", "--json"])
+    assert code == 0, text
+    entries = {Path(e.video).stem: e for e in load_fgclip(out / "fgclip.json")}
+    assert set(entries) == set(footage["picks"]) and json.loads(text)["videos"] == 3
+    with Store(footage["data"] / "vigil.db") as store:
+        alerts = {Path(a["source"]).stem: a for a in store.find_alerts(cameras=["plaza"])}
+    for name, e in entries.items():
+        truth = footage["truth"][name]
+        if not truth.events:
+            assert e.normal and e.box_infos == []
+            (t0, t1), = e.timestamps
+            assert t1 - t0 == pytest.approx(10.0) and t0 >= 0 and t1 <= truth.duration_s + 0.01
+            continue
+        a = alerts[name]
+        assert e.region_captions and e.region_captions[0][0].isupper()
+        boxes = e.box_infos[0]
+        assert boxes and all(b.bbox == pytest.approx(tuple(a["region"][k] for k in ("x1", "y1", "x2", "y2")), abs=1e-3)
+                             for b in boxes)
+        fps = truth.fps
+        assert a["start_s"] - 1 <= boxes[0].frame / fps and boxes[-1].frame / fps <= a["end_s"] + 1
+    sample = FGClipDataset(list(entries.values()), ".", frames=4, size=32, cache=False)[0]
+    assert sample.frames.shape == (4, 32, 32, 3)
+    assert _run(["data", "build", "--annotations", str(out / "fgclip.json"), "--out", str(tmp_path / "x"),
+                 "--format", "fgclip"])[0] == 2
+
+
 def test_from_footage_uses_a_language_model_for_summaries(footage: dict[str, Any], synth_small: Path, tmp_path: Path) -> None:
     def respond(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         anomalous = any("There is an anomaly" in m["content"] for m in req["messages"] if isinstance(m.get("content"), str))

@@ -181,7 +181,7 @@ def test_frame_scorer_options_need_a_frame_scorer(tmp_path: Path, capsys: pytest
     from vigil.cli import main
 
     assert main(["--data-dir", str(tmp_path), "fit", "--camera", "c", "--normal", "x.mp4", "--steps", "5"]) == 2
-    assert "apply to --scorer aedmae or framepred" in capsys.readouterr().err
+    assert "apply to --scorer aedmae, framepred or fgclip" in capsys.readouterr().err
     assert main(["--data-dir", str(tmp_path), "fit", "--camera", "c", "--normal", "x.mp4", "--scorer", "aedmae",
                  "--adapt-frames", "5"]) == 2
     assert "--scorer framepred" in capsys.readouterr().err

@@ -99,10 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normal", nargs="+", required=True, metavar="VIDEO", help="normal footage of this camera")
     p.add_argument("--encoder", default="motion", help="window encoder: motion (default, no weights) or vjepa2")
     p.add_argument("--encoder-model", metavar="ID_OR_DIR", help="weights for vjepa2: hub id or local folder")
-    p.add_argument("--scorer", default="knn", choices=["knn", "gaussian", "aedmae", "framepred"],
-                   help="what scores the footage: knn or gaussian over the encoder's windows (default knn), or a "
+    p.add_argument("--scorer", default="knn", choices=["knn", "gaussian", "aedmae", "framepred", "fgclip"],
+                   help="what scores the footage: knn or gaussian over the encoder's windows (default knn), a "
                    "frame scorer trained on this camera: aedmae (self-distilled masked autoencoder) or framepred "
-                   "(future-frame prediction)")
+                   "(future-frame prediction), or fgclip: zero-shot text queries to an FG-CLIP model "
+                   "(--scorer-set model=DIR, from vigil train fgclip)")
     p.add_argument("--steps", type=int, help="frame scorer: training steps (default 1500 for aedmae, plus half as many "
                    "for its student; 3000 for framepred)")
     p.add_argument("--scorer-set", action="append", default=[], metavar="KEY=VALUE",
@@ -221,6 +222,35 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_args(p)
     p.add_argument("--json", action="store_true", help="print alerts as JSON lines and the summary as JSON")
 
+    # vigil train ...
+    train = sub.add_parser("train", help="tune models on your footage: FG-CLIP (videos and regions)",
+                           description="Tune models on annotated footage.", formatter_class=_Formatter)
+    train.set_defaults(handler=lambda a: _need_subcommand(train))
+    train_sub = train.add_subparsers(title="models", metavar="MODEL")
+    p = _add(train_sub, "fgclip", _cmd_train_fgclip, "CLIP tuned on whole videos and on annotated regions",
+             "vigil train fgclip --annotations demo-out/fgclip.json --videos demo-out --model openai/clip-vit-base-patch16 "
+             "--steps 500 --out fgclip-plaza",
+             "Two-level contrastive training (FG-CLIP): symmetric InfoNCE between each batch's videos and "
+             "global captions, plus --lambda times the same between annotated regions (ROI-aligned on the "
+             "vision tower's patch grid) and their captions. Normal videos load only their timestamped "
+             "segment and count as one full-frame region. Checkpoints every --save-every steps under "
+             "--out/checkpoint (--resume continues), the tuned model in --out/model.")
+    p.add_argument("--annotations", required=True, metavar="FILE", help="FG-CLIP annotations (fgclip.json)")
+    p.add_argument("--videos", required=True, metavar="DIR", help="folder the annotations' video paths are relative to")
+    p.add_argument("--model", required=True, metavar="ID|DIR",
+                   help="CLIP to start from: a local folder or hub id; 'tiny-random' builds a small random CLIP over "
+                        "the annotations' words (checks the plumbing on a CPU; its results mean nothing)")
+    p.add_argument("--steps", type=int, default=200, help="optimizer steps (default 200)")
+    p.add_argument("--batch-size", type=int, default=4, help="videos per batch (default 4; at least 2)")
+    p.add_argument("--lambda", dest="region_weight", type=float, default=1.0, help="weight of the region loss (default 1)")
+    p.add_argument("--lr", type=float, default=1e-5, help="learning rate (default 1e-5, for a pretrained CLIP)")
+    p.add_argument("--frames", type=int, default=8, help="frames sampled per video (default 8)")
+    p.add_argument("--save-every", type=int, default=50, help="checkpoint every N steps (default 50)")
+    p.add_argument("--seed", type=int, default=0, help="batch order and initialisation seed (default 0)")
+    p.add_argument("--out", default="fgclip-out", metavar="DIR", help="checkpoints, losses and the model (default fgclip-out)")
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
+    p.add_argument("--json", action="store_true", help="print the losses as JSON")
+
     # vigil data ...
     data = sub.add_parser("data", help="build datasets: synthetic scenes, instruction data", description="Build datasets.",
                           formatter_class=_Formatter, epilog="example:\n  vigil data synth demo-out --seed 0")
@@ -260,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split in video paths (default: from the file name, else test)")
     p.add_argument("--camera", help="with --from-footage: the fitted camera whose profile and rules find the events")
     p.add_argument("--clip-seconds", type=float, default=4.0, help="with --from-footage: clip length (default 4)")
+    p.add_argument("--format", choices=["hivau", "fgclip"], default="hivau",
+                   help="with --from-footage: hivau (instruction data, default) or fgclip (fgclip.json for vigil train "
+                        "fgclip: global and region captions with the alerts' boxes)")
     _llm_args(p)
     p.add_argument("--json", action="store_true", help="print stats as JSON")
 
@@ -599,12 +632,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     settings, camera, data = _camera_and_data(args)
     if args.encoder not in encoder_names():
         raise ConfigError(f"--encoder {args.encoder}: unknown encoder; choose one of: {', '.join(encoder_names())}")
-    learned = args.scorer in ("aedmae", "framepred")
+    learned = args.scorer in ("aedmae", "framepred", "fgclip")
     scorer_settings = _scorer_settings(args) if learned else {}
     if not learned and (args.steps or args.scorer_set or args.meta_train or args.meta_init or args.adapt_frames
                         or args.resume):
         raise ConfigError("--steps, --scorer-set, --resume, --meta-train, --meta-init and --adapt-frames apply to "
-                          "--scorer aedmae or framepred")
+                          "--scorer aedmae, framepred or fgclip")
     if args.scorer != "framepred" and (args.meta_train or args.meta_init or args.adapt_frames):
         raise ConfigError("--meta-train, --meta-init and --adapt-frames apply to --scorer framepred")
     options = FitOptions(encoder=args.encoder, scorer="knn" if learned else args.scorer, engram=not args.no_engram,
@@ -810,6 +843,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             recorder.flush()
             csv_path = out if single else out / f"{Path(video).stem}.csv"
             rows = write_score_csv(csv_path, result.windows, result.frame_times, frames=result.frame_scores,
+                                   types=result.frame_types,
                                    per_video=args.per_video)
             store.record_video(ident.key, args.camera, fps=result.fps, n_frames=result.n_frames,
                                duration_s=result.duration_s or result.read_until_s, model_version=model_version,
@@ -963,6 +997,42 @@ def _bench_ask(args: argparse.Namespace) -> int:
         print(f"  whole command   {report['command_s']:8.2f} s (start-up, imports, set-up, one answer)")
         print(f"  set-up + answer {'within' if report['within_target'] else 'OVER'} the 5 s target; "
               f"found={report['found']}, {report['citations']} citation(s)")
+    return 0
+
+
+def _cmd_train_fgclip(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from perception.fgclip.data import load_annotations
+    from perception.fgclip.model import tiny_clip
+    from perception.fgclip.train import TrainConfig, train_fgclip
+
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, region_weight=args.region_weight, lr=args.lr,
+                         frames=args.frames, save_every=args.save_every, seed=args.seed)
+    if not Path(args.videos).is_dir():
+        raise ConfigError(f"--videos {args.videos}: not a folder")
+    model = args.model
+    if model == "tiny-random":
+        folder = Path(args.out) / "tiny-random"
+        if not (folder / "config.json").is_file():
+            entries = load_annotations(args.annotations)
+            tiny_clip(folder, [e.global_caption for e in entries] + [c for e in entries for c in e.region_captions],
+                      seed=args.seed)
+        model = str(folder)
+    with tqdm(total=config.steps, desc="fgclip", unit="step", file=sys.stderr, disable=None) as bar:
+        def progress(step: int, total: int, g: float, r: float) -> None:
+            bar.n = step
+            bar.set_postfix(global_loss=f"{g:.3f}", region_loss=f"{r:.3f}")
+
+        result = train_fgclip(args.annotations, args.videos, model, args.out, config, resume=args.resume,
+                              progress=progress)
+    summary = result.summary()
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"trained {result.steps} steps (resumed at {result.resumed_from}); model in {result.model_dir}")
+        print(f"  global loss  {summary['loss_global_first']} -> {summary['loss_global_last']}")
+        print(f"  region loss  {summary['loss_region_first']} -> {summary['loss_region_last']}")
     return 0
 
 
@@ -1418,9 +1488,13 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise DataError(f"{out} exists and is not a folder")
     extra: dict[str, Any] = {}
+    if args.format != "hivau" and not args.from_footage:
+        raise ConfigError("--format fgclip is for --from-footage (an annotation file is already in its format)")
     if args.from_footage:
         annotations_path = out / "annotations.json"
         videos, extra = _annotate_footage(args, out)
+        if args.format == "fgclip":
+            return _write_fgclip(args, out, videos, extra)
         dataset, split = args.dataset or "vigil", args.split or "test"
         out.mkdir(parents=True, exist_ok=True)
         tmp = annotations_path.with_suffix(".json.tmp")
@@ -1462,6 +1536,26 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_fgclip(args: argparse.Namespace, out: Path, videos: Any, extra: dict[str, Any]) -> int:
+    """``--format fgclip``: the footage's annotations as ``fgclip.json``, for review and ``vigil train fgclip``."""
+    from data_engine.footage import fgclip_entries
+
+    entries = fgclip_entries(videos, extra.pop("footage"), extra.pop("quiet"))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "fgclip.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(entries, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    summary = {"fgclip": str(path), "videos": len(entries), "normal": sum(not e["region_captions"] for e in entries),
+               "regions": sum(len(e["region_captions"]) for e in entries), **extra}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote {path}: {summary['videos']} video(s), {summary['regions']} region(s), {summary['normal']} normal "
+              f"(review it, then: vigil train fgclip --annotations {path} --videos . --model ID|DIR)")
+    return 0
+
+
 def _cut_media(items: list[Any], sources: Any, out: Path) -> dict[str, Any]:
     from tqdm import tqdm
 
@@ -1488,6 +1582,7 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
         FootageVideo,
         annotate,
         caption_from_facts,
+        quiet_stretch,
         vlm_captioner,
     )
     from perception.pipeline import open_camera_video
@@ -1524,6 +1619,7 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
         try:
             asker.agents.say_warnings()
             probe = AskContext(store, AskScope())
+            quiet: dict[str, tuple[float, float]] = {}
             for v in args.from_footage:
                 if not probe.indexed(v, args.camera):
                     asker.scan(v, args.camera)
@@ -1536,8 +1632,15 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
                 alerts = store.find_alerts(cameras=[args.camera], sources=[r["source"] for r in store.videos(args.camera)
                                                                           if _same_file(r["source"], v)])
                 events = [FootageEvent(a["start_s"], a["end_s"], a["event_type"], a["explanation"]["what"],
-                                       a["explanation"]["why"]) for a in alerts]
+                                       a["explanation"]["why"],
+                                       tuple(a["region"][k] for k in ("x1", "y1", "x2", "y2")) if a.get("region") else None)
+                          for a in alerts]
                 footage.append(FootageVideo(Path(v).stem, v, fps, max(1, n_frames), events))
+                if not events:  # a normal video's quietest stretch (FG-CLIP's normal segment)
+                    sources = [r["source"] for r in store.videos(args.camera) if _same_file(r["source"], v)]
+                    windows = [(w.ts_start, w.ts_end, w.anomaly_score) for src in sources
+                               for w in store.windows(args.camera, src)]
+                    quiet[Path(v).stem] = quiet_stretch(windows, footage[-1].duration_s)
             captioner = facts_caption
             if asker.agents.vision is not None:
                 def read(path: str, t0: float, t1: float) -> list[Any]:
@@ -1550,8 +1653,11 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
                                           progress=lambda _name: bar.update(1))
         finally:
             asker.close()
-    return videos, {"engine": {"camera": args.camera, "captions_by": {k: v for k, v in caption_counts.items() if v},
-                               "summaries_by": counts.summaries}}
+    extra = {"engine": {"camera": args.camera, "captions_by": {k: v for k, v in caption_counts.items() if v},
+                        "summaries_by": counts.summaries}}
+    if args.format == "fgclip":
+        extra.update(footage=footage, quiet=quiet)
+    return videos, extra
 
 
 def _same_file(a: str, b: str) -> bool:

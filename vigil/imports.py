@@ -14,6 +14,7 @@ _EXTRAS = {
     "llama_cpp": "llamacpp",
     "ultralytics": "detect",
     "rfdetr": "detect",
+    "accelerate": "train",
     "fastapi": "serve",
     "uvicorn": "serve",
     "paho.mqtt.client": "serve",

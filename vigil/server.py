@@ -521,15 +521,18 @@ def create_app(service: Service, api_key: str | None = None) -> Any:
             after = int(last_event_id.strip())
         cursor = after if after is not None else await asyncio.to_thread(service.store.last_alert_rowid)
 
+        def views_after(row: int) -> list[tuple[int, dict[str, Any]]]:
+            return [(rowid, service.alert_view(a)) for rowid, a in service.store.alerts_after(row)]
+
         async def events() -> Any:
             nonlocal cursor
             yield "retry: 2000\n\n"
             quiet = 0.0
             while not service.stopping.is_set() and not await request.is_disconnected():
-                rows = await asyncio.to_thread(service.store.alerts_after, cursor)
-                for rowid, alert in rows:
+                rows = await asyncio.to_thread(views_after, cursor)  # the store is not read on the event loop
+                for rowid, view in rows:
                     cursor = rowid
-                    yield f"id: {rowid}\nevent: alert\ndata: {json.dumps(service.alert_view(alert))}\n\n"
+                    yield f"id: {rowid}\nevent: alert\ndata: {json.dumps(view)}\n\n"
                 if rows:
                     quiet = 0.0
                 else:

@@ -56,6 +56,7 @@ def register_scorer(name: str) -> Callable[[type[FrameScorer]], type[FrameScorer
 
 
 def _load_builtins() -> None:
+    from perception.fgclip import scorer  # noqa: F401 - registration side effect
     from perception.learned import aedmae, framepred  # noqa: F401 - registration side effect
 
 
@@ -118,8 +119,12 @@ def model_shape(frame_shape: tuple[int, int], size: int) -> tuple[int, int]:
     return max(16, int(round(h * scale / 16)) * 16), max(16, int(round(w * scale / 16)) * 16)
 
 
-def to_model_frame(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A sampled frame (BGR or grey uint8) as the model's greyscale uint8 frame."""
+def to_model_frame(image: np.ndarray, shape: tuple[int, int], colour: bool = False) -> np.ndarray:
+    """A sampled frame (colour or grey uint8) as the model's uint8 frame of ``shape``: greyscale,
+    or with ``colour`` the frame's own three channels."""
+    if colour:
+        rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        return cv2.resize(rgb, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     return cv2.resize(grey, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
@@ -176,6 +181,8 @@ class FrameScorer(ABC):
     config_class: ClassVar[type[ScorerConfig]] = ScorerConfig
     #: frames of history a score needs (the first ``context`` frames of a source get none)
     context: ClassVar[int] = 0
+    #: the model reads colour frames (H, W, 3), not greyscale ones
+    colour: ClassVar[bool] = False
 
     def __init__(self, config: ScorerConfig, shape: tuple[int, int]) -> None:
         self.config = config
@@ -282,7 +289,12 @@ class FrameScorer(ABC):
         Raises:
             DataError: the weights file is missing or damaged.
         """
-        scorer = frame_scorer_class(settings["name"])
+        return frame_scorer_class(settings["name"]).load_saved(settings, weights)
+
+    @classmethod
+    def load_saved(cls, settings: dict[str, Any], weights: Path) -> FrameScorer:
+        """This scorer from its saved settings and weights (see :meth:`restore`)."""
+        scorer = cls
         torch = need_torch(scorer.name)
         obj = scorer(scorer.config_class.from_dict(settings["config"]), tuple(settings["shape"]))  # type: ignore[arg-type]
         obj.normal_scale = {k: (float(v[0]), float(v[1])) for k, v in settings.get("normal_scale", {}).items()}

@@ -38,12 +38,13 @@ from vigil.errors import DataError
 MAX_FRAMES_PER_VIDEO = 20000
 
 
-def model_frames(path: str, camera: CameraConfig, shape: tuple[int, int]) -> np.ndarray:
-    """A video's sampled frames as the scorer's (N, H, W) uint8 frames of ``shape`` (height, width)."""
+def model_frames(path: str, camera: CameraConfig, shape: tuple[int, int], colour: bool = False) -> np.ndarray:
+    """A video's sampled frames as the scorer's (N, H, W) uint8 frames of ``shape`` (height, width),
+    (N, H, W, 3) with ``colour``."""
     frames = []
     with open_camera_video(path, camera) as video:
         for f in video.frames():
-            frames.append(to_model_frame(f.image, shape))
+            frames.append(to_model_frame(f.image, shape, colour))
             if len(frames) >= MAX_FRAMES_PER_VIDEO:
                 break
     if not frames:
@@ -97,7 +98,7 @@ def fit_frame_scorer(
     """
     cls = frame_scorer_class(name)
     scorer: FrameScorer = cls.create(frame_shape(videos[0], camera), **(settings or {}))
-    frames = [model_frames(v, camera, scorer.shape) for v in videos]
+    frames = [model_frames(v, camera, scorer.shape, scorer.colour) for v in videos]
     train, held = split_held_out(frames)
     need = scorer.context + 2
     if sum(max(0, len(v) - scorer.context) for v in train) < 2 or sum(max(0, len(v) - need) for v in held) < 1:
