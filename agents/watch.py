@@ -388,7 +388,8 @@ class Watcher:
     # ------------------------------------------------------------------ helpers
     def _save_track_keyframes(self, source: str, content_id: str, tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Write each track's keyframe crop as a JPEG (replacing an earlier scan's) and return the
-        summaries with its path (``keyframe``) and time (``keyframe_s``) instead of the pixels."""
+        summaries with its path (``keyframe``), time (``keyframe_s``) and box (``keyframe_box``)
+        instead of the pixels."""
         folder = self.data.camera_dir(self.camera_id) / "tracks" / hashlib.sha1(
             f"{source}|{content_id}".encode()).hexdigest()[:16]
         shutil.rmtree(folder, ignore_errors=True)
@@ -402,6 +403,7 @@ class Watcher:
                 try:
                     path.write_bytes(thumb[1])
                     t["keyframe"], t["keyframe_s"] = str(path), round(float(thumb[0]), 3)
+                    t["keyframe_box"] = [round(float(v), 4) for v in thumb[2]]
                 except OSError as exc:
                     log.warning("could not write track keyframe %s (%s)", path, exc.strerror)
             out.append(t)

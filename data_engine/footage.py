@@ -278,13 +278,16 @@ def quiet_stretch(windows: Sequence[tuple[float, float, float]], duration: float
 
 
 def fgclip_entries(raw: dict[str, RawVideo], footage: Sequence[FootageVideo],
-                   quiet: dict[str, tuple[float, float]] | None = None, box_every_s: float = 1.0) -> list[dict[str, Any]]:
+                   quiet: dict[str, tuple[float, float]] | None = None,
+                   tracks: dict[str, list[dict[str, Any]]] | None = None, box_every_s: float = 1.0) -> list[dict[str, Any]]:
     """The annotations in the FG-CLIP format (:mod:`perception.fgclip`), one entry per video.
 
     The global caption is the video summary's description; each alert is a region captioned by
     its event summary's description, its box the alert's region on one source frame per
-    ``box_every_s`` seconds of its span; a video without alerts is normal and keeps only its
-    quiet stretch (``quiet``, default the whole video) as ``timestamps``.
+    ``box_every_s`` seconds of its span, and on the keyframes of tracked objects inside that
+    region during the span (``tracks``: the stored track summaries per video) the object's own
+    box; a video without alerts is normal and keeps only its quiet stretch (``quiet``, default
+    the whole video) as ``timestamps``.
     """
     out = []
     for v in footage:
@@ -299,9 +302,17 @@ def fgclip_entries(raw: dict[str, RawVideo], footage: Sequence[FootageVideo],
         captions, boxes, stamps = [], [], []
         for e, (t0, t1), split in zip(alerts, r.events, r.events_summary_split):
             box = list(e.region or (0.0, 0.0, 1.0, 1.0))
-            frames = sorted({min(v.n_frames - 1, int(round(t * v.fps))) for t in np.arange(t0, t1 + 1e-9, box_every_s)})
+            at = {min(v.n_frames - 1, int(round(t * v.fps))): [round(c, 4) for c in box]
+                  for t in np.arange(t0, t1 + 1e-9, box_every_s)}
+            for tr in (tracks or {}).get(v.name, []):
+                kb, ks = tr.get("keyframe_box"), tr.get("keyframe_s")
+                if kb is None or ks is None or not t0 <= float(ks) <= t1:
+                    continue
+                cx, cy = (kb[0] + kb[2]) / 2, (kb[1] + kb[3]) / 2
+                if box[0] - 0.05 <= cx <= box[2] + 0.05 and box[1] - 0.05 <= cy <= box[3] + 0.05:
+                    at[min(v.n_frames - 1, int(round(float(ks) * v.fps)))] = [round(float(c), 4) for c in kb]
             captions.append(split.description)
-            boxes.append([{"frame": f, "bbox": [round(c, 4) for c in box]} for f in frames])
+            boxes.append([{"frame": f, "bbox": at[f]} for f in sorted(at)])
             stamps.append([t0, t1])
         entry.update(region_captions=captions, box_infos=boxes, timestamps=stamps)
         out.append(entry)

@@ -105,8 +105,8 @@ class Track:
     track_id: int
     observations: deque[Observation] = field(default_factory=lambda: deque(maxlen=600))
     first_t: float = 0.0
-    #: detector class id -> (confidence, time, JPEG bytes of the crop) of its clearest detection as that class
-    thumbs: dict[int, tuple[float, float, bytes]] = field(default_factory=dict)
+    #: detector class id -> (confidence, time, JPEG bytes of the crop, box) of its clearest detection as that class
+    thumbs: dict[int, tuple[float, float, bytes, tuple[float, float, float, float]]] = field(default_factory=dict)
 
     def keep_thumb(self, image: np.ndarray, max_px: int = 160, pad: float = 0.2) -> None:
         """Keep a crop of RGB ``image`` around the last observation if it is the clearest
@@ -130,16 +130,17 @@ class Track:
                               interpolation=cv2.INTER_AREA)
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
         if ok:  # kept encoded: a few kilobytes per track, however long the source runs
-            self.thumbs[o.named] = (o.confidence, o.t, jpeg.tobytes())
+            self.thumbs[o.named] = (o.confidence, o.t, jpeg.tobytes(), tuple(float(v) for v in o.box))  # type: ignore[assignment]
 
-    def thumb(self, classes: Sequence[str]) -> tuple[float, bytes] | None:
-        """Time and JPEG crop of the clearest detection as what names the track (:meth:`label`)."""
+    def thumb(self, classes: Sequence[str]) -> tuple[float, bytes, tuple[float, float, float, float]] | None:
+        """Time, JPEG crop and box (normalised xyxy) of the clearest detection as what names the
+        track (:meth:`label`)."""
         label = self.label(classes)
         ids = [i for i in self.thumbs if 0 <= i < len(classes) and classes[i] == label] or list(self.thumbs)
         if not ids:
             return None
-        _conf, t, crop = self.thumbs[max(ids, key=lambda i: self.thumbs[i][0])]
-        return t, crop
+        _conf, t, crop, box = self.thumbs[max(ids, key=lambda i: self.thumbs[i][0])]
+        return t, crop, box
 
     @property
     def last(self) -> Observation:

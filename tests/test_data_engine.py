@@ -204,6 +204,7 @@ def test_from_footage_writes_fgclip_annotations_with_the_alerts_regions(footage:
     assert set(entries) == set(footage["picks"]) and json.loads(text)["videos"] == 3
     with Store(footage["data"] / "vigil.db") as store:
         alerts = {Path(a["source"]).stem: a for a in store.find_alerts(cameras=["plaza"])}
+        tracked = {tuple(t["keyframe_box"]) for t in store.find_tracks(cameras=["plaza"]) if t.get("keyframe_box")}
     for name, e in entries.items():
         truth = footage["truth"][name]
         if not truth.events:
@@ -214,10 +215,29 @@ def test_from_footage_writes_fgclip_annotations_with_the_alerts_regions(footage:
         a = alerts[name]
         assert e.region_captions and e.region_captions[0][0].isupper()
         boxes = e.box_infos[0]
-        assert boxes and all(b.bbox == pytest.approx(tuple(a["region"][k] for k in ("x1", "y1", "x2", "y2")), abs=1e-3)
-                             for b in boxes)
+        region = tuple(a["region"][k] for k in ("x1", "y1", "x2", "y2"))
+        # the alert's box, or a tracked object's own box on its keyframe
+        assert boxes and all(b.bbox == pytest.approx(region, abs=1e-3) or b.bbox in tracked for b in boxes)
         fps = truth.fps
         assert a["start_s"] - 1 <= boxes[0].frame / fps and boxes[-1].frame / fps <= a["end_s"] + 1
+    # a tracked object inside the alert's box gets its own box on its keyframe; one elsewhere does not
+    from data_engine.footage import FootageEvent, FootageVideo, fgclip_entries
+
+    raw = load_annotations(footage["out"] / "annotations.json")
+    name = next(n for n in footage["picks"] if "falling" in n)
+    a = alerts[name]
+    region = tuple(a["region"][k] for k in ("x1", "y1", "x2", "y2"))
+    cx, cy = (region[0] + region[2]) / 2, (region[1] + region[3]) / 2
+    mid = (a["start_s"] + a["end_s"]) / 2
+    inside = {"keyframe_s": mid, "keyframe_box": [cx - 0.02, cy - 0.05, cx + 0.02, cy + 0.05]}
+    outside = {"keyframe_s": mid + 0.5, "keyframe_box": [0.9, 0.9, 0.95, 0.99]}
+    fps = footage["truth"][name].fps
+    video = FootageVideo(name, "x.mp4", fps, footage["truth"][name].n_frames,
+                         [FootageEvent(a["start_s"], a["end_s"], a["event_type"], region=region)])
+    (entry,) = fgclip_entries({name: raw[name]}, [video], tracks={name: [inside, outside]})
+    placed = {b["frame"]: b["bbox"] for b in entry["box_infos"][0]}
+    assert placed[int(round(mid * fps))] == pytest.approx(inside["keyframe_box"], abs=1e-3)
+    assert [0.9, 0.9, 0.95, 0.99] not in placed.values()
     sample = FGClipDataset(list(entries.values()), ".", frames=4, size=32, cache=False)[0]
     assert sample.frames.shape == (4, 32, 32, 3)
     assert _run(["data", "build", "--annotations", str(out / "fgclip.json"), "--out", str(tmp_path / "x"),

@@ -1540,7 +1540,7 @@ def _write_fgclip(args: argparse.Namespace, out: Path, videos: Any, extra: dict[
     """``--format fgclip``: the footage's annotations as ``fgclip.json``, for review and ``vigil train fgclip``."""
     from data_engine.footage import fgclip_entries
 
-    entries = fgclip_entries(videos, extra.pop("footage"), extra.pop("quiet"))
+    entries = fgclip_entries(videos, extra.pop("footage"), extra.pop("quiet"), extra.pop("tracks"))
     out.mkdir(parents=True, exist_ok=True)
     path = out / "fgclip.json"
     tmp = path.with_suffix(".json.tmp")
@@ -1620,6 +1620,7 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
             asker.agents.say_warnings()
             probe = AskContext(store, AskScope())
             quiet: dict[str, tuple[float, float]] = {}
+            tracks: dict[str, list[dict[str, Any]]] = {}
             for v in args.from_footage:
                 if not probe.indexed(v, args.camera):
                     asker.scan(v, args.camera)
@@ -1636,8 +1637,9 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
                                        tuple(a["region"][k] for k in ("x1", "y1", "x2", "y2")) if a.get("region") else None)
                           for a in alerts]
                 footage.append(FootageVideo(Path(v).stem, v, fps, max(1, n_frames), events))
+                sources = [r["source"] for r in store.videos(args.camera) if _same_file(r["source"], v)]
+                tracks[Path(v).stem] = store.find_tracks(cameras=[args.camera], sources=sources) if sources else []
                 if not events:  # a normal video's quietest stretch (FG-CLIP's normal segment)
-                    sources = [r["source"] for r in store.videos(args.camera) if _same_file(r["source"], v)]
                     windows = [(w.ts_start, w.ts_end, w.anomaly_score) for src in sources
                                for w in store.windows(args.camera, src)]
                     quiet[Path(v).stem] = quiet_stretch(windows, footage[-1].duration_s)
@@ -1656,7 +1658,7 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
     extra = {"engine": {"camera": args.camera, "captions_by": {k: v for k, v in caption_counts.items() if v},
                         "summaries_by": counts.summaries}}
     if args.format == "fgclip":
-        extra.update(footage=footage, quiet=quiet)
+        extra.update(footage=footage, quiet=quiet, tracks=tracks)
     return videos, extra
 
 
