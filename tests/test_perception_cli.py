@@ -66,6 +66,27 @@ def test_rescoring_neither_loses_nor_duplicates(synth_small: Path, fitted_camera
     assert counts() == before and before[1] >= 1
 
 
+def test_a_scored_video_is_not_taken_for_one_watched_for_questions(synth_small: Path, fitted_camera: tuple[Path, Path],
+                                                                    tmp_path: Path) -> None:
+    import shutil
+
+    from agents.ask import AskContext, AskScope
+    from vigil.store import Store
+
+    data = tmp_path / "data"
+    shutil.copytree(fitted_camera[0] / "plaza" / "profile", data / "plaza" / "profile")
+    video = str(next((synth_small / "test").glob("*_falling.mp4")))
+    score = ["--data-dir", str(data), "score", video, "--camera", "plaza", "--out", str(tmp_path / "x.csv")]
+
+    def indexed() -> bool:
+        with Store(data / "vigil.db") as store:
+            return AskContext(store, AskScope()).indexed(video, "plaza")
+
+    assert main(score) == 0 and not indexed()  # no event judged yet: a question would watch it first
+    assert main(["--data-dir", str(data), "watch", video, "--camera", "plaza"]) == 0 and indexed()
+    assert main(score) == 0 and indexed()  # scoring it again does not undo the watch
+
+
 def test_ats_beats_uniform_on_focus_and_top_k_on_context(synth_small: Path, fitted_camera: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     _data, scores = fitted_camera
     assert main(["eval", "sampler", "--gt", str(synth_small / "gt.json"), "--scores", str(scores), "--json"]) == 0

@@ -845,9 +845,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
             rows = write_score_csv(csv_path, result.windows, result.frame_times, frames=result.frame_scores,
                                    types=result.frame_types,
                                    per_video=args.per_video)
+            # scoring judges no event and follows no object for questions: a video only scored is
+            # not indexed (vigil ask watches it first), unless a watch of this content already was
+            prior = next((r for r in store.videos(args.camera)
+                          if r["source"] == ident.key and r["content_id"] == ident.content_id), None)
             store.record_video(ident.key, args.camera, fps=result.fps, n_frames=result.n_frames,
                                duration_s=result.duration_s or result.read_until_s, model_version=model_version,
-                               scanned_until=result.read_until_s, complete=ident.kind in ("file", "folder"),
+                               scanned_until=result.read_until_s, complete=bool(prior and prior["complete"]),
                                content_id=ident.content_id)
             results.append({
                 "video": str(video),
