@@ -239,6 +239,10 @@ def test_a_background_watch_raises_the_alert_and_can_be_stopped(synth_small: Pat
         assert client.get("/api/cameras").json()[0]["state"] == "watching"
         time.sleep(1.0)
         halted = client.delete(f"/api/sources/{stopped['id']}").json()
+        deadline = time.monotonic() + 60  # on a loaded machine the stop may outlast the DELETE's wait
+        while halted["status"] in ("starting", "watching") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            halted = client.get(f"/api/sources/{stopped['id']}").json()
         assert halted["status"] == "stopped" and halted["video_s"] < truth[normal].duration_s
         deadline = time.monotonic() + 120
         while client.get(f"/api/sources/{job['id']}").json()["status"] in ("starting", "watching"):
