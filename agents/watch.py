@@ -523,18 +523,19 @@ class Watcher:
             with open_camera_video(source, self.camera.model_copy(update={"frame_width": width}), fps=1000.0) as video:
                 fps = video.info.fps or self.camera.fps
                 frames = list(video.frames(t0, t1))
-            write_clip(path, frames, fps)
         except (VideoError, OSError) as exc:
             log.warning("could not write clip %s: %s", path, exc)
             return
-        if frames:
-            self.store.add_clip(ClipRecord(event_id, frames[0].t, frames[-1].t, str(path)))
+        self._save_clip(event_id, frames, path, fps)
 
     def _write_clip_from(self, event_id: str, frames: list[Frame], path: Path) -> None:
-        if not frames:
-            return
+        if frames:
+            self._save_clip(event_id, frames, path, self.camera.fps)
+
+    def _save_clip(self, event_id: str, frames: list[Frame], path: Path, fps: float) -> None:
+        """Write the clip and record it in the store with the video time it starts at."""
         try:
-            write_clip(path, frames, self.camera.fps)
+            write_clip(path, frames, fps)
         except (VideoError, OSError) as exc:
             log.warning("could not write clip %s: %s", path, exc)
             return

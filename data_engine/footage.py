@@ -271,8 +271,10 @@ def quiet_stretch(windows: Sequence[tuple[float, float, float]], duration: float
     starts = np.arange(0.0, duration - length_s + 1e-9, 1.0)
     mids = np.array([(a + b) / 2 for a, b, _ in windows])
     scores = np.array([v for _, _, v in windows])
-    means = [scores[(mids >= t) & (mids <= t + length_s)].mean() if ((mids >= t) & (mids <= t + length_s)).any() else np.inf
-             for t in starts]
+    means = []
+    for t in starts:
+        inside = (mids >= t) & (mids <= t + length_s)
+        means.append(scores[inside].mean() if inside.any() else np.inf)
     t0 = float(starts[int(np.argmin(means))])
     return round(t0, 2), round(t0 + length_s, 2)
 

@@ -2,7 +2,8 @@
 
 ``motion`` is the default path (motion encoder, kNN cell scores fused with the object path); the
 learned frame scorers (``aedmae``, ``framepred``) are trained on the same normal footage and give
-the score in its place (``fgclip``, zero-shot, only calibrates on it: ``--set fgclip.model=DIR``). For every scorer the table has micro and macro AUC with the camera's own
+the score in its place (``fgclip``, zero-shot, only calibrates on it: ``--set fgclip.model=DIR``).
+For every scorer the table has micro and macro AUC with the camera's own
 calibration (what alerts use) and with each video min-max normalised (the offline protocol of the
 published frame-level figures), the full pipeline's frames per second, the scorer's own frames
 per second, and the pipeline rate relative to the default's, all measured in one run.

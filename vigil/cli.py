@@ -1634,14 +1634,15 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
                     info = info_src.info
                 fps = info.fps or cam.fps
                 n_frames = info.n_frames or int(round((info.duration_s or 0) * fps))
-                alerts = store.find_alerts(cameras=[args.camera], sources=[r["source"] for r in store.videos(args.camera)
-                                                                          if _same_file(r["source"], v)])
+                sources = [r["source"] for r in store.videos(args.camera) if _same_file(r["source"], v)]
+                alerts = store.find_alerts(cameras=[args.camera], sources=sources)
                 events = [FootageEvent(a["start_s"], a["end_s"], a["event_type"], a["explanation"]["what"],
                                        a["explanation"]["why"],
                                        tuple(a["region"][k] for k in ("x1", "y1", "x2", "y2")) if a.get("region") else None)
                           for a in alerts]
                 footage.append(FootageVideo(Path(v).stem, v, fps, max(1, n_frames), events))
-                sources = [r["source"] for r in store.videos(args.camera) if _same_file(r["source"], v)]
+                if args.format != "fgclip":
+                    continue
                 tracks[Path(v).stem] = store.find_tracks(cameras=[args.camera], sources=sources) if sources else []
                 if not events:  # a normal video's quietest stretch (FG-CLIP's normal segment)
                     windows = [(w.ts_start, w.ts_end, w.anomaly_score) for src in sources

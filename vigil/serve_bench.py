@@ -16,7 +16,6 @@ that failed (a "database is locked" would show here).
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections import defaultdict
@@ -24,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 CAMERA = "plaza"
 
@@ -66,14 +67,12 @@ class ServeBenchReport:
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
+    """Latency percentiles (the nearest measured value), maximum and mean, in milliseconds."""
     if not values:
         return {}
-    v = sorted(values)
-
-    def q(p: float) -> float:
-        return round(v[min(len(v) - 1, int(round(p * (len(v) - 1))))], 1)
-
-    return {"p50": q(0.5), "p95": q(0.95), "p99": q(0.99), "max": round(v[-1], 1), "mean": round(statistics.fmean(v), 1)}
+    p50, p95, p99 = np.quantile(values, [0.5, 0.95, 0.99], method="nearest")
+    return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1),
+            "max": round(max(values), 1), "mean": round(float(np.mean(values)), 1)}
 
 
 def prepare(out: Path, seed: int = 0, models_dir: Path | None = None, say: Any = print) -> tuple[Path, list[str]]:

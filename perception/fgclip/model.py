@@ -171,19 +171,16 @@ def tiny_clip(folder: str | Path, texts: list[str], image_size: int = 64, seed: 
     import torch
 
     transformers = require("transformers", "FG-CLIP training", extra="train")
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
     words = sorted({w for t in texts for w in re.findall(r"[a-z0-9]+|[^\sa-z0-9]", t.lower())})
     vocab = {"[PAD]": 0, "[UNK]": 1, **{w: i + 2 for i, w in enumerate(words)}}
     eos = len(vocab)
     vocab["[EOS]"] = eos
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = None
+    tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
     tok.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", eos)])
-    from tokenizers import normalizers
-
-    tok.normalizer = normalizers.Lowercase()
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
                                                 eos_token="[EOS]", model_max_length=77)
     torch.manual_seed(seed)

@@ -294,9 +294,8 @@ class FrameScorer(ABC):
     @classmethod
     def load_saved(cls, settings: dict[str, Any], weights: Path) -> FrameScorer:
         """This scorer from its saved settings and weights (see :meth:`restore`)."""
-        scorer = cls
-        torch = need_torch(scorer.name)
-        obj = scorer(scorer.config_class.from_dict(settings["config"]), tuple(settings["shape"]))  # type: ignore[arg-type]
+        torch = need_torch(cls.name)
+        obj = cls(cls.config_class.from_dict(settings["config"]), tuple(settings["shape"]))  # type: ignore[arg-type]
         obj.normal_scale = {k: (float(v[0]), float(v[1])) for k, v in settings.get("normal_scale", {}).items()}
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
