@@ -18,6 +18,9 @@ from vigil.errors import DataError
 from vigil.imports import require
 
 METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
+#: Holmes-VAU's table: per level, BLEU (its figure is the sum of BLEU-1..4), CIDEr, METEOR, ROUGE-L
+PAPER_LEVELS = ("clip", "event", "video")
+PAPER_COLUMNS = ("BLEU-4", "BLEU-sum", "CIDEr", "METEOR", "ROUGE-L")
 MIN_CIDER_ITEMS = 10  # fewer references than this and CIDEr's IDF says little
 
 
@@ -141,13 +144,36 @@ def evaluate_captions(gt_rows: list[dict[str, Any]], pred_rows: list[dict[str, A
         warnings.append(f"{len(m.mismatched)} id(s) name another video, level or task than the ground truth "
                         f"(first: {m.mismatched[:5]}); not scored")
     return {"scored": len(m.pairs), "missing": len(m.missing), "extra": len(m.extra), "mismatched": len(m.mismatched),
-            "groups": results, "warnings": warnings}
+            "paper_table": paper_table(results), "groups": results, "warnings": warnings}
+
+
+def paper_table(groups: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per level, the columns of Holmes-VAU's table.
+
+    Its "BLEU" is the sum of BLEU-1..4 (so it can exceed 1), which is why a plain BLEU-4 does not
+    reproduce its figures; both are given.
+    """
+    out = {}
+    for level in PAPER_LEVELS:
+        g = groups.get(f"level:{level}")
+        if g:
+            out[level] = {"n": g["n"], "BLEU-4": g["BLEU-4"],
+                          "BLEU-sum": sum(g[f"BLEU-{k}"] for k in range(1, 5)),
+                          "CIDEr": g["CIDEr"], "METEOR": g["METEOR"], "ROUGE-L": g["ROUGE-L"]}
+    return out
 
 
 def format_caption_report(report: dict[str, Any]) -> str:
     """The report as a table."""
     head = f"{'group':<22}{'n':>6}" + "".join(f"{m:>9}" for m in METRICS)
-    lines = [f"scored {report['scored']} item(s)", "", head]
+    lines = [f"scored {report['scored']} item(s)", ""]
+    if report.get("paper_table"):
+        lines += ["per level, as Holmes-VAU reports (BLEU-sum = BLEU-1 + ... + BLEU-4, its 'BLEU'):",
+                  f"{'level':<22}{'n':>6}" + "".join(f"{c:>10}" for c in PAPER_COLUMNS)]
+        for level, r in report["paper_table"].items():
+            lines.append(f"{level:<22}{r['n']:>6}" + "".join(f"{r[c]:>10.4f}" for c in PAPER_COLUMNS))
+        lines.append("")
+    lines.append(head)
     for name, r in report["groups"].items():
         lines.append(f"{name:<22}{r['n']:>6}" + "".join(f"{r[m]:>9.4f}" for m in METRICS))
     if report["warnings"]:

@@ -6,9 +6,11 @@ and sent with the item's prompt to an OpenAI-compatible VLM. Each prediction is 
 the output file as soon as it arrives, in the instruction schema with the model's text under
 ``anwser``, so an interrupted run resumes where it stopped.
 
-ATS needs a per-frame score. Without a fitted camera for arbitrary dataset videos, the score
-is how much the picture changes between sampled frames (mean absolute difference of grey
-levels), which peaks when something moves or the scene cuts.
+ATS needs a per-frame score: the item file's own ``vigil score`` CSV (``<scores>/<stem>.csv``)
+when ``scores_dir`` is given and has one, otherwise how much the picture changes between
+sampled frames (mean absolute difference of grey levels), which peaks when something moves or
+the scene cuts. Frames are picked by :func:`perception.sampler.sample_video_frames`, the same
+function ``vigil train vlm`` uses, so a model tuned there is asked about the same kind of frames.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
-from perception.sampler import get_sampler
-from perception.video import open_video
+from perception.recording import stored_scores
+from perception.sampler import sample_video_frames
+from perception.video import find_video
 from prompts import load_prompt
 from vigil.errors import DataError, VideoError
 from vigil.llm import LLMError, VisionClient
@@ -48,40 +50,6 @@ class PredictReport:
                 "unreadable": len(self.unreadable), "first_missing": self.missing_videos[:5]}
 
 
-def resolve_video(videos_dir: Path, rel: str) -> Path | None:
-    """An item's video: ``videos_dir/<rel>``, or a file of the same name anywhere below it."""
-    p = videos_dir / rel
-    if p.is_file():
-        return p
-    hits = sorted(videos_dir.rglob(Path(rel).name))
-    return hits[0] if hits else None
-
-
-def change_scores(frames: list[np.ndarray]) -> np.ndarray:
-    """Per frame, how much the picture changed since the previous one (0..1)."""
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in frames]
-    diffs = np.array([0.0] + [float(np.mean(np.abs(b - a))) for a, b in zip(grey[:-1], grey[1:])])
-    if diffs.size > 1:
-        diffs[0] = diffs[1]
-    top = float(diffs.max()) if diffs.size else 0.0
-    return diffs / top if top > 0 else np.ones_like(diffs)
-
-
-def sample_frames(path: Path, n: int, sampler: SamplerName = "ats", width: int = 448, max_frames: int = 256) -> list[np.ndarray]:
-    """``n`` RGB frames of a video file picked by ``sampler``."""
-    with open_video(path, fps=1.0, width=16) as probe:
-        duration = probe.info.duration_s or 0.0
-    fps = 4.0 if duration <= 0 else float(np.clip(max_frames / duration, 0.25, 4.0))
-    with open_video(path, fps=fps, width=width) as video:
-        frames = [f.image for f in video.frames()]
-    if not frames:
-        raise VideoError(f"{path}: no frames decoded")
-    if len(frames) <= n:
-        return frames
-    idx = get_sampler(sampler, dedupe=True)(change_scores(frames) if sampler == "ats" else np.ones(len(frames)), n)
-    return [frames[i] for i in sorted(set(int(i) for i in idx))]
-
-
 def predict(
     rows: list[dict[str, Any]],
     videos_dir: str | Path,
@@ -90,6 +58,7 @@ def predict(
     *,
     sampler: SamplerName = "ats",
     n_frames: int = 8,
+    scores_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> PredictReport:
     """Ask the VLM every item not yet in ``out_path`` and append its answers (see the module docstring)."""
@@ -105,7 +74,7 @@ def predict(
                 continue  # a torn last line from an interrupted run is answered again
     report = PredictReport(resumed=sum(1 for r in rows if r["id"] in done))
     todo = [r for r in rows if r["id"] not in done]
-    paths = {r["video"]: resolve_video(videos_dir, r["video"]) for r in todo}
+    paths = {r["video"]: find_video(videos_dir, r["video"]) for r in todo}
     report.missing_videos = sorted(v for v, p in paths.items() if p is None)
     if todo and len(report.missing_videos) == len(paths):
         raise DataError(f"none of the {len(paths)} item video(s) is under {videos_dir} "
@@ -124,7 +93,8 @@ def predict(
             if key not in frames_cache:
                 frames_cache.clear()  # items of one video come together; keep one video's frames
                 try:
-                    frames_cache[key] = sample_frames(path, n_frames, sampler)
+                    frames_cache[key] = sample_video_frames(path, n_frames, sampler,
+                                                            scores=stored_scores(scores_dir, path))
                 except VideoError as exc:
                     log.warning("%s", exc)
                     report.unreadable.append(row["video"])
@@ -147,3 +117,4 @@ def predict(
             if progress:
                 progress(1)
     return report
+

@@ -1,14 +1,16 @@
-"""Writing what the scanner sees into the store, and score files for evaluation."""
+"""Writing what the scanner sees into the store, and score files for evaluation (and reading them back)."""
 
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from perception.events import CandidateEvent, ScoredWindow, frame_scores
+from vigil.errors import DataError
 from vigil.store import EventRecord, Store, WindowRecord
 
 
@@ -103,3 +105,41 @@ def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np
                 writer.writerow([i, f"{t:.4f}", f"{s:.5f}"])
     tmp.replace(path)
     return len(times)
+
+
+def read_score_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """A ``vigil score`` CSV read back as (time_s, score) arrays in time order.
+
+    Raises:
+        DataError: the file cannot be read, lacks the ``time_s``/``score`` columns, or holds
+            something that is not a finite number.
+    """
+    path = Path(path)
+    times, scores = [], []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"time_s", "score"} - set(reader.fieldnames or [])
+            if missing:
+                raise DataError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected frame,time_s,score")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    t, s = float(row["time_s"]), float(row["score"])
+                except (TypeError, ValueError):
+                    raise DataError(f"{path}:{line}: time_s and score must be numbers, got {row}") from None
+                if not (math.isfinite(t) and math.isfinite(s)):
+                    raise DataError(f"{path}:{line}: time_s and score must be finite, got {row}")
+                times.append(t)
+                scores.append(s)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    order = np.argsort(times, kind="stable")
+    return np.asarray(times, dtype=np.float64)[order], np.asarray(scores, dtype=np.float64)[order]
+
+
+def stored_scores(scores_dir: str | Path | None, video: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``<scores_dir>/<video's stem>.csv`` (as ``vigil score --out DIR`` names it), or None when absent."""
+    if scores_dir is None:
+        return None
+    csv_path = Path(scores_dir) / f"{Path(video).stem}.csv"
+    return read_score_csv(csv_path) if csv_path.is_file() else None

@@ -9,14 +9,22 @@ integer indices (also when it falls back to uniform), is deterministic, handles 
 number of frames and all-zero scores, and can drop duplicate indices.
 
 ``uniform`` and ``topk`` are the baselines the paper compares against.
+
+:func:`sample_video_frames` picks a video file's frames for a VLM the same way wherever it is
+needed (``vigil eval predict`` asks a served model, ``vigil train vlm`` tunes one), so a tuned
+model sees at inference the kind of frames it was trained on.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import cv2
 import numpy as np
+
+from vigil.errors import VideoError
 
 
 def uniform_sample(num_frames: int, n: int) -> np.ndarray:
@@ -87,3 +95,53 @@ def get_sampler(name: str, tau: float = 0.1, dedupe: bool = False) -> Callable[[
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLERS)}")
     return SAMPLERS[name]
+
+
+def change_scores(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """Per frame, how much the picture changed since the previous one (0..1).
+
+    ATS needs a per-frame score; for a video no camera has scored, this is it: the mean absolute
+    grey-level difference, which peaks when something moves or the scene cuts.
+    """
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in frames]
+    diffs = np.array([0.0] + [float(np.mean(np.abs(b - a))) for a, b in zip(grey[:-1], grey[1:])])
+    if diffs.size > 1:
+        diffs[0] = diffs[1]
+    top = float(diffs.max()) if diffs.size else 0.0
+    return diffs / top if top > 0 else np.ones_like(diffs)
+
+
+def sample_video_frames(path: str | Path, n: int, sampler: str = "ats", *,
+                        scores: tuple[np.ndarray, np.ndarray] | None = None,
+                        width: int = 448, max_frames: int = 256) -> list[np.ndarray]:
+    """``n`` RGB frames of a video file, in time order, picked by ``sampler``.
+
+    The file is decoded at up to 4 frames per second (fewer for long files, at most
+    ``max_frames`` in all) at ``width`` pixels; ATS then weighs the decoded frames by
+    ``scores`` (``(times_s, values)``, e.g. a ``vigil score`` CSV, interpolated at each frame's
+    time) or, without them, by :func:`change_scores`. Short files give all their frames.
+
+    Raises:
+        VideoError: the file cannot be read or has no frames.
+    """
+    from perception.video import open_video
+
+    with open_video(path, fps=1.0, width=16) as probe:
+        duration = probe.info.duration_s or 0.0
+    fps = 4.0 if duration <= 0 else float(np.clip(max_frames / duration, 0.25, 4.0))
+    with open_video(path, fps=fps, width=width) as video:
+        decoded = list(video.frames())
+    if not decoded:
+        raise VideoError(f"{path}: no frames decoded")
+    frames = [f.image for f in decoded]
+    if len(frames) <= n:
+        return frames
+    if sampler == "ats":
+        if scores is not None and len(scores[0]):
+            weights = np.interp([f.t for f in decoded], scores[0], scores[1])
+        else:
+            weights = change_scores(frames)
+    else:
+        weights = np.ones(len(frames))
+    idx = get_sampler(sampler, dedupe=True)(weights, n)
+    return [frames[i] for i in sorted(set(int(i) for i in idx))]

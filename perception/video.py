@@ -587,6 +587,16 @@ def open_video(
     return source_
 
 
+def find_video(root: str | Path, rel: str) -> Path | None:
+    """A dataset item's video: ``root/<rel>``, or a file of the same name anywhere below ``root``."""
+    root = Path(root)
+    p = root / rel
+    if p.is_file():
+        return p
+    hits = sorted(root.rglob(Path(rel).name))
+    return hits[0] if hits else None
+
+
 def _container_size(path: Path) -> tuple[int, int] | None:
     """Frame width and height from the container's metadata (no decoding): (0, 0) if they are
     not recorded or PyAV is missing, ``None`` if FFmpeg cannot parse the file at all."""

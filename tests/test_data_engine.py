@@ -323,6 +323,11 @@ def test_eval_captions_agrees_with_pycocoevalcap(hivau: Path, tmp_path: Path, ca
         direct = _direct(members, preds)
         for metric, value in direct.items():
             assert report["groups"][group][metric] == pytest.approx(value, abs=1e-6), (group, metric)
+        if group.startswith("level:"):  # the paper's layout: its BLEU is the sum of BLEU-1..4
+            row = report["paper_table"][group.split(":")[1]]
+            assert row["BLEU-sum"] == pytest.approx(sum(direct[f"BLEU-{k}"] for k in range(1, 5)), abs=1e-6)
+            assert row["BLEU-4"] == pytest.approx(direct["BLEU-4"], abs=1e-6)
+            assert row["CIDEr"] == pytest.approx(direct["CIDEr"], abs=1e-6)
     err = capsys.readouterr().err
     assert "have no prediction" in err and "not in the ground truth" in err
     assert any("CIDEr" in w for w in report["warnings"]) == any(g["n"] < 10 for g in report["groups"].values())

@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print alerts as JSON lines and the summary as JSON")
 
     # vigil train ...
-    train = sub.add_parser("train", help="tune models on your footage: FG-CLIP (videos and regions)",
+    train = sub.add_parser("train", help="tune models: FG-CLIP (videos and regions), the VLM (LoRA on instructions)",
                            description="Tune models on annotated footage.", formatter_class=_Formatter)
     train.set_defaults(handler=lambda a: _need_subcommand(train))
     train_sub = train.add_subparsers(title="models", metavar="MODEL")
@@ -250,6 +250,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="fgclip-out", metavar="DIR", help="checkpoints, losses and the model (default fgclip-out)")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p.add_argument("--json", action="store_true", help="print the losses as JSON")
+
+    p = _add(train_sub, "vlm", _cmd_train_vlm, "LoRA on a vision-language model with HIVAU-style instructions; merge for vLLM",
+             "vigil train vlm --instructions hivau-ucf-train/instructions_train.jsonl --videos hivau-ucf-train "
+             "--model Qwen/Qwen2-VL-2B-Instruct --out vlm-ucf --bf16 --gradient-checkpointing\n"
+             "  vigil train vlm --merge --adapter vlm-ucf/adapter --out vlm-ucf-merged",
+             "Reads instruction files of either format (test rows with prompt/anwser; train conversations: "
+             "<video> then judgement -> description -> analysis), samples --frames frames of each clip, "
+             "event or video file (ATS over the file's vigil score CSV in --scores when there is one, uniform "
+             "otherwise; --sampler ats without scores weighs by picture change, as vigil eval predict does), "
+             "lays each conversation out as vigil eval predict asks a served model (its system prompt, the "
+             "question, the frames as images) with the model's own chat template and processor, and trains "
+             "LoRA adapters on the language model (vision tower frozen unless --vision-lora) with the loss on "
+             "the answers' tokens only. Checkpoints every --save-every steps under --out/checkpoint (--resume "
+             "continues), the adapter in --out/adapter. --dry-run loads no weights: it counts examples by "
+             "level and task, those without media, and encodes the first batch. --merge folds an adapter "
+             "into its base and saves a folder 'vllm serve' loads.")
+    p.add_argument("--instructions", nargs="+", metavar="FILE", help="instruction files (JSONL, either format)")
+    p.add_argument("--videos", metavar="DIR", help="dataset root the instructions' media paths are under")
+    p.add_argument("--model", metavar="ID|DIR",
+                   help="base model: a local folder or hub id (Qwen2-VL / Qwen2.5-VL; others through their "
+                        "transformers processor, --trust-remote-code for models that need it); 'tiny-random' builds "
+                        "a tiny random Qwen2-VL over the instructions' words (checks the plumbing; means nothing). "
+                        "With --merge: the base (default: the one the adapter names)")
+    p.add_argument("--out", metavar="DIR", help="checkpoints, losses and the adapter (with --merge: the merged model)")
+    p.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default 16)")
+    p.add_argument("--lora-alpha", type=int, default=32, help="LoRA alpha (default 32)")
+    p.add_argument("--lora-dropout", type=float, default=0.05, help="LoRA dropout (default 0.05)")
+    p.add_argument("--lora-targets", metavar="NAMES",
+                   help="linear layers to adapt, by name, comma-separated (default: the language model's attention "
+                        "and MLP projections q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)")
+    p.add_argument("--vision-lora", action="store_true", help="also adapt the vision tower's layers of those names")
+    p.add_argument("--frames", type=int, default=8, help="frames per example (default 8; 16 as Holmes-VAU)")
+    p.add_argument("--sampler", choices=["auto", "ats", "uniform"], default="auto",
+                   help="frame sampler: auto = ATS where --scores has the file's scores, uniform elsewhere (default)")
+    p.add_argument("--scores", metavar="DIR", help="vigil score CSVs named by the media files' stems, for ATS")
+    p.add_argument("--frame-width", type=int, default=448, help="frame width before the processor (default 448, as eval predict)")
+    p.add_argument("--epochs", type=float, default=1.0, help="passes over the examples (default 1)")
+    p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (overrides --epochs)")
+    p.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
+    p.add_argument("--batch-size", type=int, default=1, help="examples per micro-batch (default 1)")
+    p.add_argument("--grad-accum", type=int, default=8, help="micro-batches per optimizer step (default 8)")
+    p.add_argument("--max-tokens", type=int, default=4096, help="examples longer than this are skipped (default 4096)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 weights and autocast (GPUs that have it)")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations: less memory, ~30%% slower")
+    p.add_argument("--save-every", type=int, default=100, help="checkpoint every N optimizer steps (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="example order and initialisation seed (default 0)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code from its folder or hub repo")
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="read everything, encode the first batch, train nothing")
+    p.add_argument("--merge", action="store_true", help="merge --adapter into its base model and save it to --out")
+    p.add_argument("--adapter", metavar="DIR", help="with --merge: the adapter folder (--out/adapter of a run)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     # vigil data ...
     data = sub.add_parser("data", help="build datasets: synthetic scenes, instruction data", description="Build datasets.",
@@ -361,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="predictions (JSONL), appended to")
     p.add_argument("--sampler", choices=["ats", "uniform"], default="ats", help="frame sampler (default ats)")
     p.add_argument("--frames", type=int, default=8, help="frames per item (default 8)")
+    p.add_argument("--scores", metavar="DIR", help="vigil score CSVs named by the items' file stems: ATS weighs frames "
+                   "by them (without: by picture change)")
     p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--vlm-url", metavar="URL", help="OpenAI-compatible VLM endpoint ($VIGIL_VLM_URL)")
     p.add_argument("--vlm-model", metavar="NAME", help="model name ($VIGIL_VLM_MODEL)")
@@ -1040,6 +1094,122 @@ def _cmd_train_fgclip(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_vlm(args: argparse.Namespace) -> int:
+    if args.merge:
+        return _merge_vlm(args)
+    from tqdm import tqdm
+
+    from perception.vlm.data import FrameSource, read_examples
+    from perception.vlm.train import DEFAULT_TARGETS, TrainConfig, plan, train_vlm
+
+    for flag, value in (("--instructions", args.instructions), ("--videos", args.videos), ("--model", args.model),
+                        ("--out", args.out)):
+        if not value:
+            raise ConfigError(f"vigil train vlm needs {flag} (or --merge --adapter DIR --out DIR)")
+    if args.adapter:
+        raise ConfigError("--adapter applies to --merge")
+    config = TrainConfig(
+        epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size, grad_accum=args.grad_accum,
+        lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+        lora_targets=tuple(t.strip() for t in args.lora_targets.split(",") if t.strip()) if args.lora_targets
+        else DEFAULT_TARGETS, vision_lora=args.vision_lora,
+        frames=args.frames, sampler=args.sampler, width=args.frame_width, max_tokens=args.max_tokens, bf16=args.bf16,
+        gradient_checkpointing=args.gradient_checkpointing, save_every=args.save_every, seed=args.seed)
+    if args.frames > 64:
+        raise ConfigError(f"--frames {args.frames}: must be 1 to 64")
+    examples = read_examples(args.instructions)
+    if not examples:
+        raise DataError(f"--instructions {' '.join(args.instructions)}: no rows")
+    frames = FrameSource(args.videos, frames=config.frames, sampler=config.sampler, scores=args.scores,
+                         width=config.width)
+    prompt = _predict_prompt()
+    model = args.model
+    if model == "tiny-random":
+        from perception.vlm.tiny import tiny_qwen2_vl
+
+        folder = Path(args.out) / "tiny-random"
+        if not (folder / "config.json").is_file():
+            system, user = prompt("", config.frames)
+            tiny_qwen2_vl(folder, [system, user, "system user assistant",
+                                   *(f"{t.prompt} {t.answer}" for e in examples for t in e.turns)], seed=args.seed)
+        model = str(folder)
+    if args.dry_run:
+        report = plan(examples, frames, model, prompt, config, trust_remote_code=args.trust_remote_code)
+        if args.json:
+            _print_json(report)
+        else:
+            print(_format_vlm_plan(report))
+        return 0
+    with tqdm(total=None, desc="vlm", unit="step", file=sys.stderr, disable=None) as bar:
+        def progress(step: int, total: int, loss: float) -> None:
+            bar.total = total
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.refresh()
+
+        result = train_vlm(examples, frames, model, args.out, prompt, config, resume=args.resume,
+                           trust_remote_code=args.trust_remote_code, progress=progress)
+    summary = result.summary()
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"trained {result.steps} steps (resumed at {result.resumed_from}); adapter in {result.adapter_dir}")
+        print(f"  loss  {summary['loss_first']} -> {summary['loss_last']}")
+        print(f"  trainable parameters {result.trainable_parameters:,} of {result.total_parameters:,}")
+        for why, n in result.skipped.items():
+            print(f"  skipped {n} example(s): {why}")
+        print(f"  next: vigil train vlm --merge --adapter {result.adapter_dir} --out {Path(args.out) / 'merged'}")
+    return 0
+
+
+def _merge_vlm(args: argparse.Namespace) -> int:
+    from perception.vlm.train import merge_adapter
+
+    if not args.adapter or not args.out:
+        raise ConfigError("--merge needs --adapter DIR (the adapter of a run) and --out DIR (the merged model)")
+    if args.instructions or args.dry_run or args.resume:
+        raise ConfigError("--merge takes only --adapter, --out, --model, --bf16 and --trust-remote-code")
+    out = merge_adapter(args.adapter, args.out, base=args.model, trust_remote_code=args.trust_remote_code, bf16=args.bf16)
+    if args.json:
+        _print_json({"merged": str(out)})
+    else:
+        print(f"merged {args.adapter} into its base: {out}")
+        print(f"  serve it: vllm serve {out} --served-model-name vigil-vlm")
+    return 0
+
+
+def _predict_prompt() -> Callable[[str, int], tuple[str, str]]:
+    """The predict prompt as (question, frames) -> (system, user): what vigil eval predict sends."""
+    from prompts import load_prompt
+
+    prompt = load_prompt("predict")
+    return lambda question, n_frames: prompt.render(question=question, n_frames=n_frames)
+
+
+def _format_vlm_plan(r: dict[str, Any]) -> str:
+    lines = [f"{r['examples']} example(s), {r['turns']} question/answer turn(s)",
+             "  by level: " + ", ".join(f"{k} {v}" for k, v in r["by_level"].items()),
+             "  by task:  " + ", ".join(f"{k} {v}" for k, v in r["by_task"].items()),
+             f"  media: {r['with_media']} with, {r['without_media']} without ({r['missing_files']} file(s) missing"
+             + (f", e.g. {r['first_missing'][0]}" if r["first_missing"] else "") + ")",
+             f"  frames per example: {r['frames_per_example']}"
+             + (" (" + ", ".join(f"{k} {v}" for k, v in r["sampling"].items()) + ")" if r["sampling"] else ""),
+             f"  optimizer steps: {r['steps']} of {r['examples_per_step']} example(s)"]
+    if r.get("text_tokens_per_example"):
+        t = r["text_tokens_per_example"]
+        lines.append(f"  text tokens per example: min {t['min']:g}, mean {t['mean']:g}, max {t['max']:g}")
+    if r.get("estimated_tokens_per_example"):
+        t = r["estimated_tokens_per_example"]
+        lines.append(f"  tokens per example with {r['frames_per_example']} frames of {r['image_tokens_per_frame']:g} "
+                     f"tokens: min {t['min']:g}, mean {t['mean']:g}, max {t['max']:g} "
+                     f"({r['over_max_tokens']} over --max-tokens)")
+    for f in r.get("first_batch", []):
+        lines.append(f"  first batch: {f['example']} ({f['level']}: {', '.join(f['tasks'])}) {f['frames']} frames "
+                     f"{f['frame_size'][1]}x{f['frame_size'][0]}, {f['tokens']} tokens, {f['answer_tokens']} answer tokens")
+    lines += [f"  note: {n}" for n in r.get("notes", [])]
+    return "\n".join(lines)
+
+
 def _cmd_eval_sampler(args: argparse.Namespace) -> int:
     import math
 
@@ -1702,6 +1872,8 @@ def _cmd_eval_predict(args: argparse.Namespace) -> int:
     rows = read_rows(args.instructions)
     if not Path(args.videos).is_dir():  # local problems first, then the endpoint
         raise DataError(f"--videos {args.videos}: folder not found (it must hold the items' video files)")
+    if args.scores and not Path(args.scores).is_dir():
+        raise DataError(f"--scores {args.scores}: folder not found (vigil score --out DIR writes one)")
     if args.limit is not None:
         rows = rows[: max(0, args.limit)]
     problem = _probe_endpoint(settings.vlm)
@@ -1709,7 +1881,7 @@ def _cmd_eval_predict(args: argparse.Namespace) -> int:
         raise LLMError(f"VLM endpoint {settings.vlm.url} {problem}")
     with tqdm(total=len(rows), unit="item", desc="predicting", file=sys.stderr, disable=None, leave=False) as bar:
         report = predict(rows, args.videos, VisionClient(settings.vlm), args.out, sampler=args.sampler,
-                         n_frames=args.frames, progress=bar.update)
+                         n_frames=args.frames, scores_dir=args.scores, progress=bar.update)
     if report.missing_videos:
         print(f"vigil: warning: {len(report.missing_videos)} item video(s) not found under {args.videos} "
               f"(first: {report.missing_videos[0]}); those items were skipped", file=sys.stderr)

@@ -15,6 +15,7 @@ _EXTRAS = {
     "ultralytics": "detect",
     "rfdetr": "detect",
     "accelerate": "train",
+    "peft": "train",
     "fastapi": "serve",
     "uvicorn": "serve",
     "paho.mqtt.client": "serve",
