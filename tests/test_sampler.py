@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,31 @@ def test_baselines_and_registry() -> None:
     assert get_sampler("topk")([0.0, 1.0], 1).tolist() == [1]
     with pytest.raises(ValueError, match="unknown sampler"):
         get_sampler("random")
+
+
+def test_frames_of_a_file_follow_its_stored_scores(tmp_path: Path) -> None:
+    """What eval predict and train vlm send the VLM: ATS over a file's score CSV picks its high stretch."""
+    from perception.recording import stored_scores
+    from perception.sampler import sample_video_frames
+    from perception.video import Mp4Writer
+
+    path = tmp_path / "ramp.mp4"
+    writer = Mp4Writer(path, 64, 48, 10.0)
+    for k in range(200):  # 20 s; a frame's grey level tells its time: 20 + 10 * t
+        writer.write(np.full((48, 64, 3), 20 + k // 2, np.uint8))
+    writer.close()
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "ramp.csv").write_text("frame,time_s,score\n" + "".join(
+        f"{k},{k / 10:.1f},{0.9 if 120 <= k < 160 else 0.0}\n" for k in range(200)))
+
+    def times(frames: list[np.ndarray]) -> np.ndarray:
+        return (np.array([f.mean() for f in frames]) - 20) / 5.0
+
+    def inside(t: np.ndarray) -> float:  # share within 12-16 s, half a second of slack
+        return float(np.mean((t >= 11.5) & (t < 16.5)))
+
+    ats = times(sample_video_frames(path, 6, "ats", scores=stored_scores(scores, path), width=64))
+    uniform = times(sample_video_frames(path, 6, "uniform", width=64))
+    assert len(ats) == 6 and inside(ats) >= 0.66 and inside(uniform) <= 0.34
+    assert stored_scores(scores, tmp_path / "other.mp4") is None and stored_scores(None, path) is None
