@@ -25,6 +25,7 @@ from perception.recording import stored_scores
 from perception.sampler import sample_video_frames
 from perception.video import find_video
 from vigil.errors import DataError, VideoError
+from vigil.imports import require
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def encode(processor: Any, example: Example, frames: list[np.ndarray], prompt: P
     The processor expands each image placeholder into the image's tokens; the answers' character
     spans are shifted by that expansion and matched to the tokens' offsets.
     """
-    torch = __import__("torch")
+    torch = require("torch", "VLM tuning", extra="train")
     text, spans = render(processor, messages(example, len(frames), prompt))
     enc = processor(text=[text], images=list(frames) or None, return_tensors="pt", return_offsets_mapping=True)
     offsets = enc.pop("offset_mapping")[0].tolist()
@@ -241,7 +242,7 @@ def encode(processor: Any, example: Example, frames: list[np.ndarray], prompt: P
 
 def collate(items: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
     """Examples encoded one by one, as one right-padded batch (image tensors concatenated)."""
-    torch = __import__("torch")
+    torch = require("torch", "VLM tuning", extra="train")
     longest = max(int(x["input_ids"].shape[1]) for x in items)
     fill = {"input_ids": pad_id, "labels": IGNORE}
     batch: dict[str, Any] = {}

@@ -6,9 +6,11 @@ cosine decay. Examples are visited in epochs of a seeded permutation, so a resum
 an uninterrupted one would; an example whose file is missing, unreadable or longer than
 ``max_tokens`` is skipped where it falls (the dry run counts them). Every ``save_every``
 optimizer steps and at the end, ``<out>/checkpoint/`` gets the adapter, the optimizer and
-scheduler state and the random generators; ``<out>/train_state.json`` the step and the losses so
-far (written last, so it never names a checkpoint that is not there). The adapter, with the
-processor, ends in ``<out>/adapter/``; :func:`merge_adapter` folds it into the base weights.
+scheduler state, the random generators and ``state.json`` (the step, the losses so far, the
+examples skipped); it is written beside the old one and swapped in, so a crash leaves one whole
+checkpoint. ``<out>/train_state.json`` is a copy of its ``state.json`` for people and scripts.
+The adapter, with the processor, ends in ``<out>/adapter/``; :func:`merge_adapter` folds it into
+the base weights.
 """
 
 from __future__ import annotations
@@ -219,9 +221,11 @@ def train_vlm(examples: Sequence[Example], frames: FrameSource, model: str | Pat
     state_file, ckpt = out / "train_state.json", out / "checkpoint"
     saved: dict[str, Any] = {}
     if resume:
-        if not (state_file.is_file() and (ckpt / "adapter").is_dir()):
+        if not ckpt.is_dir() and ckpt.with_name(ckpt.name + ".old").is_dir():
+            ckpt.with_name(ckpt.name + ".old").replace(ckpt)  # a crash mid-swap: the previous one is whole
+        if not ((ckpt / "state.json").is_file() and (ckpt / "adapter").is_dir()):
             raise ConfigError(f"--resume: no checkpoint in {out} (train without --resume first)")
-        saved = json.loads(state_file.read_text(encoding="utf-8"))
+        saved = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
         for key in ("batch_size", "grad_accum", "seed", "frames", "lora_r"):
             if saved.get("config", {}).get(key) not in (None, getattr(cfg, key)):
                 raise ConfigError(f"--resume: the checkpoint was trained with --{key.replace('_', '-')} "
@@ -312,15 +316,19 @@ def _load_model(transformers: Any, model: str | Path, trust_remote_code: bool, d
 
 def _save_checkpoint(acc: Any, net: Any, optimizer: Any, scheduler: Any, ckpt: Path, state_file: Path, torch: Any,
                      state: dict[str, Any]) -> None:
-    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    tmp, old = ckpt.with_name(ckpt.name + ".tmp"), ckpt.with_name(ckpt.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     acc.unwrap_model(net).save_pretrained(str(tmp / "adapter"))
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save(torch.get_rng_state(), tmp / "rng.pt")
-    shutil.rmtree(ckpt, ignore_errors=True)
+    (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    shutil.rmtree(old, ignore_errors=True)
+    if ckpt.is_dir():
+        ckpt.replace(old)
     tmp.replace(ckpt)
+    shutil.rmtree(old, ignore_errors=True)
     part = state_file.with_suffix(".tmp")
     part.write_text(json.dumps(state), encoding="utf-8")
     part.replace(state_file)
