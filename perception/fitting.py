@@ -314,6 +314,8 @@ def _object_stage(det: DetectionConfig, frames: Sequence[np.ndarray], models_dir
         crops = [crop_region(f, region)[0] for f in probe]
         size = _auto_input_size(crops, models_dir) if det.input_size == "auto" else int(det.input_size)
         detector = get_detector("yolov3-tiny", models_dir=models_dir, input_size=int(size))
+        if det.precision == "int8" and crops:
+            detector = detector.quantize(crops)  # calibrated on this camera's normal frames
     elif det.detector != "blobs":
         detector = get_detector(det.detector, weights=det.weights)
     if detector is not None:

@@ -186,3 +186,28 @@ def test_someone_who_gets_on_a_bicycle_is_a_bicycle_from_then() -> None:
     assert summary["label"] == "bicycle"
     assert summary["start_s"] == pytest.approx(1.5) and summary["end_s"] == pytest.approx(3.75)  # the riding part
     assert summary["first_s"] < 0.5 and summary["speed"] > 0  # the track began with the walk
+
+
+@needs_model
+def test_the_int8_detector_calibrated_on_normal_frames_finds_the_same_people(tmp_path: Path) -> None:
+    ref, image = _reference()
+    train = SHARED_DATA / "ucsd_ped2" / "train" / "01"
+    calibration = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(train.glob("*.jpg"))[::12]]
+    cache = tmp_path / "models"
+    shutil.copytree(MODELS_DIR / "yolov3-tiny", cache / "yolov3-tiny")
+    w, h = ref["input"]
+    fp32 = YoloV3Tiny(cache, input_size=max(w, h), min_confidence=0.25)
+    int8 = fp32.quantize(calibration)
+    assert int8.int8 and (cache / "yolov3-tiny" / int8.int8).is_file()
+    assert fp32.quantize(calibration).int8 == int8.int8  # the same camera fitted again reuses it
+    (want,), (got,) = fp32.detect([image]), int8.detect([image])
+    people = [b for b, g in zip(want.xyxy, want.data["groups"]) if g[GROUPS.index("person")] >= 0.4]
+    assert len(people) >= 8
+    found = [max((_iou(b, o) for o in got.xyxy), default=0.0) > 0.7 for b in people]
+    assert np.mean(found) >= 0.8, found
+    # the profile keeps which network the camera uses; without its file, one line names the fix
+    rebuilt = YoloV3Tiny.from_state(int8.state(), models_dir=cache)
+    assert rebuilt.int8 == int8.int8 and "int8" not in fp32.state()["config"]
+    (cache / "yolov3-tiny" / int8.int8).unlink()
+    with pytest.raises(WeightsError, match="fit the camera again"):
+        YoloV3Tiny.from_state(int8.state(), models_dir=cache)
