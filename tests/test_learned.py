@@ -208,3 +208,17 @@ def test_compare_puts_the_scorers_side_by_side(synth_small: Path, tmp_path: Path
     assert main(["eval", "compare", "--camera", "plaza", "--normal", *train, "--videos", *test, "--gt", "x",
                  "--scorers", "motion,clip", "--out", str(tmp_path / "c2")]) == 2
     assert "--scorers" in capsys.readouterr().err
+
+
+def test_a_scorer_saved_with_other_score_components_asks_for_a_refit(tmp_path: Path) -> None:
+    from vigil.errors import DataError
+
+    scorer = frame_scorer_class("aedmae").create((H, W), size=48, dim=32, heads=2, depth=2)
+    scorer.normal_scale = {n: (0.0, 1.0) for n in scorer.component_names()}
+    scorer.save(tmp_path / "scorer.pt")
+    settings = scorer.settings()
+    assert FrameScorer.restore(settings, tmp_path / "scorer.pt").component_names() == scorer.component_names()
+    older = {**settings, "normal_scale": {"teacher_error": [0.0, 1.0], "student_gap": [0.0, 1.0],
+                                          "class_score": [0.0, 1.0]}}
+    with pytest.raises(DataError, match="fit the camera again"):
+        FrameScorer.restore(older, tmp_path / "scorer.pt")

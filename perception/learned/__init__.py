@@ -297,6 +297,9 @@ class FrameScorer(ABC):
         torch = need_torch(cls.name)
         obj = cls(cls.config_class.from_dict(settings["config"]), tuple(settings["shape"]))  # type: ignore[arg-type]
         obj.normal_scale = {k: (float(v[0]), float(v[1])) for k, v in settings.get("normal_scale", {}).items()}
+        if obj.normal_scale and set(obj.normal_scale) != set(obj.component_names()):
+            raise DataError(f"the camera's {cls.name} scorer was fitted with other score components "
+                            f"({', '.join(sorted(obj.normal_scale))}); fit the camera again")
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
             obj.network.load_state_dict(state)

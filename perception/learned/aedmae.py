@@ -17,10 +17,13 @@ channel:
 - stage ``student`` freezes everything shared and trains the student to reproduce the teacher's
   output with the same weights.
 
-At inference nothing is masked. A frame's per-pixel map is ``alpha`` x the teacher's error plus
-``beta`` x the teacher-student difference, each weighted by the frame's motion gradient (scaled to
-[0, 1]) and in units of its normal spread, smoothed over space and the last three frames; its
-maximum plus ``gamma`` x the class score is the raw frame score.
+At inference nothing is masked. A frame's per-pixel map is ``alpha`` x the teacher's predicted
+anomaly-map channel (what it learned to mark where anomalies were pasted) plus ``beta`` x the
+teacher-student difference, each weighted by the frame's motion gradient (scaled to [0, 1]) and in
+units of its normal spread, smoothed over space and the last three frames; its maximum plus
+``gamma`` x the class score is the raw frame score. (The teacher's error on the frame itself
+separates little on real footage: Ped2's shared half, micro AUC 0.61 alone, against 0.90 for the
+anomaly channel and 0.88 for the teacher-student difference, 0.91 for both.)
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class AedMaeConfig(ScorerConfig):
     gap: int = 1                # sampled frames between the three input frames
     student_steps: int = 0      # steps of the student stage (0: half of ``steps``)
     anomaly_share: float = 0.5  # share of training inputs with a pasted anomaly
-    alpha: float = 0.25         # weight of the teacher's reconstruction error
+    alpha: float = 1.0          # weight of the teacher's predicted anomaly map
     beta: float = 1.0           # weight of the teacher-student difference
     gamma: float = 0.0          # weight of the class score (see the README: it lowers AUC on real footage)
     smooth_s: float = 1.0       # the temporal Gaussian on frame scores (sigma, seconds)
@@ -263,7 +266,7 @@ class AedMaeScorer(FrameScorer):
         return self.model
 
     def component_names(self) -> list[str]:
-        return ["teacher_error", "student_gap", "class_score"]
+        return ["anomaly_map", "student_gap", "class_score"]
 
     def component_weights(self) -> list[float]:
         return [self.cfg.alpha, self.cfg.beta, self.cfg.gamma]
@@ -349,16 +352,16 @@ class AedMaeScorer(FrameScorer):
         return [first, second]
 
     def maps(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per input of a batch ((B, 3, H, W) uint8): teacher error and teacher-student maps (H, W),
-        each weighted by the frame's motion gradient scaled to [0, 1], and the class probability."""
+        """Per input of a batch ((B, 3, H, W) uint8): the teacher's anomaly map (its second output
+        channel, 0 = normal, 1 = anomaly) and the teacher-student difference (H, W), each weighted
+        by the frame's motion gradient scaled to [0, 1], and the class probability."""
         import torch
 
         p = self.cfg.patch
         x = torch.from_numpy(frames.astype(np.float32) / 127.5 - 1.0)
         with torch.inference_mode():
             t, s, logit = self.model(x, 0.0)
-            target = torch.cat([x[:, -1:], -torch.ones_like(x[:, -1:])], 1)
-            err = unpatchify((t - patchify(target, p)) ** 2, p, self.shape, 2).mean(1).numpy()
+            err = ((unpatchify(t, p, self.shape, 2)[:, 1] + 1.0) / 2.0).numpy()
             gap = unpatchify((t - s) ** 2, p, self.shape, 2).mean(1).numpy()
             prob = torch.sigmoid(logit).numpy()
         if self.cfg.motion_weighted:
@@ -410,7 +413,7 @@ class _MaeStream(ScoreStream):
                 continue
             sc = self.s.normal_scale
             cfg = self.s.cfg
-            m_e, h_e = sc.get("teacher_error", (0.0, 1.0))
+            m_e, h_e = sc.get("anomaly_map", (0.0, 1.0))
             m_d, h_d = sc.get("student_gap", (0.0, 1.0))
             m_c, h_c = sc.get("class_score", (0.0, 1.0))
             pixel = cfg.alpha * (e - m_e) / (h_e - m_e) + cfg.beta * (d - m_d) / (h_d - m_d)
