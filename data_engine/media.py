@@ -1,4 +1,6 @@
-"""Cutting event and clip files out of source videos for an instruction dataset.
+"""Media files for datasets and benchmarks: event and clip files cut out of source videos for an
+instruction dataset (:func:`cut_media`), and footage remade at a fixed size, rate and length
+(:func:`remaster`, behind ``vigil data video``: the 1280x720 files ``vigil bench`` is quoted on).
 
 ``<out>/<dataset>/videos/<split>/<name>.mp4`` is a copy of the source; events and clips are
 re-encoded (H.264) at the source's own frame rate and size between their start and end. Files
@@ -112,3 +114,76 @@ def _cut(src: Path, t0: float, t1: float, target: Path) -> None:
             writer.close()
     if writer is None:
         raise VideoError(f"{src.name}: no frames between {t0:.2f} s and {t1:.2f} s")
+
+
+def remaster(
+    sources: Sequence[str | Path],
+    out: str | Path,
+    size: tuple[int, int] = (1280, 720),
+    fps: float = 25.0,
+    seconds: float = 160.0,
+    folder_fps: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, object]:
+    """Write ``sources`` (videos or image folders), one after another and looped until
+    ``seconds``, as one H.264 MP4 of exactly ``size`` = (width, height) at ``fps``.
+
+    Each source frame is held until the next one is due, so footage at another rate keeps its
+    speed; frames are stretched to ``size`` (a camera's own resolution, not a letterbox). The
+    file is written under a temporary name and renamed into place.
+
+    Args:
+        folder_fps: frame rate of image folders (default: ``fps``).
+        progress: called with the number of frames written since the last call.
+
+    Raises:
+        VideoError: a missing or undecodable source, or nothing to write.
+    """
+    import cv2
+
+    w, h = int(size[0]), int(size[1])
+    if w < 16 or h < 16 or w % 2 or h % 2:
+        raise VideoError(f"size {w}x{h}: width and height must be even and at least 16")
+    if not fps > 0 or not seconds > 0:
+        raise VideoError("fps and seconds must be positive")
+    total = int(round(seconds * fps))
+    target = Path(out)
+    tmp = target.with_name(f".{target.stem}.tmp{target.suffix or '.mp4'}")
+    written = 0
+    passes = 0
+    try:
+        with Mp4Writer(tmp, w, h, fps) as writer:
+            while written < total:
+                before = written
+                for src in sources:
+                    # sampled at twice the output rate: every output frame gets the source frame due then
+                    video = open_video(str(src), fps=2 * fps, width=w, folder_fps=folder_fps or fps)
+                    with video:
+                        offset, image, last_t = written / fps, None, 0.0
+                        for frame in video.frames():
+                            due = offset + frame.t
+                            while image is not None and written < total and written / fps < due - 1e-9:
+                                writer.write(image)
+                                written += 1
+                                if progress:
+                                    progress(1)
+                            if written >= total:
+                                break
+                            image = np.ascontiguousarray(cv2.resize(frame.image, (w, h), interpolation=cv2.INTER_LINEAR))
+                            last_t = frame.t
+                        end = offset + max(video.info.duration_s or 0.0, last_t + 1.0 / (video.info.fps or fps))
+                        while image is not None and written < total and written / fps < end - 1e-9:
+                            writer.write(image)
+                            written += 1
+                            if progress:
+                                progress(1)
+                    if written >= total:
+                        break
+                passes += 1
+                if written == before:
+                    raise VideoError("the sources hold no frames to write")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"out": str(target), "size": [w, h], "fps": fps, "frames": written, "seconds": written / fps,
+            "passes": passes, "sources": [str(s) for s in sources]}

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import SHARED_DATA
 from helpers import FakeOpenAI, chat_reply
@@ -379,3 +380,31 @@ def test_eval_predict_asks_the_vlm_and_resumes(synth_small: Path, tmp_path: Path
     down[down.index("--vlm-url") + 1] = "http://127.0.0.1:9/v1"
     assert main(down) == 3
     assert "unreachable" in capsys.readouterr().err
+
+
+def test_data_video_remakes_footage_at_a_fixed_size_rate_and_length(tmp_path: Path) -> None:
+    """`vigil data video`: an image folder and a clip at 10 fps, played in turn and looped,
+    come out as one 25 fps file of the asked size and length, each frame held until the next
+    is due (so the footage keeps its speed); a missing source is one line and exit 2."""
+    import cv2
+    from helpers import decode_index, level, write_clip
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(10):  # 1 s at 10 fps
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((48, 64, 3), level(i), np.uint8))
+    clip = write_clip(tmp_path / "clip.mp4", 5, fps=10.0, size=(64, 48))  # 0.5 s
+    out = tmp_path / "out.mp4"
+    assert main(["data", "video", str(folder), str(clip), "--folder-fps", "10", "--fps", "25",
+                 "--seconds", "2", "--size", "96x64", "--out", str(out), "--json"]) == 0
+    frames = list(open_video(str(out), fps=25, width=96).frames())
+    assert len(frames) == 50 and frames[0].image.shape[:2] == (64, 96)
+    got = [decode_index(f.image) for f in frames]
+    assert got[0] == 0 and got[11] == 4 and got[24] == 9   # the folder at its own 10 fps: frame n / 2.5
+    assert got[25] == 0 and got[31] == 2 and got[37] == 4  # then the clip, from 1 s to its end at 1.5 s
+    assert got[38] == 0 and got[49] == 4                   # looped: the folder again
+    assert not list(tmp_path.glob(".*tmp*"))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["data", "video", str(tmp_path / "missing"), "--out", str(tmp_path / "x.mp4")]) == 2
+    assert "missing: not found" in err.getvalue() and not (tmp_path / "x.mp4").exists()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil import __version__
-from vigil.errors import ConfigError, DataError, StoreError, VigilError
+from vigil.errors import ConfigError, DataError, StoreError, VideoError, VigilError
 
 Handler = Callable[[argparse.Namespace], int]
 _STARTED = time.perf_counter()  # when the command line was loaded (for whole-command timings)
@@ -323,6 +323,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=15.0, help="frame rate (default 15)")
     p.add_argument("--size", default="320x240", help="WIDTHxHEIGHT (default 320x240)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p = _add(data_sub, "video", _cmd_data_video, "footage remade at a fixed size, rate and length (benchmark files)",
+             "vigil data video ../shared/data/videos/robbery.mp4 --out robbery720.mp4 --size 1280x720 --seconds 160\n"
+             "  vigil data video ../shared/data/ucsd_ped2/test/* --folder-fps 10 --out ped2-720.mp4",
+             "Writes the sources (videos or image folders) one after another, looped until --seconds, as "
+             "one H.264 MP4 of exactly --size at --fps; each frame is held until the next is due, so "
+             "footage at another rate keeps its speed. The files vigil bench is quoted on are made this way.")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="videos or image folders")
+    p.add_argument("--out", required=True, metavar="FILE", help="the MP4 to write")
+    p.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT, both even (default 1280x720)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
+    p.add_argument("--seconds", type=float, default=160.0, help="length (default 160)")
+    p.add_argument("--folder-fps", type=float, help="frame rate of image folders (default: --fps)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
     p = _add(data_sub, "build", _cmd_data_build, "HIVAU-style instruction data from annotations or from footage",
              "vigil data build --annotations ../shared/data/hivau/ucf_database_test.json --out hivau-ucf\n"
              "  vigil data build --from-footage demo-out/test/*.mp4 --camera plaza --out synth-hivau",
@@ -610,6 +623,30 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
         print(f"  footage:      {out / 'train'}/ (normal only), {out / 'test'}/")
         print(f"  ground truth: {summary['files']['gt.json']} (events, per-frame labels and boxes)")
         print(f"  also:         fgclip.json, hivau.json, scene.json, vigil.yaml (camera zones) in {out}/")
+    return 0
+
+
+def _cmd_data_video(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from data_engine.media import remaster
+
+    try:
+        w, h = (int(x) for x in args.size.lower().split("x"))
+    except ValueError:
+        raise DataError(f"--size {args.size}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    for src in args.sources:
+        if not Path(src).exists():
+            raise VideoError(f"{src}: not found")
+    total = int(round(args.seconds * args.fps)) if args.fps > 0 and args.seconds > 0 else None
+    with tqdm(total=total, unit="frame", desc="writing", file=sys.stderr, disable=None, leave=False) as bar:
+        summary = remaster(args.sources, args.out, (w, h), fps=args.fps, seconds=args.seconds,
+                           folder_fps=args.folder_fps, progress=bar.update)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote {summary['out']}: {w}x{h} at {args.fps:g} fps, {summary['seconds']:.1f} s "
+              f"({summary['frames']} frames; {len(args.sources)} source(s), {summary['passes']} pass(es))")
     return 0
 
 
