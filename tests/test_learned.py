@@ -102,9 +102,9 @@ def test_maml_initialisation_is_written_and_adaptation_starts_from_it(tmp_path: 
     cfg = FramePredConfig(size=48, width=4)
     tasks = [[walkers(seed=s, speed=sp, level=lv)] for s, sp, lv in ((0, 1.0, 70), (1, 2.0, 110), (2, 1.5, 150))]
     out = tmp_path / "init.pt"
-    report = meta_train(tasks, cfg, MetaConfig(steps=12, tasks_per_step=2, inner_steps=1, batch_size=2), out)
+    report = meta_train(tasks, cfg, MetaConfig(steps=12, tasks_per_step=2, inner_steps=1, batch_size=2, warmup_steps=4), out)
     assert out.is_file() and report.steps == 12
-    second = meta_train(tasks, cfg, MetaConfig(steps=3, inner_steps=1, batch_size=2, first_order=False), tmp_path / "so.pt")
+    second = meta_train(tasks, cfg, MetaConfig(steps=3, inner_steps=1, batch_size=2, first_order=False, warmup_steps=0), tmp_path / "so.pt")
     assert second.steps == 3  # second-order MAML runs too
     init = torch.load(out, weights_only=True)
     adapted = frame_scorer_class("framepred").create((H, W), size=48, width=4, steps=1, lr=1e-9, meta_init=str(out))
