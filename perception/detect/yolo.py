@@ -237,7 +237,8 @@ class YoloV3Tiny(Detector):
         if not images:
             raise ValueError("quantising the detector needs some normal frames to calibrate on")
         blobs = [self._network_image(im) for im in images]
-        digest = hashlib.sha256(str(self.input_size).encode())
+        # the settings below are part of the name, so a file quantised otherwise is not reused
+        digest = hashlib.sha256(f"{self.input_size}/qdq-u8s8-per-channel-reduce-range".encode())
         for b in blobs:
             digest.update(np.ascontiguousarray(b).tobytes())
         target = self._fp32_path.with_name(f"yolov3-tiny-int8-{digest.hexdigest()[:12]}.onnx")
@@ -256,8 +257,10 @@ class YoloV3Tiny(Detector):
             part = target.with_name(target.stem + ".part.onnx")
             try:
                 quant_pre_process(str(self._fp32_path), str(pre), skip_symbolic_shape=True)
+                # reduce_range (7-bit weights): without VNNI, x86 multiplies u8 by s8 in pairs
+                # summed into int16, which saturates with full-range per-channel weights
                 quantize_static(str(pre), str(part), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                                reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
                 part.replace(target)
             finally:
                 pre.unlink(missing_ok=True)
