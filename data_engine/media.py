@@ -151,32 +151,31 @@ def remaster(
     tmp = target.with_name(f".{target.stem}.tmp{target.suffix or '.mp4'}")
     written = 0
     passes = 0
+
+    def hold(image: np.ndarray | None, until: float) -> None:
+        """Write ``image`` as every output frame due before ``until`` (seconds into the file)."""
+        nonlocal written
+        while image is not None and written < total and written / fps < until - 1e-9:
+            writer.write(image)
+            written += 1
+            if progress:
+                progress(1)
+
     try:
         with Mp4Writer(tmp, w, h, fps) as writer:
             while written < total:
                 before = written
                 for src in sources:
                     # sampled at twice the output rate: every output frame gets the source frame due then
-                    video = open_video(str(src), fps=2 * fps, width=w, folder_fps=folder_fps or fps)
-                    with video:
+                    with open_video(str(src), fps=2 * fps, width=w, folder_fps=folder_fps or fps) as video:
                         offset, image, last_t = written / fps, None, 0.0
                         for frame in video.frames():
-                            due = offset + frame.t
-                            while image is not None and written < total and written / fps < due - 1e-9:
-                                writer.write(image)
-                                written += 1
-                                if progress:
-                                    progress(1)
+                            hold(image, offset + frame.t)
                             if written >= total:
                                 break
                             image = np.ascontiguousarray(cv2.resize(frame.image, (w, h), interpolation=cv2.INTER_LINEAR))
                             last_t = frame.t
-                        end = offset + max(video.info.duration_s or 0.0, last_t + 1.0 / (video.info.fps or fps))
-                        while image is not None and written < total and written / fps < end - 1e-9:
-                            writer.write(image)
-                            written += 1
-                            if progress:
-                                progress(1)
+                        hold(image, offset + max(video.info.duration_s or 0.0, last_t + 1.0 / (video.info.fps or fps)))
                     if written >= total:
                         break
                 passes += 1

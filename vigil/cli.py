@@ -586,15 +586,21 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frame_size(text: str) -> tuple[int, int]:
+    """``--size WIDTHxHEIGHT`` as two integers."""
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise DataError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    return w, h
+
+
 def _cmd_data_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from data_engine.synthetic import SynthSpec, plan_dataset, synthesize
 
-    try:
-        w, h = (int(x) for x in args.size.lower().split("x"))
-    except ValueError:
-        raise DataError(f"--size {args.size}: expected WIDTHxHEIGHT, e.g. 320x240") from None
+    w, h = _frame_size(args.size)
     for flag, value in (("--train", args.train), ("--per-type", args.per_type), ("--normal", args.normal)):
         if value < 0:
             raise DataError(f"{flag} {value}: must be 0 or more")
@@ -631,10 +637,7 @@ def _cmd_data_video(args: argparse.Namespace) -> int:
 
     from data_engine.media import remaster
 
-    try:
-        w, h = (int(x) for x in args.size.lower().split("x"))
-    except ValueError:
-        raise DataError(f"--size {args.size}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    w, h = _frame_size(args.size)
     for src in args.sources:
         if not Path(src).exists():
             raise VideoError(f"{src}: not found")
