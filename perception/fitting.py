@@ -329,10 +329,11 @@ def _object_stage(det: DetectionConfig, frames: Sequence[np.ndarray], models_dir
                         "detection.min_coverage %.0f%%): objects here are followed as foreground blobs",
                         det.detector, 100 * (check.coverage or 0.0), len(probe), 100 * det.min_coverage)
             detector, region = None, (0.0, 0.0, 1.0, 1.0)
-    settings = StageSettings(detector_fps=det.fit_detector_fps, flagged_fps=det.flagged_fps, flag_score=det.flag_score,
+    settings = StageSettings(detector_fps=det.fit_detector_fps, flagged_fps=det.flagged_fps,
+                             blob_flagged_fps=det.blob_flagged_fps, flag_score=det.flag_score,
                              unexplained_blobs=det.unexplained_blobs, min_confidence=det.min_confidence,
                              memory_s=det.object_memory_s, region=region, crops=det.detect_crops,
-                             full_look_s=det.full_look_s)
+                             full_look_s=det.full_look_s, carry=det.carry_tracks)
     tracker = TrackerSettings(lost_s=det.track_lost_s, keep_s=1e9)  # fitting keeps every track to the end
     return ObjectStage(detector, blobs, settings, tracker)
 
@@ -361,9 +362,10 @@ def _stage_state(stage: ObjectStage, runtime_fps: float) -> dict[str, Any]:
     watching, which may be lower than fitting's)."""
     s = stage.settings
     t = stage._tracker_settings
-    return {"detector_fps": runtime_fps, "flagged_fps": s.flagged_fps, "flag_score": s.flag_score,
+    return {"detector_fps": runtime_fps, "flagged_fps": s.flagged_fps, "blob_flagged_fps": s.blob_flagged_fps,
+            "flag_score": s.flag_score,
             "unexplained_blobs": s.unexplained_blobs, "min_confidence": s.min_confidence, "memory_s": s.memory_s,
-            "region": list(s.region), "crops": s.crops, "full_look_s": s.full_look_s,
+            "region": list(s.region), "crops": s.crops, "full_look_s": s.full_look_s, "carry": s.carry,
             "tracker": {"lost_s": t.lost_s, "activation": t.activation, "high_confidence": t.high_confidence,
                         "min_iou": t.min_iou}}
 
@@ -380,7 +382,7 @@ def _fit_objects(embedded: list[_VideoEmbeddings], held_index: list[tuple[int, n
                  k: int) -> tuple[PersonScale, ObjectNormality | None, np.ndarray]:
     """Person scale, the normal object bank and the held-out object level of every held-out window."""
     obs = [(o.feet[1], o.height, GROUPS[int(np.argmax(o.groups))]) for e in embedded for tr in e.tracks
-           for o in tr.observations if o.height >= 0.8 * o.width * (e.frame_size[0] / e.frame_size[1] if e.frame_size else 1.0)]
+           for o in tr.observations if not o.by_flow and o.height >= 0.8 * o.width * (e.frame_size[0] / e.frame_size[1] if e.frame_size else 1.0)]
     scale = fit_scale(obs)
     for e in embedded:
         e.rows, e.track_ids = [], []

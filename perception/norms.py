@@ -80,7 +80,7 @@ class TrackNorms:
         """From the tracks of each normal video with its frame size (tracks seen at least
         ``min_detections`` times)."""
         rows = [track_row(tr, scale, frame_aspect(size) if size else 4 / 3) for tracks, size in videos for tr in tracks
-                if len(tr.observations) >= min_detections]
+                if tr.detections >= min_detections]
         return cls(np.array(rows, np.float32))
 
     def __len__(self) -> int:

@@ -3,9 +3,13 @@
 :class:`ObjectStage` runs the detector on sampled frames at ``detector_fps`` (faster, at
 ``flagged_fps``, while the cheap cell scorer flags the footage), adds foreground regions no
 detection explains as ``unknown`` objects, and follows everything with the one tracker
-(:mod:`perception.tracking`). Between detections, tracks are carried as they are. The detector
-looks only around the foreground and the tracked objects (:func:`look_boxes`, cut on the
-network's grid by the detector's ``detect_parts``) and at the whole region every
+(:mod:`perception.tracking`). With ``carry`` (the default for detectors), every sampled frame
+between looks moves the tracks by optical flow (:class:`~perception.tracking.FlowCarry`), so
+speeds are measured at the sampling rate however seldom the detector looks, and a track the
+detector misses once goes on (for :meth:`ObjectStage.carry_s`); without it tracks wait for the
+next look, and below about one look a second they no longer link from look to look. The
+detector looks only around the foreground and the tracked objects (:func:`look_boxes`, cut on
+the network's grid by the detector's ``detect_parts``) and at the whole region every
 ``full_look_s`` seconds, so its cost follows what moves, not the frame's size.
 
 For each track seen in a window, :func:`object_features` gives one vector
@@ -31,6 +35,7 @@ from sklearn.neighbors import KDTree
 
 from perception.detect import GROUPS, Detector
 from perception.tracking import (
+    FlowCarry,
     ObjectTracker,
     PersonScale,
     Track,
@@ -63,7 +68,8 @@ class StageSettings:
     """When the detector runs and which objects are followed."""
 
     detector_fps: float = 1.0       # detections per second of video on ordinary footage (0: only flagged)
-    flagged_fps: float = 8.0        # ... while the cell scorer flags the footage
+    flagged_fps: float = 2.0        # ... while the cell scorer flags the footage
+    blob_flagged_fps: float = 8.0   # ... when the foreground blobs are the detector (their looks cost little)
     flag_score: float = 0.2         # calibrated cell score from which footage counts as flagged
     unexplained_blobs: bool = False  # also follow foreground regions no detection covers (unknown objects)
     min_confidence: float = 0.15    # detections weaker than this are not followed
@@ -74,6 +80,7 @@ class StageSettings:
     crop_pad: float = 0.5           # a crop reaches this share of an object's longer side beyond it
     crop_min_px: int = 128          # the least crop side, in network pixels (the detector needs context)
     crop_full_share: float = 0.75   # crops covering more of the region than this: look at all of it
+    carry: bool = True              # between a detector's looks, tracks move by optical flow (else they wait)
 
 
 class ObjectStage:
@@ -92,9 +99,15 @@ class ObjectStage:
         self.blobs = blobs
         self.settings = settings or StageSettings()
         self._tracker_settings = tracker or TrackerSettings()
+        self.flow = FlowCarry() if self.settings.carry and detector is not None else None
         self.foreground_px = 0.0  # moving foreground seen on detection frames ...
         self.covered_px = 0.0     # ... and how much of it lay inside detections
         self.reset()
+
+    @property
+    def flagged_fps(self) -> float:
+        """Looks per second while flagged: the detector's, or the blobs' when they are the detector."""
+        return self.settings.flagged_fps if self.detector is not None else self.settings.blob_flagged_fps
 
     @property
     def coverage(self) -> float | None:
@@ -103,14 +116,17 @@ class ObjectStage:
 
     def reset(self) -> None:
         """Start a new source (the coverage tally runs on across sources)."""
-        self.tracker = ObjectTracker(max(self.settings.detector_fps, self.settings.flagged_fps / 4, 0.5),
-                                     self._tracker_settings)
+        self.tracker = ObjectTracker(max(self.settings.detector_fps, self.flagged_fps / 4, 0.5),
+                                     self._tracker_settings, keep_first=self.flow is not None)
         self._next_t: float | None = None
         self.flagged = False
         self.frame_size: tuple[int, int] | None = None
         self.detections = 0
         self.crop_looks = 0  # detections that looked at crops only
         self._full_t: float | None = None
+        self._last_t: float | None = None  # the frame pushed last
+        if self.flow is not None:
+            self.flow.reset()
         self.peaks: dict[int, tuple[float, float]] = {}  # track id -> (time, score) of its highest recent score
 
     def due(self, t: float) -> bool:
@@ -120,10 +136,13 @@ class ObjectStage:
         return self._next_t is None or t >= self._next_t - 1e-6
 
     def push(self, t: float, image: np.ndarray) -> bool:
-        """Detect and track on this frame if it is due; returns whether it was."""
+        """Detect and track on this frame if it is due (with ``carry``, move the tracks by
+        optical flow on every frame too); returns whether the detector looked."""
+        if self.flow is not None:
+            return self._push_carrying(t, image)
         if not self.due(t):
             return False
-        rate = self.settings.flagged_fps if self.flagged else self.settings.detector_fps
+        rate = self.flagged_fps if self.flagged else self.settings.detector_fps
         self._next_t = t + (1.0 / rate if rate > 0 else math.inf)
         h, w = image.shape[:2]
         self.frame_size = (w, h)
@@ -131,6 +150,84 @@ class ObjectStage:
         for track in self.tracker.update(t, dets, (w, h)):
             track.keep_thumb(image)
         self.detections += 1
+        return True
+
+    def carry_s(self) -> float:
+        """How long a track is carried by optical flow without the detector seeing it again: two
+        ordinary looks at it (one may miss it), at least the tracker's ``lost_s``."""
+        s = self.settings
+        rate = s.detector_fps if s.detector_fps > 0 else self.flagged_fps
+        return max(self._tracker_settings.lost_s, 2.0 / rate + 1e-6)
+
+    def _push_carrying(self, t: float, image: np.ndarray) -> bool:
+        """One frame with tracks carried by optical flow (see :meth:`push`): the detector's
+        look when one is due, else the tracks of the previous frame moved by the flow. (A look
+        feeds the tracker the detections alone: carried boxes beside them would be matched by
+        overlap to whichever track is nearest, in a crowd often another's.)"""
+        assert self.flow is not None
+        h, w = image.shape[:2]
+        previous, self._last_t = self._last_t, t
+        same = self.frame_size == (w, h)
+        self.frame_size = (w, h)
+        if self._carry_looks(t):
+            dets = self.detect(image, t)
+            if len(dets):
+                dets.data["by_flow"] = np.zeros(len(dets), bool)
+                dets.data["seen_confidence"] = np.asarray(dets.confidence, np.float32)
+                dets.data["seen_t"] = np.full(len(dets), t, np.float32)
+            for track in self.tracker.update(t, dets, (w, h)):
+                track.keep_thumb(image)
+            self.flow.remember(image)
+            self.detections += 1
+            return True
+        carried = self._carried(t, image, previous) if same else None
+        if not same:
+            self.flow.remember(image)
+        if carried is None:
+            self.tracker.last_output = None  # nothing followed here: nothing to carry on
+        else:
+            self.tracker.update(t, carried, (w, h))
+        return False
+
+    def _carried(self, t: float, image: np.ndarray, previous: float | None) -> Any:
+        """What the tracker followed in the previous frame, moved here by optical flow, as
+        low-confidence detections (``None`` if nothing): the objects of tracks, and detections
+        that just started one (ByteTrack names a track when it is seen a second time)."""
+        from perception.detect import make_detections
+
+        assert self.flow is not None
+        last = self.tracker.last_output
+        ts = self._tracker_settings
+        rows: list[int] = []
+        if previous is not None and last is not None and len(last) and "seen_t" in last.data:
+            ids = np.asarray(last.tracker_id if last.tracker_id is not None else np.full(len(last), -1))
+            conf = np.asarray(last.confidence)
+            seen = np.asarray(last.data["seen_t"], float)
+            limit = self.carry_s()
+            rows = [i for i in range(len(last))
+                    if t - seen[i] <= limit and (ids[i] >= 0 or (conf[i] >= ts.activation and seen[i] == previous))]
+        moved = self.flow.step(image, {i: last.xyxy[i] for i in rows})
+        if not moved:
+            return None
+        keep = list(moved)
+        data = last.data
+        dets = make_detections(np.array([moved[i] for i in keep], np.float32),
+                               # below ByteTrack's high confidence: they only continue the tracks they came from
+                               np.full(len(keep), 0.5 * ts.high_confidence, np.float32),
+                               np.asarray(last.class_id)[keep], np.asarray(data["groups"])[keep],
+                               np.asarray(data["named"])[keep])
+        dets.data["by_flow"] = np.ones(len(keep), bool)
+        dets.data["seen_confidence"] = np.asarray(data["seen_confidence"], np.float32)[keep]
+        dets.data["seen_t"] = np.asarray(data["seen_t"], np.float32)[keep]
+        return dets
+
+    def _carry_looks(self, t: float) -> bool:
+        """Whether the detector looks on this frame (at ``detector_fps``; ``flagged_fps`` while
+        flagged), starting the wait for the next look if so."""
+        if not self.due(t):
+            return False
+        rate = self.flagged_fps if self.flagged else self.settings.detector_fps
+        self._next_t = t + (1.0 / rate if rate > 0 else math.inf)
         return True
 
     def detect(self, image: np.ndarray, t: float | None = None) -> Any:
@@ -147,12 +244,12 @@ class ObjectStage:
         regions = self.blobs.regions(image) if self.blobs is not None and hasattr(self.blobs, "regions") else None
         if self.detector is not None:
             crop, (ox, oy) = crop_region(image, self.settings.region)
-            looks = self._looks(crop.shape[:2], (ox, oy), image.shape[:2], regions, t)
-            if looks is None:
+            parts = self._looks(crop.shape[:2], (ox, oy), image.shape[:2], regions, t)
+            if parts is None:
                 dets = self.detector.detect([crop])[0]
             else:
                 self.crop_looks += 1
-                dets = self.detector.detect_parts(crop, looks) if len(looks) else empty_detections()  # type: ignore[attr-defined]
+                dets = self.detector.detect_parts(crop, parts) if len(parts) else empty_detections()  # type: ignore[attr-defined]
             if len(dets):
                 dets = dets[np.asarray(dets.confidence) >= self.settings.min_confidence]
                 dets.xyxy = dets.xyxy + np.array([ox, oy, ox, oy], np.float32)

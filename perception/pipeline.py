@@ -338,7 +338,7 @@ def track_summaries(stage: ObjectStage, scale: PersonScale, zones: Sequence[Any]
     classes = stage.detector.classes if stage.detector is not None else ()
     aspect = frame_aspect(stage.frame_size)
     return [{**tr.summary(classes, scale, aspect, zones), "thumb": tr.thumb(classes)} for tr in stage.tracker.every_track()
-            if len(tr.observations) >= min_detections]
+            if tr.detections >= min_detections]
 
 
 class FrameScores:

@@ -105,6 +105,9 @@ class CameraProfile:
         if self.detector_state["name"] == "blobs":
             blobs = BlobDetector.from_state(self.detector_state)
         stage = dict(self.stage or {})
+        # profiles fitted before tracks were carried between looks: as they were fitted
+        stage.setdefault("carry", False)
+        stage.setdefault("blob_flagged_fps", stage.get("flagged_fps", 8.0))
         tracker = TrackerSettings(**stage.pop("tracker", {}))
         if "region" in stage:
             stage["region"] = tuple(float(v) for v in stage["region"])

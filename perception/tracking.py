@@ -6,6 +6,9 @@ follow the blobs of an event's frames with the same class. A track carries its c
 boxes, its feet point (bottom centre), and its speed and heading in **body heights per second**:
 displacements divided by the height a standing person has at that spot, from a
 :class:`PersonScale` learned on the camera's normal footage, so near and far are comparable.
+Between the detector's looks :class:`FlowCarry` moves the boxes by optical flow; ByteTrack
+takes those as low-confidence detections that continue the tracks they came from (they never
+start one), and the observations they make are marked ``by_flow``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class Observation:
     groups: np.ndarray  # (len(GROUPS),) probabilities
     blob: bool = False  # came from the foreground, not from a detector
     named: int = -1     # the detector class that names it (someone riding: the bicycle's), -1: none
+    by_flow: bool = False  # moved by optical flow from the last look, not seen by the detector
 
     @property
     def feet(self) -> tuple[float, float]:
@@ -103,7 +107,9 @@ class Track:
     """A tracked object (see the module docstring)."""
 
     track_id: int
-    observations: deque[Observation] = field(default_factory=lambda: deque(maxlen=600))
+    #: five minutes at 8 sampled frames a second (tracks carried by optical flow have one each
+    #: frame), twice the default loitering time
+    observations: deque[Observation] = field(default_factory=lambda: deque(maxlen=2400))
     first_t: float = 0.0
     #: detector class id -> (confidence, time, JPEG bytes of the crop, box) of its clearest detection as that class
     thumbs: dict[int, tuple[float, float, bytes, tuple[float, float, float, float]]] = field(default_factory=dict)
@@ -112,7 +118,7 @@ class Track:
         """Keep a crop of RGB ``image`` around the last observation if it is the clearest
         detection of its class so far (the track's keyframe, see :meth:`thumb`)."""
         o = self.last
-        if o.named < 0 or o.blob or o.confidence <= self.thumbs.get(o.named, (-1.0,))[0]:
+        if o.named < 0 or o.blob or o.by_flow or o.confidence <= self.thumbs.get(o.named, (-1.0,))[0]:
             return
         import cv2
 
@@ -150,9 +156,21 @@ class Track:
     def last_t(self) -> float:
         return self.observations[-1].t
 
+    @property
+    def detections(self) -> int:
+        """Observations the detector (or the foreground) made, not carried by optical flow."""
+        return sum(1 for o in self.observations if not o.by_flow)
+
+    @property
+    def detected_t(self) -> float:
+        """When the object was last seen by the detector rather than carried."""
+        return next((o.t for o in reversed(self.observations) if not o.by_flow), self.first_t)
+
     def groups(self, t0: float | None = None, t1: float | None = None) -> np.ndarray:
-        """Class-group probabilities over ``[t0, t1]`` (confidence-weighted mean)."""
-        obs = self.between(t0, t1) or list(self.observations)
+        """Class-group probabilities over ``[t0, t1]`` (confidence-weighted mean of the
+        detections there; of all the track's detections when it was only carried there)."""
+        seen = [o for o in self.observations if not o.by_flow]
+        obs = [o for o in self.between(t0, t1) if not o.by_flow] or seen or list(self.observations)
         w = np.array([max(o.confidence, 1e-3) for o in obs])
         return (np.stack([o.groups for o in obs]) * w[:, None]).sum(axis=0) / w.sum()
 
@@ -165,7 +183,7 @@ class Track:
         """What the object is, in the detector's class names: a class other than ``person`` seen
         on at least a fifth of its detections (and twice) names it (a rider is their bicycle or
         skateboard), else its most frequent class; ``unknown`` for foreground blobs alone."""
-        named = [o.named for o in self.observations if 0 <= o.named < len(classes)]
+        named = [o.named for o in self.observations if 0 <= o.named < len(classes) and not o.by_flow]
         if not named:
             return "unknown"
         ids, counts = np.unique(np.array(named), return_counts=True)
@@ -184,7 +202,7 @@ class Track:
         obs = list(self.observations)
         label = self.label(classes)
         # the span it was seen as what names it (someone who gets on a bicycle is a bicycle from then)
-        named = [o for o in obs if 0 <= o.named < len(classes) and classes[o.named] == label] or obs
+        named = [o for o in obs if 0 <= o.named < len(classes) and classes[o.named] == label and not o.by_flow] or obs
         mid = named[len(named) // 2]
         v = self.velocities(scale, aspect, baseline_s=1.0)
         speeds = np.hypot(v[:, 0], v[:, 1]) if len(v) else np.zeros(0)
@@ -195,7 +213,7 @@ class Track:
             "speed": round(float(np.median(speeds)), 3) if len(speeds) else 0.0,
             "speed_high": round(float(np.quantile(speeds, 0.9)), 3) if len(speeds) else 0.0,
             "confidence": round(float(np.mean([o.confidence for o in obs])), 3),
-            "detections": len(obs), "box": [round(float(b), 4) for b in mid.box],
+            "detections": self.detections, "box": [round(float(b), 4) for b in mid.box],
             "zones": _zone_seconds(named, zones),
         }
 
@@ -330,10 +348,12 @@ class TrackerSettings:
 class ObjectTracker:
     """ByteTrack over detections arriving at roughly ``rate_hz`` (see the module docstring).
 
-    Boxes come in pixels of a ``frame_size`` frame and are kept normalised to it.
+    Boxes come in pixels of a ``frame_size`` frame and are kept normalised to it. ByteTrack
+    names a track when it is seen a second time; with ``keep_first`` the track begins with the
+    detection that started it (which matters when looks are a second or more apart).
     """
 
-    def __init__(self, rate_hz: float, settings: TrackerSettings | None = None) -> None:
+    def __init__(self, rate_hz: float, settings: TrackerSettings | None = None, keep_first: bool = False) -> None:
         from trackers import ByteTrackTracker
 
         self.settings = s = settings or TrackerSettings()
@@ -349,6 +369,10 @@ class ObjectTracker:
             self._tracker.maximum_frames_without_update = max(1, int(round(s.lost_s * self.rate_hz)))
         self.tracks: dict[int, Track] = {}
         self.finished: list[Track] = []  # tracks no longer kept in :attr:`tracks`
+        self.last_output: Any = None  # ByteTrack's answer to the last update (``tracker_id`` -1: not followed)
+        self.keep_first = keep_first
+        self._pending: list[tuple[Any, Observation]] = []  # (unnamed tracklet, the detection that started it)
+        self._first: dict[int, Observation] = {}  # track id -> that detection, until its track is made
 
     def follow(self, dets: Any, t: float | None = None) -> Any:
         """ByteTrack's answer for one frame's detections as it gives it (``tracker_id`` set on the
@@ -365,27 +389,67 @@ class ObjectTracker:
         if dets is None:
             dets = empty_detections()
         out = self.follow(dets, t)
-        seen = []
+        self.last_output = out
+        if self.keep_first:
+            self._name_pending()
+        seen: list[Track] = []
+        spawned: list[Observation] = []
         if len(out) and out.tracker_id is not None:
             groups = out.data.get("groups") if out.data else None
             named = out.data.get("named") if out.data else None
+            flow = out.data.get("by_flow") if out.data else None
+            seen_conf = out.data.get("seen_confidence") if out.data else None
             for i, tid in enumerate(out.tracker_id):
-                if tid < 0:
-                    continue
                 x1, y1, x2, y2 = (float(v) for v in out.xyxy[i])
                 g = np.asarray(groups[i], np.float32) if groups is not None else np.eye(len(GROUPS), dtype=np.float32)[-1]
-                conf = float(out.confidence[i]) if out.confidence is not None else 1.0
+                carried = bool(flow[i]) if flow is not None else False
+                if carried and seen_conf is not None:
+                    conf = float(seen_conf[i])  # the confidence of the look it was carried from
+                else:
+                    conf = float(out.confidence[i]) if out.confidence is not None else 1.0
                 cls = int(named[i]) if named is not None else -1
-                obs = Observation(t, (x1 / w, y1 / h, x2 / w, y2 / h), conf, g, blob or bool(g[-1] >= 0.5), cls)
+                obs = Observation(t, (x1 / w, y1 / h, x2 / w, y2 / h), conf, g, blob or bool(g[-1] >= 0.5), cls, carried)
+                if tid < 0:
+                    if self.keep_first and conf >= self.settings.activation and not carried:
+                        spawned.append(obs)
+                    continue
                 track = self.tracks.get(int(tid))
                 if track is None:
                     track = self.tracks[int(tid)] = Track(int(tid), first_t=t)
+                    first = self._first.pop(int(tid), None)
+                    if first is not None:
+                        track.observations.append(first)
+                        track.first_t = first.t
                 track.observations.append(obs)
                 seen.append(track)
+        if self.keep_first:
+            self._remember_spawned(spawned, w, h)
         # forget what has been gone longer than the history kept
         for tid in [k for k, tr in self.tracks.items() if t - tr.last_t > self.settings.keep_s]:
             self.finished.append(self.tracks.pop(tid))
         return seen
+
+    def _name_pending(self) -> None:
+        """Tracklets ByteTrack named in this update: their first detection waits under their id."""
+        still = []
+        for tl, obs in self._pending:
+            if tl.tracker_id != -1:
+                self._first[int(tl.tracker_id)] = obs
+            elif any(tl is other for other in getattr(self._tracker, "tracks", [])):
+                still.append((tl, obs))
+        self._pending = still
+
+    def _remember_spawned(self, spawned: list[Observation], w: int, h: int) -> None:
+        """Keep the detections that started ByteTrack tracklets (which get an id only when seen
+        again) with their tracklet, so that their track begins with them."""
+        for tl in getattr(self._tracker, "tracks", []):
+            if tl.tracker_id != -1 or any(tl is p for p, _o in self._pending) or not spawned:
+                continue
+            x1, y1, x2, y2 = (float(v) for v in tl.get_state_bbox())
+            box = (x1 / w, y1 / h, x2 / w, y2 / h)
+            best = min(spawned, key=lambda o: sum(abs(a - b) for a, b in zip(o.box, box)))
+            if sum(abs(a - b) for a, b in zip(best.box, box)) < 1e-3:
+                self._pending.append((tl, best))
 
     def every_track(self) -> list[Track]:
         """Every track of the source so far, ended or not, in the order they began."""
@@ -394,6 +458,103 @@ class ObjectTracker:
     def alive(self, t0: float, t1: float) -> list[Track]:
         """Tracks with an observation in ``[t0, t1]``."""
         return [tr for tr in self.tracks.values() if any(t0 - 1e-6 <= o.t <= t1 + 1e-6 for o in tr.observations)]
+
+
+class FlowCarry:
+    """Carries boxes from one frame to the next by sparse optical flow: between the detector's
+    looks a track moves with what is inside its box.
+
+    Corners inside each box (Shi-Tomasi) are followed with pyramidal Lucas-Kanade and checked
+    backward; a box moves by the median motion of the points that move (a box holds background
+    too, which stays put), or stays where it is when too few do. Frames are followed as grey
+    images at most ``max_side`` pixels on their long side.
+
+    Args:
+        points: corners looked for per box.
+        moving_px: displacement (pixels of the grey image) from which a point moves.
+        moving_share: the least share of a box's followed points that must move for the box to move.
+        max_error_px: the largest forward-backward disagreement of a point kept.
+    """
+
+    def __init__(self, max_side: int = 640, points: int = 24, moving_px: float = 0.3, moving_share: float = 0.2,
+                 max_error_px: float = 1.0, window_px: int = 15) -> None:
+        self.max_side = int(max_side)
+        self.window_px = int(window_px)
+        self.points = int(points)
+        self.moving_px = float(moving_px)
+        self.moving_share = float(moving_share)
+        self.max_error_px = float(max_error_px)
+        self._prev: np.ndarray | None = None
+        self._scale = 1.0
+
+    def reset(self) -> None:
+        self._prev = None
+
+    def _grey(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        import cv2
+
+        h, w = image.shape[:2]
+        k = min(1.0, self.max_side / max(h, w, 1))
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+        if k < 1.0:
+            grey = cv2.resize(grey, (max(8, int(round(w * k))), max(8, int(round(h * k)))), interpolation=cv2.INTER_AREA)
+        return grey, k
+
+    def remember(self, image: np.ndarray) -> None:
+        """Make ``image`` (RGB, the frame the boxes were last placed in) the one followed from."""
+        self._prev, self._scale = self._grey(image)
+
+    def step(self, image: np.ndarray, boxes: dict[int, Sequence[float]]) -> dict[int, tuple[float, float, float, float]]:
+        """Where ``boxes`` (id -> ``x1, y1, x2, y2`` in ``image`` pixels, placed in the frame
+        remembered last) are in ``image``; ids whose boxes cannot be followed (no texture, left
+        the frame) are left out. ``image`` becomes the frame followed from."""
+        import cv2
+
+        prev = self._prev
+        grey, k = self._grey(image)
+        self._prev, self._scale = grey, k
+        if prev is None or prev.shape != grey.shape or not boxes:
+            return {}
+        gh, gw = grey.shape[:2]
+        ids, starts, pts = [], [], []
+        for tid, box in boxes.items():
+            x1, y1, x2, y2 = (float(v) * k for v in box)
+            c0, r0, c1, r1 = max(0, int(x1)), max(0, int(y1)), min(gw, int(math.ceil(x2))), min(gh, int(math.ceil(y2)))
+            if c1 - c0 < 3 or r1 - r0 < 3:
+                continue
+            found = cv2.goodFeaturesToTrack(prev[r0:r1, c0:c1], self.points, 0.01, 2)
+            if found is None or len(found) < 3:
+                continue
+            ids.append(tid)
+            starts.append(len(pts))
+            pts.extend((found.reshape(-1, 2) + np.array([c0, r0], np.float32)).tolist())
+        if not pts:
+            return {}
+        p0 = np.array(pts, np.float32).reshape(-1, 1, 2)
+        lk = {"winSize": (self.window_px, self.window_px), "maxLevel": 2,
+              "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, grey, p0, None, **lk)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, prev, p1, None, **lk)
+        ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((back - p0).reshape(-1, 2), axis=1) <= self.max_error_px)
+        motion = (p1 - p0).reshape(-1, 2)
+        out: dict[int, tuple[float, float, float, float]] = {}
+        ends = [*starts[1:], len(pts)]
+        for tid, a, b in zip(ids, starts, ends):
+            good = motion[a:b][ok[a:b]]
+            if len(good) < 3:
+                continue
+            moving = good[np.linalg.norm(good, axis=1) >= self.moving_px]
+            if len(moving) >= max(3, self.moving_share * len(good)):
+                dx, dy = np.median(moving, axis=0) / k
+            else:
+                dx, dy = 0.0, 0.0
+            x1, y1, x2, y2 = (float(v) for v in boxes[tid])
+            h, w = image.shape[:2]
+            nx1, ny1, nx2, ny2 = x1 + float(dx), y1 + float(dy), x2 + float(dx), y2 + float(dy)
+            if nx2 <= 0 or ny2 <= 0 or nx1 >= w or ny1 >= h:
+                continue  # gone out of the frame
+            out[tid] = (nx1, ny1, nx2, ny2)
+        return out
 
 
 def frame_aspect(frame_size: tuple[int, int]) -> float:

@@ -211,3 +211,43 @@ def test_the_int8_detector_calibrated_on_normal_frames_finds_the_same_people(tmp
     (cache / "yolov3-tiny" / int8.int8).unlink()
     with pytest.raises(WeightsError, match="fit the camera again"):
         YoloV3Tiny.from_state(int8.state(), models_dir=cache)
+
+
+def test_between_looks_a_track_moves_with_what_its_box_holds() -> None:
+    from perception.detect import Detector
+    from perception.objects import ObjectStage, StageSettings
+
+    rng = np.random.default_rng(3)
+    background = cv2.GaussianBlur(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), (3, 3), 0)
+    walker = cv2.GaussianBlur(rng.integers(0, 255, (40, 16, 3), dtype=np.uint8), (3, 3), 0)
+
+    def box_at(i: int) -> tuple[int, int, int, int]:
+        x = 40 + 4 * i  # 32 px/s at 8 frames/s
+        return x, 100, x + 16, 140
+
+    class Truth(Detector):  # a detector that sees the walker exactly
+        classes = ("person",)
+
+        def detect(self, images):  # type: ignore[no-untyped-def]
+            return [make_detections(np.array([box_at(self.i)], np.float32), np.array([0.9]), np.array([0]),
+                                    np.eye(len(GROUPS), dtype=np.float32)[[GROUPS.index("person")]])]
+
+    def run(carry: bool) -> list:
+        det = Truth()
+        stage = ObjectStage(det, None, StageSettings(detector_fps=1.0, flagged_fps=1.0, carry=carry))
+        for i in range(24):
+            det.i = i
+            frame = background.copy()
+            x1, y1, x2, y2 = box_at(i)
+            frame[y1:y2, x1:x2] = walker
+            stage.push(i / 8.0, frame)
+        return stage.tracker.every_track()
+
+    (track,) = run(carry=True)
+    obs = list(track.observations)
+    assert len(obs) == 24 and track.detections == 3  # three looks, the frames between carried
+    for i, o in enumerate(obs):
+        assert o.box[0] * 320 == pytest.approx(box_at(i)[0], abs=1.5)
+        assert o.by_flow == (i % 8 != 0) and o.confidence == pytest.approx(0.9)
+    # without carrying, a walker who moves two box widths between looks is a new object at each
+    assert run(carry=False) == []

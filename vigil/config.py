@@ -145,7 +145,11 @@ class DetectionConfig(BaseModel):
                                 "(0: only where the cell scorer flags).")
     fit_detector_fps: float = Field(2.0, gt=0, le=60, description="Detections per second while fitting on normal "
                                     "footage (its objects are the normal bank).")
-    flagged_fps: float = Field(8.0, gt=0, le=60, description="Detections per second while the cell scorer flags the footage.")
+    flagged_fps: float = Field(2.0, gt=0, le=60, description="Detections per second while the cell scorer flags the "
+                               "footage (with carry_tracks the tracks move by optical flow between them).")
+    blob_flagged_fps: float = Field(8.0, gt=0, le=60, description="Looks at the foreground per second while flagged when "
+                                    "foreground blobs are the detector (detector: blobs, or a detector that does not "
+                                    "fit the camera): blobs cost little and are not carried between looks.")
     flag_score: float = Field(0.2, ge=0, le=1, description="Calibrated cell score from which footage counts as flagged.")
     min_confidence: float = Field(0.15, ge=0, le=1, description="Detections weaker than this are not followed.")
     detect_crops: bool = Field(True, description="The detector looks only around foreground regions and the objects "
@@ -153,6 +157,9 @@ class DetectionConfig(BaseModel):
                                "and at the whole activity region every full_look_s seconds.")
     full_look_s: float = Field(4.0, gt=0, le=3600, description="Seconds of video between looks at the whole activity "
                                "region when detect_crops is on (what the background does not show as foreground).")
+    carry_tracks: bool = Field(True, description="Between the detector's looks, tracks move with their contents "
+                               "(optical flow) instead of waiting for the next look: speeds are measured at the "
+                               "sampling rate while the detector looks less often.")
     min_coverage: float = Field(
         0.4, ge=0, le=1, description="Share of the normal footage's moving foreground the detector's boxes must cover "
         "for its objects to be scored; below it the detector does not see this camera's movers (rendered or thermal "
