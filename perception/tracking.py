@@ -474,6 +474,7 @@ class FlowCarry:
         moving_px: displacement (pixels of the grey image) from which a point moves.
         moving_share: the least share of a box's followed points that must move for the box to move.
         max_error_px: the largest forward-backward disagreement of a point kept.
+        window_px: side of the Lucas-Kanade window (pixels of the grey image, each pyramid level).
     """
 
     def __init__(self, max_side: int = 640, points: int = 24, moving_px: float = 0.3, moving_share: float = 0.2,
