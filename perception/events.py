@@ -21,6 +21,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+@dataclass(frozen=True)
+class ZoneRuleHit:
+    """A camera zone rule that held during a window (see :mod:`perception.zones`)."""
+
+    zone: str       # the zone's name
+    kind: str       # restricted | loitering
+    start_s: float  # from when in the window the rule held ...
+    end_s: float    # ... until when (the last time something was seen inside)
+    floor: float    # the score the window was raised to (detection.zone_score)
+    before: float   # the window's score before that
+
+
 @dataclass
 class ScoredWindow:
     """One window after scoring.
@@ -35,6 +47,8 @@ class ScoredWindow:
         box: the most unusual object's box (normalised) when the object level decided the
             score; the region is then that box rather than the cell.
         objects: the objects scored in this window (track id, class group, level, box).
+        zone_rules: the camera's zone rules that held in the window; ``score`` is then at least
+            their floor.
     """
 
     index: int
@@ -52,6 +66,7 @@ class ScoredWindow:
     vector: np.ndarray | None = field(default=None, repr=False)  # the clip embedding
     box: tuple[float, float, float, float] | None = None
     objects: list[dict] | None = field(default=None, repr=False)
+    zone_rules: tuple[ZoneRuleHit, ...] = ()
 
     @property
     def center(self) -> float:
@@ -127,13 +142,22 @@ def smooth_scores(values: Sequence[float], k: int) -> np.ndarray:
 
 
 def frame_scores(windows: Sequence[ScoredWindow], times: np.ndarray, smooth: int = 3) -> np.ndarray:
-    """One score per source frame: smoothed window scores interpolated at window centres."""
+    """One score per source frame: smoothed window scores interpolated at window centres.
+
+    A zone rule's floor (:class:`ZoneRuleHit`) is not smoothed into the neighbouring windows: it
+    raises exactly the frames during which the rule held.
+    """
     times = np.asarray(times, dtype=np.float64)
     if not windows:
         return np.zeros(times.size)
     centres = np.array([w.center for w in windows])
-    values = smooth_scores([w.score for w in windows], smooth)
-    return np.clip(np.interp(times, centres, values), 0.0, 1.0)
+    values = smooth_scores([min((h.before for h in w.zone_rules), default=w.score) for w in windows], smooth)
+    out = np.interp(times, centres, values)
+    for w in windows:
+        for hit in w.zone_rules:
+            inside = (times >= hit.start_s - 1e-6) & (times <= hit.end_s + 1e-6)
+            out[inside] = np.maximum(out[inside], hit.floor)
+    return np.clip(out, 0.0, 1.0)
 
 
 class EventBuilder:

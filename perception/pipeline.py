@@ -20,7 +20,7 @@ import numpy as np
 
 from perception.encoders import Embedding, Encoder
 from perception.engram import EngramStream
-from perception.events import CandidateEvent, EventBuilder, ScoredWindow
+from perception.events import CandidateEvent, EventBuilder, ScoredWindow, ZoneRuleHit
 from perception.head import TypeHead
 from perception.learned import FrameScorer, to_model_frame
 from perception.objects import ObjectStage, score_window, window_objects
@@ -31,6 +31,7 @@ from perception.tracking import PersonScale, frame_aspect
 from perception.tripwires import Tripwires
 from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
 from perception.windows import Window, iter_windows
+from perception.zones import ZoneOccupancy
 from vigil.config import CameraConfig
 
 _DONE = object()
@@ -177,6 +178,8 @@ class Scanner:
         learned = profile.frame_calibration
         self._learned = Calibration(float(learned[0]), float(learned[1])) if profile.frame_scorer and learned else None
         self._frames: FrameScores | None = None
+        # time spent in restricted and loitering zones, from what the object path finds
+        self.zones = ZoneOccupancy.for_camera(camera.zones, camera.detection) if self.objects is not None else None
 
     def scan(
         self,
@@ -224,6 +227,8 @@ class Scanner:
             if stop is not None:
                 frames = _until_stopped(frames, stop, result)
             frames = _count(frames, result, 1.0 / p.fps)
+            if self.zones is not None:
+                self.zones.reset()
             if self.objects is not None:
                 self.objects.reset()
                 stage = self.objects
@@ -318,6 +323,14 @@ class Scanner:
         if stream is not None and p.engram is not None:
             key = stream.push(emb.vector)
             score = p.engram.gate(calibrated, key)
+        rules: tuple[ZoneRuleHit, ...] = ()
+        if self.zones is not None and self.objects is not None:
+            # the camera's own zone rules: no memory of familiar patterns lowers these
+            floor = self.camera.detection.zone_score
+            rules = tuple(ZoneRuleHit(zone.name, zone.kind, a, b, floor, score)
+                          for zone, a, b in self.zones.update(self.objects.feet, window.ts_start, window.ts_end))
+            if rules:
+                calibrated, score = max(calibrated, floor), max(score, floor)
         types = head.probabilities(TypeHead.features(emb.vector, emb.cells, ws.cell)) if head else None
         names = self.encoder.feature_names
         features = {n: round(float(v), 4) for n, v in zip(names, emb.cells[ws.cell])} if names else None
@@ -325,7 +338,7 @@ class Scanner:
         return ScoredWindow(
             index=window.index, ts_start=window.ts_start, ts_end=window.ts_end, raw=raw, score=score,
             cell=ws.cell, grid=p.scorer.grid, key=key, types=types, ungated=calibrated, features=features,
-            vector=emb.vector, trigger=trigger, box=box, objects=objects,
+            vector=emb.vector, trigger=trigger, box=box, objects=objects, zone_rules=rules,
         )
 
 
