@@ -31,6 +31,7 @@ class ZoneRuleHit:
     end_s: float    # ... until when (the last time something was seen inside)
     floor: float    # the score the window was raised to (detection.zone_score)
     before: float   # the window's score before that
+    box: tuple[float, float, float, float] | None = None  # who was there (normalised xyxy)
 
 
 @dataclass

@@ -74,7 +74,7 @@ class FitOptions:
     ngram: int = 2
     fit_stride: int = 4
     background_fps: float = 2.0
-    exceedance: bool = False  # one-sided feature tests on top of kNN (encoders with one-sided features)
+    exceedance: bool | None = None  # one-sided feature tests on top of kNN; None: detection.cell_exceedance
     models_dir: str | Path | None = None  # the model cache, for detectors with weights files
 
 
@@ -177,8 +177,11 @@ def fit_profile(
 
     all_cells = np.concatenate([e.cells for e in embedded])
     all_vectors = np.concatenate([e.vectors for e in embedded])
-    one_sided = opts.exceedance and bool(getattr(encoder, "one_sided", False))
-    final = NormalityModel(all_cells, all_vectors, kind=opts.scorer, k=opts.k, exceedance=one_sided)  # type: ignore[arg-type]
+    one_sided = _exceedance(opts, det_cfg, stage) and bool(getattr(encoder, "one_sided", False))
+    names = list(encoder.feature_names or [])
+    tested = [i for i, n in enumerate(names) if n not in getattr(encoder, "place_features", ())] if names else None
+    final = NormalityModel(all_cells, all_vectors, kind=opts.scorer, k=opts.k, exceedance=one_sided,  # type: ignore[arg-type]
+                           exceed_features=tested)
     *held, held_index = _held_out(embedded, final, opts, camera.window, stride)
     cell_raw = final.calibrate(*held)
     objects = scale = None
@@ -226,6 +229,16 @@ def fit_profile(
     )
 
 
+def _exceedance(opts: FitOptions, det: DetectionConfig, stage: ObjectStage | None) -> bool:
+    """Whether the cells are also tested one-sidedly (``detection.cell_exceedance``; ``auto``: where
+    no detector follows the objects, so the cells alone say what is unusual about them)."""
+    if opts.exceedance is not None:
+        return opts.exceedance
+    if det.cell_exceedance != "auto":
+        return bool(det.cell_exceedance)
+    return stage is None or stage.detector is None
+
+
 def _held_out(
     embedded: list[_VideoEmbeddings], final: NormalityModel, opts: FitOptions, window: int, stride: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, np.ndarray, np.ndarray]]]:
@@ -241,7 +254,7 @@ def _held_out(
 
     def model(cells: list[np.ndarray], vectors: list[np.ndarray]) -> NormalityModel:
         return NormalityModel(np.concatenate(cells), np.concatenate(vectors), kind=opts.scorer, k=opts.k,  # type: ignore[arg-type]
-                              scales=scales, exceedance=final.exceedance)
+                              scales=scales, exceedance=final.exceedance, exceed_features=final.exceed_features)
 
     dists, wins, excs = [], [], []
     index: list[tuple[int, np.ndarray, np.ndarray]] = []

@@ -123,9 +123,9 @@ class ObjectStage:
         self.flagged = False
         self.frame_size: tuple[int, int] | None = None
         self.detections = 0
-        #: (time, (K, 2) normalised feet points) of what each look found or the flow carried, newest
-        #: last: where objects stood, whether or not the tracker has named their tracks yet
-        self.feet: deque[tuple[float, np.ndarray]] = deque(maxlen=1024)
+        #: (time, (K, 4) normalised xyxy boxes) of what each look found or the flow carried, newest
+        #: last: where objects were, whether or not the tracker has named their tracks yet
+        self.seen: deque[tuple[float, np.ndarray]] = deque(maxlen=1024)
         self.crop_looks = 0  # detections that looked at crops only
         self._full_t: float | None = None
         self._last_t: float | None = None  # the frame pushed last
@@ -151,17 +151,17 @@ class ObjectStage:
         h, w = image.shape[:2]
         self.frame_size = (w, h)
         dets = self.detect(image, t)
-        self._remember_feet(t, dets)
+        self._remember(t, dets)
         for track in self.tracker.update(t, dets, (w, h)):
             track.keep_thumb(image)
         self.detections += 1
         return True
 
-    def _remember_feet(self, t: float, dets: Any) -> None:
-        """Keep the feet points of one frame's objects (:attr:`feet`)."""
+    def _remember(self, t: float, dets: Any) -> None:
+        """Keep the boxes of one frame's objects (:attr:`seen`)."""
         w, h = self.frame_size or (1, 1)
         boxes = np.asarray(dets.xyxy, np.float32).reshape(-1, 4) if dets is not None and len(dets) else np.zeros((0, 4))
-        self.feet.append((t, np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]) / w, boxes[:, 3] / h], axis=1)))
+        self.seen.append((t, boxes / np.array([w, h, w, h], np.float32)))
 
     def carry_s(self) -> float:
         """How long a track is carried by optical flow without the detector seeing it again: two
@@ -182,7 +182,7 @@ class ObjectStage:
         self.frame_size = (w, h)
         if self._carry_looks(t):
             dets = self.detect(image, t)
-            self._remember_feet(t, dets)
+            self._remember(t, dets)
             if len(dets):
                 dets.data["by_flow"] = np.zeros(len(dets), bool)
                 dets.data["seen_confidence"] = np.asarray(dets.confidence, np.float32)
@@ -198,7 +198,7 @@ class ObjectStage:
         if carried is None:
             self.tracker.last_output = None  # nothing followed here: nothing to carry on
         else:
-            self._remember_feet(t, carried)
+            self._remember(t, carried)
             self.tracker.update(t, carried, (w, h))
         return False
 

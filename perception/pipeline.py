@@ -178,8 +178,9 @@ class Scanner:
         learned = profile.frame_calibration
         self._learned = Calibration(float(learned[0]), float(learned[1])) if profile.frame_scorer and learned else None
         self._frames: FrameScores | None = None
-        # time spent in restricted and loitering zones, from what the object path finds
-        self.zones = ZoneOccupancy.for_camera(camera.zones, camera.detection) if self.objects is not None else None
+        # time spent in restricted and loitering zones, from what the object path finds (needs the person scale)
+        self.zones = (ZoneOccupancy.for_camera(camera.zones, camera.detection, self._scale)
+                      if self.objects is not None else None)
 
     def scan(
         self,
@@ -327,8 +328,11 @@ class Scanner:
         if self.zones is not None and self.objects is not None:
             # the camera's own zone rules: no memory of familiar patterns lowers these
             floor = self.camera.detection.zone_score
-            rules = tuple(ZoneRuleHit(zone.name, zone.kind, a, b, floor, score)
-                          for zone, a, b in self.zones.update(self.objects.feet, window.ts_start, window.ts_end))
+            aspect = frame_aspect(self.objects.frame_size) if self.objects.frame_size else 1.0
+            rules = tuple(ZoneRuleHit(h.zone.name, h.zone.kind, h.start_s, h.end_s, floor, score, h.box)
+                          for h in self.zones.update(self.objects.seen, window.ts_start, window.ts_end, aspect))
+            if rules and floor > score:
+                box = rules[0].box  # the zone's occupant decided the score: the region is theirs
             if rules:
                 calibrated, score = max(calibrated, floor), max(score, floor)
         types = head.probabilities(TypeHead.features(emb.vector, emb.cells, ws.cell)) if head else None

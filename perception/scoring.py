@@ -92,6 +92,7 @@ class NormalityModel:
         position_weight: distance, in scaled feature units, of one cell step.
         exceedance: also test each feature one-sidedly against its local normal range (for
             encoders whose features all mean "more is stranger", like the motion encoder).
+        exceed_features: indices of the features so tested (default: all).
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class NormalityModel:
         position_weight: float = 1.0,
         scales: dict[str, np.ndarray] | None = None,
         exceedance: bool = False,
+        exceed_features: list[int] | None = None,
     ) -> None:
         if kind not in SCORERS:
             raise ValueError(f"unknown scorer {kind!r}; choose one of: {', '.join(SCORERS)}")
@@ -120,6 +122,9 @@ class NormalityModel:
         self.vector_scale = scales.get("vector_scale", _active_scale(vectors))
         self.level_scale = scales.get("level_scale", np.ones(3, np.float32))
         self.exceedance = bool(exceedance)
+        self.exceed_features = sorted({int(i) for i in exceed_features}) if exceed_features is not None else list(range(f))
+        self._exceed_mask = np.zeros(f, np.float32)
+        self._exceed_mask[self.exceed_features] = 1.0
         self.local_high = _local_high(cells) if self.exceedance else None
         self.feature_exceed_scale = scales.get("feature_exceed_scale", np.ones(f, np.float32))
         self.cell_scale = scales.get("cell_scale", np.ones((r, c), np.float32))
@@ -194,7 +199,7 @@ class NormalityModel:
         if self.local_high is None:
             r, c = self.grid
             return np.zeros((r, c, self.cell_feature_scale.size), np.float32)
-        return np.maximum(np.asarray(cells, np.float32) / self.local_high - 1.0, 0.0)
+        return np.maximum(np.asarray(cells, np.float32) / self.local_high - 1.0, 0.0) * self._exceed_mask
 
     def score(self, cells: np.ndarray, vector: np.ndarray) -> WindowScore:
         """Score one window's embedding."""
@@ -271,7 +276,8 @@ class NormalityModel:
 
     def settings(self) -> dict[str, Any]:
         """JSON-able settings."""
-        return {"kind": self.kind, "k": self.k, "position_weight": self.position_weight, "exceedance": self.exceedance}
+        return {"kind": self.kind, "k": self.k, "position_weight": self.position_weight, "exceedance": self.exceedance,
+                "exceed_features": self.exceed_features}
 
     @classmethod
     def restore(cls, settings: dict[str, Any], arrays: dict[str, np.ndarray]) -> NormalityModel:
@@ -279,7 +285,7 @@ class NormalityModel:
         keys = ("cell_feature_scale", "vector_scale", "level_scale", "cell_scale", "calibration", "feature_exceed_scale")
         return cls(arrays["cells"], arrays["vectors"], kind=settings["kind"], k=settings["k"],
                    position_weight=settings["position_weight"], scales={key: arrays[key] for key in keys if key in arrays},
-                   exceedance=bool(settings.get("exceedance", False)))
+                   exceedance=bool(settings.get("exceedance", False)), exceed_features=settings.get("exceed_features"))
 
 
 def _active(cells: np.ndarray) -> np.ndarray:

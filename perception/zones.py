@@ -1,31 +1,42 @@
 """Zone rules in the score: time spent where the camera's own rules say nobody should be or stay.
 
 A camera's ``restricted`` zones say nobody should enter, its ``loitering`` zones that nobody
-should stay; these are anomalies by definition, whatever the normal footage showed (a keep-out
-area people never walked through scores low on its own if someone stands still in it, since
-standing still is ordinary elsewhere). :class:`ZoneOccupancy` follows, from the object path's
-detections, how long each such zone has been occupied without a break (the feet of anything
-the detector or the foreground found there, or the flow carried there; a gap of one missed
-look, or up to the tracker's ``lost_s``, is bridged; tracks are not needed, since people
-standing still break theirs).
-A window in which a restricted zone has been occupied for ``intrusion_s`` or a loitering zone
-for ``loiter_s`` scores at least ``zone_score``
-(:class:`~vigil.config.DetectionConfig`), so ``vigil score``, the stored timelines and the
-candidate events all see what the type rules will name; in score files the floor covers the
-frames from the rule's onset (entering the restricted zone; the stay reaching ``loiter_s``) to
-the last moment something was seen inside, without smoothing into the frames around them.
+should linger: anomalies by definition, whatever the normal footage showed (a keep-out area
+scores low on its own when someone stands still in it, since standing still is ordinary
+elsewhere). :class:`ZoneOccupancy` follows, from what the object path finds at each look (the
+boxes of detections, foreground blobs, boxes the flow carries; tracks are not needed, since
+people standing still break theirs), how long each such zone has been occupied without a break
+(a gap of one missed look, or up to the tracker's ``lost_s``, is bridged):
+
+- a restricted zone by anything whose feet are inside it;
+- a loitering zone by someone lingering inside it: feet that stayed within ``dwell_speed``
+  body heights per second of where some feet were a second before (a stream of people passing
+  through keeps a zone occupied, but nobody in it lingers).
+
+A window in which a restricted zone has been occupied for ``intrusion_s``, or a loitering zone
+for ``loiter_s``, scores at least ``zone_score`` (:class:`~vigil.config.DetectionConfig`), its
+region the occupant's box, so ``vigil score``, the stored timelines and the candidate events all
+see what the type rules will name. In score files the floor covers the frames from the rule's
+onset (the entry into the restricted zone; for a loitering zone the moment the stay reached
+``loiter_s``) to the last moment someone was seen there, a look standing for the time halfway
+to the looks around it, without smoothing into the frames around them.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from perception.tracking import PersonScale
+
 #: the zone kinds whose occupancy is a rule, and the detection setting that says for how long
 RULE_KINDS: dict[str, str] = {"restricted": "intrusion_s", "loitering": "loiter_s"}
+#: seconds over which lingering is judged (feet compared with where feet were this long before)
+LINGER_BASELINE_S = 1.0
 
 
 @dataclass
@@ -33,7 +44,17 @@ class _Stretch:
     """One zone's current stretch of occupancy."""
 
     since: float | None = None  # when the stretch began (None: the zone is empty)
-    last: float | None = None   # the latest feet point seen inside
+    last: float | None = None   # the latest look that saw it occupied
+
+
+@dataclass(frozen=True)
+class ZoneHit:
+    """A zone whose rule held in a window."""
+
+    zone: Any
+    start_s: float  # the rule's onset (may lie before the window)
+    end_s: float    # the last moment the zone was seen occupied
+    box: tuple[float, float, float, float]  # the occupant's box then (normalised xyxy)
 
 
 class ZoneOccupancy:
@@ -41,58 +62,90 @@ class ZoneOccupancy:
 
     Args:
         zones: the camera's zones (anything with ``name``, ``kind`` and ``contains(x, y)``);
-            only ``restricted`` and ``loitering`` ones count.
+            ``restricted`` and ``loitering`` ones count.
         need_s: seconds of occupancy that break each kind's rule (``{"restricted": 1.0, ...}``).
         gap_s: a zone unseen for longer than this is empty again.
+        scale: the camera's person heights (for lingering, in body heights).
+        dwell_speed: body heights per second below which someone lingers.
     """
 
-    def __init__(self, zones: Sequence[Any], need_s: dict[str, float], gap_s: float) -> None:
+    def __init__(self, zones: Sequence[Any], need_s: dict[str, float], gap_s: float,
+                 scale: PersonScale | None = None, dwell_speed: float = 0.35) -> None:
         self.zones = [z for z in zones if getattr(z, "kind", None) in RULE_KINDS]
         self.need_s = need_s
         self.gap_s = float(gap_s)
+        self.scale = scale or PersonScale()
+        self.dwell_speed = float(dwell_speed)
         self.reset()
 
     @classmethod
-    def for_camera(cls, zones: Sequence[Any], detection: Any) -> ZoneOccupancy | None:
+    def for_camera(cls, zones: Sequence[Any], detection: Any, scale: PersonScale | None = None) -> ZoneOccupancy | None:
         """The occupancy of a camera's rule zones (``None`` when it has none)."""
         need = {kind: float(getattr(detection, field)) for kind, field in RULE_KINDS.items()}
         # one look that misses everyone (two ordinary looks apart) does not empty a zone
         rate = detection.detector_fps if detection.detector_fps > 0 else detection.flagged_fps
-        occ = cls(zones, need, max(detection.track_lost_s, 2.0 / rate) + 1e-3)
+        occ = cls(zones, need, max(detection.track_lost_s, 2.0 / rate) + 1e-3, scale, detection.dwell_speed)
         return occ if occ.zones else None
 
     def reset(self) -> None:
         """Start a new source."""
         self._stretches = [_Stretch() for _ in self.zones]
-        self._done_t: float | None = None
+        self._look_t: float | None = None  # the last look taken in
+        self._recent: deque[tuple[float, np.ndarray]] = deque()  # looks of the last two baselines (feet)
 
-    def update(self, feet: Iterable[tuple[float, np.ndarray]], t0: float, t1: float) -> list[tuple[Any, float, float]]:
-        """Take the feet points seen up to ``t1`` (``(time, (K, 2) normalised points)`` per frame the
-        object path looked at, :attr:`~perception.objects.ObjectStage.feet`); returns ``(zone,
-        start, end)`` for each zone whose rule held in the window ``[t0, t1]``: from the rule's
-        onset (for a restricted zone the moment its occupancy began, which may lie before the
-        window; for a loitering zone the moment the stay reached ``loiter_s``) until the last
-        time something was seen inside."""
-        after = self._done_t
-        spans: dict[int, list[float]] = {}
-        for t, points in feet:
+    def update(self, seen: Iterable[tuple[float, np.ndarray]], t0: float, t1: float, aspect: float = 1.0) -> list[ZoneHit]:
+        """Take the looks up to ``t1`` not taken yet (``(time, (K, 4) normalised xyxy boxes)``,
+        :attr:`~perception.objects.ObjectStage.seen`; ``aspect``: the frame's width over height);
+        returns the zones whose rule held in the window ``[t0, t1]``.
+
+        Looks come in as frames are read, which may be after the window that spans them is
+        scored: what is not here yet is taken next time.
+        """
+        after = self._look_t
+        hits: dict[int, list[Any]] = {}
+        for t, boxes in seen:
             if t > t1 + 1e-6 or (after is not None and t <= after + 1e-6):
                 continue
+            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            feet = np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3]], axis=1)
+            # a look stands for the time halfway to its neighbours (the one before says how far)
+            half = 0.5 * (t - self._look_t) if self._look_t is not None and t > self._look_t else 0.0
+            self._look_t = t
+            lingering = self._lingering(t, feet, aspect) if any(z.kind == "loitering" for z in self.zones) else None
+            self._recent.append((t, feet))
+            while self._recent and self._recent[0][0] < t - 2 * LINGER_BASELINE_S:
+                self._recent.popleft()
             for k, zone in enumerate(self.zones):
-                if not any(zone.contains(float(x), float(y)) for x, y in points):
+                counts = lingering if zone.kind == "loitering" else np.ones(len(feet), bool)
+                inside = [i for i in range(len(feet)) if counts[i] and zone.contains(float(feet[i, 0]), float(feet[i, 1]))]
+                if not inside:
                     continue
                 st = self._stretches[k]
                 if st.last is None or t - st.last > self.gap_s:
-                    st.since = t
-                st.last = t if st.last is None else max(st.last, t)
+                    st.since = t - half
+                st.last = t
                 need = self.need_s[zone.kind]
                 if t >= t0 - 1e-6 and st.since is not None and t - st.since >= need - 1e-6:
-                    # entering a restricted zone is the violation; a stay becomes loitering once it lasted
                     onset = st.since if zone.kind == "restricted" else st.since + need
-                    span = spans.setdefault(k, [onset, t])
-                    span[1] = t
-        self._done_t = t1 if after is None else max(after, t1)
+                    box = tuple(float(v) for v in boxes[inside[0]])
+                    hit = hits.setdefault(k, [onset, t + half, box])
+                    hit[1], hit[2] = t + half, box
         for st in self._stretches:
-            if st.last is not None and t1 - st.last > self.gap_s:
+            if st.last is not None and self._look_t is not None and self._look_t - st.last > self.gap_s:
                 st.since = st.last = None
-        return [(self.zones[k], a, b) for k, (a, b) in sorted(spans.items())]
+        return [ZoneHit(self.zones[k], a, b, box) for k, (a, b, box) in sorted(hits.items())]
+
+    def _lingering(self, t: float, feet: np.ndarray, aspect: float) -> np.ndarray:
+        """Which feet stayed within ``dwell_speed`` of some feet of the look about a second before."""
+        out = np.zeros(len(feet), bool)
+        earlier = [(tp, fp) for tp, fp in self._recent if t - tp >= 0.75 * LINGER_BASELINE_S]
+        if not earlier or not len(feet):
+            return out
+        tp, fp = earlier[-1]  # the latest look at least about a second before
+        if not len(fp) or t - tp > 2 * LINGER_BASELINE_S:
+            return out
+        for i, (x, y) in enumerate(feet):
+            person = float(self.scale.height(y))
+            dist = np.hypot((fp[:, 0] - x) * aspect, fp[:, 1] - y) / max(person, 1e-6)
+            out[i] = float(dist.min()) <= self.dwell_speed * (t - tp)
+        return out

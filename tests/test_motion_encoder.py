@@ -95,3 +95,32 @@ def test_bad_config_is_refused() -> None:
         get_encoder("motion", work_width=8)
     with pytest.raises(ValueError, match="unknown encoder 'flow'.*motion"):
         get_encoder("flow")
+
+
+def test_match_shift_follows_a_flat_blob_that_moved_more_than_its_width() -> None:
+    """A flat-coloured figure 6 px wide that moved 7 px: optical flow reads almost nothing inside
+    it, matching its pixels in the previous frame reads the step (to a fraction of a pixel)."""
+    from perception.encoders.motion import match_shift
+
+    def frame(x: int) -> tuple[np.ndarray, np.ndarray]:
+        image = np.full((60, 80, 3), 120, np.uint8)
+        image[20:40, x:x + 6] = (200, 60, 40)   # body
+        image[20:24, x + 1:x + 5] = (230, 190, 160)  # head
+        fg = np.zeros((60, 80), bool)
+        fg[20:40, x:x + 6] = True
+        return image, fg
+
+    (prev, prev_fg), (cur, cur_fg) = frame(30), frame(37)
+    dx, dy = match_shift(prev, cur, prev_fg, cur_fg[20:40, 37:43], (37, 20, 6, 20), reach=12)
+    assert abs(dx - 7.0) < 0.5 and abs(dy) < 0.5
+    # beyond the reach there is no reading rather than a wrong one
+    assert match_shift(prev, cur, prev_fg, cur_fg[20:40, 37:43], (37, 20, 6, 20), reach=4) is None
+    # nor where the place it would have come from was background
+    assert match_shift(prev, cur, np.zeros_like(prev_fg), cur_fg[20:40, 37:43], (37, 20, 6, 20), reach=12) is None
+
+
+def test_profiles_fitted_before_matched_speeds_keep_reading_flow() -> None:
+    old = MotionEncoder.from_state({"name": "motion", "config": {"work_width": 160, "fps": 8.0}, "arrays": {}})
+    new = get_encoder("motion", fps=8)
+    assert not old.config.match_speeds and old.version.startswith("motion-6/")
+    assert new.config.match_speeds and new.version.startswith("motion-7/")  # type: ignore[attr-defined]

@@ -64,3 +64,34 @@ def test_bad_input_is_refused() -> None:
         NormalityModel(np.zeros((2, 1, 1, 1)), np.zeros((2, 1)), kind="svm")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"need \(N, R, C, F\)"):
         NormalityModel(np.zeros((0, 1, 1, 1)), np.zeros((0, 1)))
+
+
+def test_one_sided_tests_cover_only_the_chosen_features_and_survive_a_save() -> None:
+    cells, vectors = _normal()
+    model = NormalityModel(cells, vectors, exceedance=True, exceed_features=[1])  # speed only
+    model.calibrate_from(*_normal(100, seed=1))
+    fast = np.zeros((4, 5, 3), np.float32)
+    fast[2, 3] = (1.0, 3.0, 1.0)
+    big = np.zeros((4, 5, 3), np.float32)
+    big[2, 3] = (1.0, 0.8, 3.0)
+    assert model.exceedances(fast)[2, 3, 1] > 1.0
+    assert model.exceedances(big).max() == 0.0  # size is left to the nearest neighbours
+    again = NormalityModel.restore(model.settings(), model.arrays())
+    assert again.exceed_features == [1] and again.exceedances(fast)[2, 3, 1] == model.exceedances(fast)[2, 3, 1]
+
+
+def test_cell_exceedance_setting_picks_where_cells_are_tested_one_sidedly() -> None:
+    from perception.fitting import FitOptions, _exceedance
+    from vigil.config import DetectionConfig
+
+    class Stage:
+        def __init__(self, detector: object | None) -> None:
+            self.detector = detector
+
+    blobs, detector = Stage(None), Stage(object())
+    assert not _exceedance(FitOptions(), DetectionConfig(), blobs)  # off by default
+    auto = DetectionConfig(cell_exceedance="auto")
+    assert _exceedance(FitOptions(), auto, blobs) and _exceedance(FitOptions(), auto, None)
+    assert not _exceedance(FitOptions(), auto, detector)
+    assert _exceedance(FitOptions(), DetectionConfig(cell_exceedance=True), detector)
+    assert not _exceedance(FitOptions(exceedance=False), DetectionConfig(cell_exceedance=True), detector)

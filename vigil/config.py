@@ -169,6 +169,12 @@ class DetectionConfig(BaseModel):
     track_lost_s: float = Field(1.5, gt=0, le=60, description="A track unseen this long is ended.")
     object_memory_s: float = Field(0.0, ge=0, le=60, description="An object keeps its highest score this long (0: each "
                                    "window on its own; a window already aggregates two seconds of the object).")
+    cell_exceedance: bool | Literal["auto"] = Field(
+        False, description="Besides the nearest normal cells, test each cell feature one-sidedly against its local "
+        "normal high (more foreground, more speed, a longer stay, a wider outline than this place ever showed): true, "
+        "false, or auto: on where no detector follows the camera's objects (blobs, none, or a detector that does not "
+        "see them). Sensitive: it needs normal footage that shows every place busy (with two minutes it raised "
+        "unknown alerts on normal footage). Takes effect when the camera is fitted.")
     # --- foreground (learned from the camera's normal footage)
     fg_sigma: float = Field(6.0, gt=0, le=50, description="Robust spreads of the normal pixel noise above which a pixel "
                             "is foreground (compressed video has heavy-tailed noise: 6 keeps its artefacts out).")
@@ -190,9 +196,8 @@ class DetectionConfig(BaseModel):
     loiter_s: float = Field(120.0, gt=0, le=86400, description="Seconds of lingering in a loitering zone that make loitering.")
     abandoned_s: float = Field(60.0, gt=0, le=86400, description="Seconds an object must lie unattended to be abandoned.")
     zone_score: float = Field(0.9, ge=0, le=1, description="Least score of the moments when a restricted zone has been "
-                              "occupied for intrusion_s (from the entry) or a loitering zone for loiter_s: the camera's "
-                              "own rules call these anomalies whatever its normal footage shows. 0 leaves the scores to "
-                              "the normality model alone.")
+                              "occupied for intrusion_s (from the entry): the camera's own rules call this an anomaly "
+                              "whatever its normal footage shows. 0 leaves the scores to the normality model alone.")
     # --- the agents' decisions (calibrated scores: 0.5 is rarer than 999 in 1000 normal moments)
     unknown_alert_score: float = Field(0.75, ge=0, le=1, description="Peak calibrated score from which a continuous "
                                        "event no rule can name is raised as an unknown anomaly.")

@@ -51,6 +51,9 @@ class Encoder(ABC):
     feature_names: tuple[str, ...] | None = None
     #: True when every feature reads "more is stranger" (enables one-sided exceedance tests)
     one_sided: bool = False
+    #: features that say how rare the *place* is rather than what happens there: the normality
+    #: model's position term already weighs them, so they are not tested one-sidedly
+    place_features: tuple[str, ...] = ()
 
     @property
     @abstractmethod

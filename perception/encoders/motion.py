@@ -7,7 +7,11 @@ Per frame, at a reduced working resolution:
   (:class:`perception.background.BackgroundModel`: light followed block by block, a per-pixel
   threshold from the normal footage's own noise);
 - foreground blobs (connected components) with their feet point (bottom centre), shape and
-  mean optical flow (blobs are not tracked here: the one tracker is :mod:`perception.tracking`).
+  mean optical flow (blobs are not tracked here: the one tracker is :mod:`perception.tracking`);
+- where a blob moved further between two sampled frames than optical flow can follow (more
+  than half its own size: its old and new places barely overlap, as for a runner a few pixels
+  wide, and the flow of its flat inside reads almost nothing), its speed comes from matching
+  its pixels in the previous frame instead (:func:`match_shift`).
 
 Speeds and sizes are expressed in *body heights* of a person standing at the blob's feet,
 using a perspective model (expected person height per image row) fitted on the normal
@@ -71,6 +75,10 @@ class MotionConfig:
         slow_speed: body heights per second below which presence counts as dwelling.
         dwell_s: time constant over which dwelling builds up.
         group_size: person areas above which a blob is a vehicle or a group, not one person.
+        match_speeds: measure the speed of blobs that moved more than half their size between
+            frames by matching their pixels (profiles fitted before it read flow alone).
+        max_speed: body heights per second: the farthest a blob is looked for in the previous
+            frame (the fastest motion a match can measure).
         fps: sampling rate of the frames the encoder receives.
     """
 
@@ -84,6 +92,8 @@ class MotionConfig:
     slow_speed: float = 0.35
     dwell_s: float = 8.0
     group_size: float = LARGE_BLOB
+    match_speeds: bool = True
+    max_speed: float = 6.0
     fps: float = 8.0
 
     def __post_init__(self) -> None:
@@ -93,8 +103,8 @@ class MotionConfig:
             raise ValueError(f"grid must be between 1x1 and 64x64, got {self.grid_rows}x{self.grid_cols}")
         if not (self.fg_sigma > 0 and 1.0 <= self.fg_floor <= 255.0):
             raise ValueError(f"fg_sigma must be > 0 and fg_floor in [1, 255], got {self.fg_sigma}, {self.fg_floor}")
-        if self.fps <= 0 or self.dwell_s <= 0 or self.group_size <= 0:
-            raise ValueError("fps, dwell_s and group_size must be > 0")
+        if self.fps <= 0 or self.dwell_s <= 0 or self.group_size <= 0 or self.max_speed <= 0:
+            raise ValueError("fps, dwell_s, group_size and max_speed must be > 0")
 
 
 @dataclass
@@ -131,6 +141,7 @@ class MotionEncoder(Encoder):
 
     feature_names = FEATURES
     one_sided = True  # every feature: more of it is stranger
+    place_features = ("footfall_rarity", "large_rarity")
 
     def __init__(
         self,
@@ -149,7 +160,8 @@ class MotionEncoder(Encoder):
         self.footfall = None if footfall is None else np.asarray(footfall, dtype=np.float32)
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._cache: dict[int, _FrameStats] = {}
-        self._prev: tuple[int, np.ndarray] | None = None
+        # the previous sampled frame: index, grey, colour and foreground at working resolution
+        self._prev: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._dwell: np.ndarray | None = None
         self._last_window_end: float | None = None
 
@@ -166,7 +178,7 @@ class MotionEncoder(Encoder):
     @property
     def version(self) -> str:
         c = self.config
-        return f"motion-6/{c.work_width}/{c.grid_rows}x{c.grid_cols}/{c.fg_sigma:g}:{c.fg_floor:g}"
+        return f"motion-{7 if c.match_speeds else 6}/{c.work_width}/{c.grid_rows}x{c.grid_cols}/{c.fg_sigma:g}:{c.fg_floor:g}"
 
     def reset(self) -> None:
         self._cache.clear()
@@ -217,12 +229,14 @@ class MotionEncoder(Encoder):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MotionEncoder:
         arrays = state.get("arrays", {})
+        # a profile fitted before speeds were matched learned its normal footage from flow alone
+        config = {"match_speeds": False, **state.get("config", {})}
         return cls(
             background=arrays.get("background"),
             perspective=arrays.get("perspective"),
             footfall=arrays.get("footfall"),
             threshold=arrays.get("threshold"),
-            **state.get("config", {}),
+            **config,
         )
 
     # ------------------------------------------------------------------ per frame
@@ -261,11 +275,12 @@ class MotionEncoder(Encoder):
         h, w = gray.shape
         fg = self._foreground(work)
         R, C, ch, cw = self._cells(h, w)
-        if self._prev is not None and self._prev[0] < index:
-            flow = self._flow.calc(self._prev[1], gray, None)
+        previous = self._prev if self._prev is not None and self._prev[0] < index else None
+        if previous is not None:
+            flow = self._flow.calc(previous[1], gray, None)
         else:
             flow = np.zeros((h, w, 2), np.float32)
-        self._prev = (index, gray)
+        self._prev = (index, gray, work, fg)
         fg_frac = cv2.resize(fg[: R * ch, : C * cw].astype(np.float32), (C, R), interpolation=cv2.INTER_AREA)
 
         feet = np.zeros((R, C), bool)
@@ -309,6 +324,13 @@ class MotionEncoder(Encoder):
                 # velocity: the blob's mean optical flow (objects are followed by the one
                 # tracker, perception.tracking; the cells only say what moved where)
                 vx, vy = fx[k] / a * per_s, fy[k] / a * per_s
+                moved = math.hypot(vx, vy)
+                if cfg.match_speeds and previous is not None and bh >= cfg.min_blob_height and not is_large:
+                    reach = max(3, int(math.ceil(cfg.max_speed * person / cfg.fps)))
+                    shift = match_shift(previous[2], work, previous[3], labels[y:y + bh, x:x + bw] == k, (x, y, bw, bh), reach)
+                    if shift is not None and abs(shift[0]) / bw + abs(shift[1]) / bh > 0.5:
+                        # the flow's velocity stays for the jitter: a change of estimator is no change of pace
+                        moved = max(moved, math.hypot(*shift) * per_s)
                 if is_large:
                     # vehicles and groups: kept apart so a car on the road does not make
                     # a person running beside it look ordinary
@@ -318,7 +340,7 @@ class MotionEncoder(Encoder):
                     # cut by the frame edge: part of something entering or leaving, whose size
                     # and person scale are not its own; its speed would be a guess
                     continue
-                speed[r, c] = max(speed[r, c], math.hypot(vx, vy))
+                speed[r, c] = max(speed[r, c], moved)
                 agitation[r, c] = max(agitation[r, c], fm[k] / a * per_s)
                 vel[r, c] += (vx * a, vy * a)
                 weight[r, c] += a
@@ -404,6 +426,58 @@ class MotionEncoder(Encoder):
         flat = cells.reshape(-1, cells.shape[-1])
         vector = np.concatenate([glob, flat.max(axis=0), flat.mean(axis=0)]).astype(np.float32)
         return Embedding(vector=vector, cells=cells)
+
+
+def match_shift(prev: np.ndarray, cur: np.ndarray, prev_fg: np.ndarray, mask: np.ndarray,
+                box: tuple[int, int, int, int], reach: int) -> tuple[float, float] | None:
+    """How far a blob moved since the previous frame, in pixels, by matching its pixels there.
+
+    The blob's colours under its own mask (``mask``: which pixels of its ``box`` = x, y, width,
+    height are the blob) are looked for in ``prev`` up to ``reach`` pixels away (sum
+    of squared differences, refined to a fraction of a pixel). The answer is ``None`` when it is
+    not trustworthy: the best place lies on the edge of the search (the blob may be further or
+    elsewhere), the place it came from was mostly background in the previous frame, or matching
+    back from there does not return to the blob (within a pixel and a half).
+    """
+    x, y, w, h = box
+    rows, cols = cur.shape[:2]
+    weights = np.repeat(mask.astype(np.float32)[..., None], cur.shape[2], axis=2)
+    hit = _find(prev, cur[y:y + h, x:x + w].astype(np.float32), weights, x, y, reach)
+    if hit is None:
+        return None
+    bx, by = int(round(hit[0])), int(round(hit[1]))
+    if bx < 0 or by < 0 or bx + w > cols or by + h > rows or prev_fg[by:by + h, bx:bx + w][mask].mean() < 0.5:
+        return None
+    back = _find(cur, prev[by:by + h, bx:bx + w].astype(np.float32), weights, bx, by, reach)
+    if back is None or (back[0] - x) ** 2 + (back[1] - y) ** 2 > 2.25:
+        return None
+    return x - hit[0], y - hit[1]
+
+
+def _find(image: np.ndarray, template: np.ndarray, weights: np.ndarray, x: int, y: int, reach: int) -> tuple[float, float] | None:
+    """Where ``template`` (top-left at ``x, y``) fits best in ``image`` within ``reach`` pixels
+    (sub-pixel), or ``None`` if the best fit lies on the edge of the search inside the image."""
+    h, w = template.shape[:2]
+    rows, cols = image.shape[:2]
+    x0, y0, x1, y1 = max(0, x - reach), max(0, y - reach), min(cols, x + w + reach), min(rows, y + h + reach)
+    search = image[y0:y1, x0:x1].astype(np.float32)
+    if search.shape[0] < h + 2 or search.shape[1] < w + 2:
+        return None
+    cost = cv2.matchTemplate(search, template, cv2.TM_SQDIFF, mask=weights)
+    _lo, _hi, (j, i), _ = cv2.minMaxLoc(cost)
+    on_edge = not (0 < j < cost.shape[1] - 1 and 0 < i < cost.shape[0] - 1)
+    if on_edge and x0 > 0 and y0 > 0 and x1 < cols and y1 < rows:
+        return None
+    return x0 + j + _vertex(cost[i], j), y0 + i + _vertex(cost[:, j], i)
+
+
+def _vertex(costs: np.ndarray, k: int) -> float:
+    """Sub-pixel offset of the minimum at ``costs[k]`` from its two neighbours (0 at an edge or a flat bottom)."""
+    if not 0 < k < len(costs) - 1:
+        return 0.0
+    a, b, c = (float(v) for v in costs[k - 1:k + 2])
+    d = a - 2 * b + c
+    return float(np.clip(0.5 * (a - c) / d, -0.5, 0.5)) if d > 0 else 0.0
 
 
 def _masked_quantile(values: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
