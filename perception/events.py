@@ -7,8 +7,9 @@ runs ``smooth // 2`` windows behind the video). An event opens when the smoothed
 ``threshold`` and stays open while it is at least ``low`` (hysteresis), tolerating dips of up
 to ``max_gap_s``. Its onset is found by rolling back from the window that crossed the
 threshold through the stored windows while they were at least ``low``: the moment an anomaly
-*became* visible, not the moment the detector was sure. Events shorter than ``min_event_s`` are
-dropped.
+*became* visible, not the moment the detector was sure; an event opened by a zone rule
+(:mod:`perception.zones`) reaches back at least to when the zone's occupancy began. Events
+shorter than ``min_event_s`` are dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ZoneRuleHit:
     floor: float    # the score the window was raised to (detection.zone_score)
     before: float   # the window's score before that
     box: tuple[float, float, float, float] | None = None  # who was there (normalised xyxy)
+    since_s: float | None = None  # when the occupancy began: an event it opens reaches back to it
 
 
 @dataclass
@@ -255,9 +257,11 @@ class EventBuilder:
             # (the half-maximum bound keeps a strong event from reaching back through merely
             # restless windows before it)
             floor = max(self.low, 0.5 * smoothed)
+            # a zone rule knows when it began (the entry, the start of the lingering): back to there
+            began = min((h.since_s for h in window.zone_rules if h.since_s is not None), default=None)
             members: list[tuple[ScoredWindow, float]] = []
             for past, value in reversed(list(self._history)[:-1]):
-                if value < floor:
+                if value < floor and (began is None or past.center < began):
                     break
                 members.append((past, value))
             self._open = list(reversed(members)) + [(window, smoothed)]

@@ -329,7 +329,7 @@ class Scanner:
             # the camera's own zone rules: no memory of familiar patterns lowers these
             floor = self.camera.detection.zone_score
             aspect = frame_aspect(self.objects.frame_size) if self.objects.frame_size else 1.0
-            rules = tuple(ZoneRuleHit(h.zone.name, h.zone.kind, h.start_s, h.end_s, floor, score, h.box)
+            rules = tuple(ZoneRuleHit(h.zone.name, h.zone.kind, h.start_s, h.end_s, floor, score, h.box, h.since_s)
                           for h in self.zones.update(self.objects.seen, window.ts_start, window.ts_end, aspect))
             if rules and floor > score:
                 box = rules[0].box  # the zone's occupant decided the score: the region is theirs

@@ -8,7 +8,8 @@ boxes of detections, foreground blobs, boxes the flow carries; tracks are not ne
 people standing still break theirs), how long each such zone has been occupied without a break
 (a gap of one missed look, or up to the tracker's ``lost_s``, is bridged):
 
-- a restricted zone by anything whose feet are inside it;
+- a restricted zone by anything whose feet are inside it (and that measures at least a quarter
+  of a body height: smaller blobs are fragments, a shadow's edge or a limb);
 - a loitering zone by someone lingering inside it: feet that stayed within ``dwell_speed``
   body heights per second of where some feet were a second before (a stream of people passing
   through keeps a zone occupied, but nobody in it lingers).
@@ -37,6 +38,10 @@ from perception.tracking import PersonScale
 RULE_KINDS: dict[str, str] = {"restricted": "intrusion_s", "loitering": "loiter_s"}
 #: seconds over which lingering is judged (feet compared with where feet were this long before)
 LINGER_BASELINE_S = 1.0
+#: body heights: what is smaller on its longer side is a fragment (a shadow's edge, a limb), not
+#: someone in the zone (a person half hidden by something of the background's colour, or lying
+#: down, still measures this much)
+MIN_OCCUPANT = 0.25
 
 
 @dataclass
@@ -52,8 +57,9 @@ class ZoneHit:
     """A zone whose rule held in a window."""
 
     zone: Any
-    start_s: float  # the rule's onset (may lie before the window)
+    start_s: float  # from when the rule held (may lie before the window)
     end_s: float    # the last moment the zone was seen occupied
+    since_s: float  # when the occupancy began (the entry; for loitering, when the lingering began)
     box: tuple[float, float, float, float]  # the occupant's box then (normalised xyxy)
 
 
@@ -108,6 +114,8 @@ class ZoneOccupancy:
                 continue
             boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
             feet = np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3]], axis=1)
+            person = np.maximum(self.scale.height(feet[:, 1]), 1e-6) if len(feet) else np.zeros(0)
+            sized = np.maximum((boxes[:, 2] - boxes[:, 0]) * aspect, boxes[:, 3] - boxes[:, 1]) >= MIN_OCCUPANT * person
             # a look stands for the time halfway to its neighbours (the one before says how far)
             half = 0.5 * (t - self._look_t) if self._look_t is not None and t > self._look_t else 0.0
             self._look_t = t
@@ -116,7 +124,7 @@ class ZoneOccupancy:
             while self._recent and self._recent[0][0] < t - 2 * LINGER_BASELINE_S:
                 self._recent.popleft()
             for k, zone in enumerate(self.zones):
-                counts = lingering if zone.kind == "loitering" else np.ones(len(feet), bool)
+                counts = sized & lingering if zone.kind == "loitering" else sized
                 inside = [i for i in range(len(feet)) if counts[i] and zone.contains(float(feet[i, 0]), float(feet[i, 1]))]
                 if not inside:
                     continue
@@ -128,12 +136,13 @@ class ZoneOccupancy:
                 if t >= t0 - 1e-6 and st.since is not None and t - st.since >= need - 1e-6:
                     onset = st.since if zone.kind == "restricted" else st.since + need
                     box = tuple(float(v) for v in boxes[inside[0]])
-                    hit = hits.setdefault(k, [onset, t + half, box])
+                    hit = hits.setdefault(k, [onset, t + half, box, st.since])
                     hit[1], hit[2] = t + half, box
         for st in self._stretches:
             if st.last is not None and self._look_t is not None and self._look_t - st.last > self.gap_s:
                 st.since = st.last = None
-        return [ZoneHit(self.zones[k], a, b, box) for k, (a, b, box) in sorted(hits.items())]
+        return [ZoneHit(self.zones[k], start_s=a, end_s=b, since_s=since, box=box)
+                for k, (a, b, box, since) in sorted(hits.items())]
 
     def _lingering(self, t: float, feet: np.ndarray, aspect: float) -> np.ndarray:
         """Which feet stayed within ``dwell_speed`` of some feet of the look about a second before."""

@@ -61,3 +61,18 @@ def test_frame_scores_interpolate_window_centres() -> None:
     windows = _windows([0.0, 1.0, 0.0])  # centres at 1, 2, 3 s
     times = np.array([0.0, 1.0, 1.5, 2.0, 3.0, 4.0])
     assert frame_scores(windows, times, smooth=1).tolist() == [0.0, 0.0, 0.5, 1.0, 0.0, 0.0]
+
+
+def test_an_event_opened_by_a_zone_rule_reaches_back_to_the_entry() -> None:
+    from perception.events import ZoneRuleHit
+
+    # quiet windows, then a restricted zone's floor from window 5; the zone was entered at 2 s
+    hit = ZoneRuleHit("keep-out", "restricted", 2.0, 7.0, 0.9, 0.05, since_s=2.0)
+    windows = [ScoredWindow(i, float(i), i + 2.0, 0.05, 0.9 if i >= 5 else 0.05, (1, 2), (8, 10),
+                            zone_rules=(hit,) if i >= 5 else ()) for i in range(12)]
+    b = EventBuilder("lobby", "a.mp4", smooth=1, threshold=0.5)
+    events = [e for w in windows for e in b.push(w)] + b.finish()
+    assert len(events) == 1 and events[0].start_s == 1.5  # the window centred on the entry; not 5.5
+    plain = EventBuilder("lobby", "a.mp4", smooth=1, threshold=0.5)
+    quiet = [ScoredWindow(w.index, w.ts_start, w.ts_end, w.raw, w.score, w.cell, w.grid) for w in windows]
+    assert ([e for w in quiet for e in plain.push(w)] + plain.finish())[0].start_s == 5.5

@@ -17,6 +17,7 @@ from vigil.schemas import load_ground_truth
 
 KEEP_OUT = Zone(name="keep-out", kind="restricted", polygon=((0.5, 0.5), (0.7, 0.5), (0.7, 0.7), (0.5, 0.7)))
 KIOSK = Zone(name="kiosk", kind="loitering", polygon=((0.0, 0.5), (0.2, 0.5), (0.2, 0.7), (0.0, 0.7)))
+SCALE = PersonScale(0.0, 0.1, 0.01, True)  # a person is a tenth of the frame tall everywhere
 WALKWAY = Zone(name="walkway", kind="pedestrian", polygon=((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)))
 
 
@@ -39,7 +40,7 @@ def _spans(held: dict[float, list]) -> set[tuple[float, float]]:
 
 def test_restricted_zone_rule_holds_from_entry_and_a_passing_step_does_not_count() -> None:
     det = DetectionConfig(intrusion_s=1.0, loiter_s=6.0, track_lost_s=1.5)
-    occ = ZoneOccupancy.for_camera([KEEP_OUT, KIOSK, WALKWAY], det)
+    occ = ZoneOccupancy.for_camera([KEEP_OUT, KIOSK, WALKWAY], det, SCALE)
     assert occ is not None and [z.name for z in occ.zones] == ["keep-out", "kiosk"]
     # someone outside, then inside from 5.0 s to 8.0 s at one look a second; a foot in at 12 s only
     inside = {t: [(0.9, 0.9), (0.6, 0.6)] for t in (5.0, 6.0, 7.0, 8.0)}
@@ -53,19 +54,22 @@ def test_restricted_zone_rule_holds_from_entry_and_a_passing_step_does_not_count
 
 def test_a_gap_of_one_missed_look_is_bridged_and_a_longer_one_is_not() -> None:
     det = DetectionConfig(intrusion_s=1.0, track_lost_s=1.5)
-    occ = ZoneOccupancy.for_camera([KEEP_OUT], det)
+    occ = ZoneOccupancy.for_camera([KEEP_OUT], det, SCALE)
     # inside at 2, 3 and 5 s: the look at 4 s missed them; from the entry at 2 s on
     held = _run(occ, _looks({t: [(0.6, 0.6)] for t in (2.0, 3.0, 5.0)}), 8.0)
     assert {a for a, _b in _spans(held)} == {1.5}
     # inside at 2 s and 5 s only: two separate single looks, never 1 s inside
     occ.reset()
     assert not any(_run(occ, _looks({t: [(0.6, 0.6)] for t in (2.0, 5.0)}), 8.0).values())
+    # a fragment a fifth of a person tall (a shadow's edge, a limb) occupies nothing
+    occ.reset()
+    shard = [(t, np.array([[0.59, 0.58, 0.61, 0.6]], np.float32)) for t in np.arange(0.0, 8.0)]
+    assert not any(_run(occ, shard, 8.0).values())
 
 
 def test_loitering_needs_someone_lingering_not_a_stream_of_passers_by() -> None:
     det = DetectionConfig(loiter_s=6.0, track_lost_s=1.5, dwell_speed=0.35)
-    scale = PersonScale(0.0, 0.1, 0.01, True)  # a person is a tenth of the frame tall everywhere
-    occ = ZoneOccupancy.for_camera([KIOSK], det, scale)
+    occ = ZoneOccupancy.for_camera([KIOSK], det, SCALE)
     # someone stands in the kiosk zone from 2 s to 12 s, shifting a little (0.01 a second)
     stay = {t: [(0.1 + 0.01 * (t % 2), 0.6)] for t in np.arange(2.0, 12.5, 1.0)}
     held = _run(occ, _looks(stay), 14.0)
