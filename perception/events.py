@@ -28,8 +28,8 @@ class ZoneRuleHit:
 
     zone: str       # the zone's name
     kind: str       # restricted | loitering
-    start_s: float  # from when in the window the rule held ...
-    end_s: float    # ... until when (the last time something was seen inside)
+    start_s: float  # from when the rule held (a restricted zone's from the entry: may lie before the window)
+    end_s: float    # until when (the last time someone was seen there)
     floor: float    # the score the window was raised to (detection.zone_score)
     before: float   # the window's score before that
     box: tuple[float, float, float, float] | None = None  # who was there (normalised xyxy)

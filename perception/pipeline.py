@@ -180,7 +180,7 @@ class Scanner:
         self._frames: FrameScores | None = None
         # time spent in restricted and loitering zones, from what the object path finds (needs the person scale)
         self.zones = (ZoneOccupancy.for_camera(camera.zones, camera.detection, self._scale)
-                      if self.objects is not None else None)
+                      if self.objects is not None and camera.detection.zone_score > 0 else None)
 
     def scan(
         self,

@@ -10,8 +10,9 @@ Per frame, at a reduced working resolution:
   mean optical flow (blobs are not tracked here: the one tracker is :mod:`perception.tracking`);
 - where a blob moved further between two sampled frames than optical flow can follow (more
   than half its own size: its old and new places barely overlap, as for a runner a few pixels
-  wide, and the flow of its flat inside reads almost nothing), its speed comes from matching
-  its pixels in the previous frame instead (:func:`match_shift`).
+  wide, and the flow of its flat inside reads almost nothing), its speed is also read by
+  matching its pixels in the previous frame (:func:`match_shift`), and the larger reading
+  counts; velocity changes (jitter) stay the flow's.
 
 Speeds and sizes are expressed in *body heights* of a person standing at the blob's feet,
 using a perspective model (expected person height per image row) fitted on the normal
