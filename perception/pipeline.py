@@ -331,9 +331,9 @@ class Scanner:
             aspect = frame_aspect(self.objects.frame_size) if self.objects.frame_size else 1.0
             rules = tuple(ZoneRuleHit(h.zone.name, h.zone.kind, h.start_s, h.end_s, floor, score, h.box, h.since_s)
                           for h in self.zones.update(self.objects.seen, window.ts_start, window.ts_end, aspect))
-            if rules and floor > score:
-                box = rules[0].box  # the zone's occupant decided the score: the region is theirs
             if rules:
+                if floor > score:
+                    box = rules[0].box  # the zone's occupant decided the score: the region is theirs
                 calibrated, score = max(calibrated, floor), max(score, floor)
         types = head.probabilities(TypeHead.features(emb.vector, emb.cells, ws.cell)) if head else None
         names = self.encoder.feature_names

@@ -119,7 +119,7 @@ class ZoneOccupancy:
             # a look stands for the time halfway to its neighbours (the one before says how far)
             half = 0.5 * (t - self._look_t) if self._look_t is not None and t > self._look_t else 0.0
             self._look_t = t
-            lingering = self._lingering(t, feet, aspect) if any(z.kind == "loitering" for z in self.zones) else None
+            lingering = self._lingering(t, feet, person, aspect) if any(z.kind == "loitering" for z in self.zones) else None
             self._recent.append((t, feet))
             while self._recent and self._recent[0][0] < t - 2 * LINGER_BASELINE_S:
                 self._recent.popleft()
@@ -133,7 +133,7 @@ class ZoneOccupancy:
                     st.since = t - half
                 st.last = t
                 need = self.need_s[zone.kind]
-                if t >= t0 - 1e-6 and st.since is not None and t - st.since >= need - 1e-6:
+                if t >= t0 - 1e-6 and t - st.since >= need - 1e-6:
                     onset = st.since if zone.kind == "restricted" else st.since + need
                     box = tuple(float(v) for v in boxes[inside[0]])
                     hit = hits.setdefault(k, [onset, t + half, box, st.since])
@@ -144,17 +144,14 @@ class ZoneOccupancy:
         return [ZoneHit(self.zones[k], start_s=a, end_s=b, since_s=since, box=box)
                 for k, (a, b, box, since) in sorted(hits.items())]
 
-    def _lingering(self, t: float, feet: np.ndarray, aspect: float) -> np.ndarray:
-        """Which feet stayed within ``dwell_speed`` of some feet of the look about a second before."""
-        out = np.zeros(len(feet), bool)
+    def _lingering(self, t: float, feet: np.ndarray, person: np.ndarray, aspect: float) -> np.ndarray:
+        """Which feet (``person``: the body height at each) stayed within ``dwell_speed`` of some
+        feet of the look about a second before."""
         earlier = [(tp, fp) for tp, fp in self._recent if t - tp >= 0.75 * LINGER_BASELINE_S]
         if not earlier or not len(feet):
-            return out
+            return np.zeros(len(feet), bool)
         tp, fp = earlier[-1]  # the latest look at least about a second before
         if not len(fp) or t - tp > 2 * LINGER_BASELINE_S:
-            return out
-        for i, (x, y) in enumerate(feet):
-            person = float(self.scale.height(y))
-            dist = np.hypot((fp[:, 0] - x) * aspect, fp[:, 1] - y) / max(person, 1e-6)
-            out[i] = float(dist.min()) <= self.dwell_speed * (t - tp)
-        return out
+            return np.zeros(len(feet), bool)
+        dist = np.hypot((fp[None, :, 0] - feet[:, None, 0]) * aspect, fp[None, :, 1] - feet[:, None, 1])
+        return dist.min(axis=1) / person <= self.dwell_speed * (t - tp)

@@ -137,4 +137,3 @@ def test_a_profile_copied_to_another_camera_stores_under_that_camera(synth_small
     cameras = {r[0] for r in db.execute("SELECT camera_id FROM windows UNION SELECT camera_id FROM events")}
     ids = [r[0] for r in db.execute("SELECT event_id FROM events")]
     assert cameras == {"gate"} and ids and all(i.startswith("gate-") for i in ids)
-
