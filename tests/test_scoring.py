@@ -95,3 +95,10 @@ def test_cell_exceedance_setting_picks_where_cells_are_tested_one_sidedly() -> N
     assert not _exceedance(FitOptions(), auto, detector)
     assert _exceedance(FitOptions(), DetectionConfig(cell_exceedance=True), detector)
     assert not _exceedance(FitOptions(exceedance=False), DetectionConfig(cell_exceedance=True), detector)
+
+
+def test_a_bad_cell_exceedance_value_names_the_allowed_ones() -> None:
+    from vigil.config import DetectionConfig
+
+    with pytest.raises(ValueError, match="not one of: true, false, auto"):
+        DetectionConfig(cell_exceedance="maybe")

@@ -175,6 +175,14 @@ class DetectionConfig(BaseModel):
         "false, or auto: on where no detector follows the camera's objects (blobs, none, or a detector that does not "
         "see them). Sensitive: it needs normal footage that shows every place busy (with two minutes it raised "
         "unknown alerts on normal footage). Takes effect when the camera is fitted.")
+
+    @field_validator("cell_exceedance", mode="before")
+    @classmethod
+    def _check_cell_exceedance(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ValueError(f"{value!r} is not one of: true, false, auto")
+
     # --- foreground (learned from the camera's normal footage)
     fg_sigma: float = Field(6.0, gt=0, le=50, description="Robust spreads of the normal pixel noise above which a pixel "
                             "is foreground (compressed video has heavy-tailed noise: 6 keeps its artefacts out).")
