@@ -12,7 +12,10 @@ the rules on named objects take their confidence from them: a vehicle's from how
 probability lies beyond the normal tracks in that zone, a runner's from how far their speed lies
 beyond the normal people's, a stay's from how long the normal people stay (without loitering
 zones, a person in view far longer than that is loitering); the same scale on every camera (0.5 at the estimated 99.9th
-percentile of normal tracks). Rules on blobs alone keep fixed confidences.
+percentile of normal tracks). An unnamed vehicle-sized blob is measured the same way against
+the camera's normal blob tracks (:class:`perception.norms.BlobNorms`: how long people walking
+together stay merged into one blob that large), with ``vehicle_s`` as the least 99.9th
+percentile. The other rules on blobs alone keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
@@ -235,8 +238,14 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
                     conf, text = min(0.97, 0.8 + 0.03 * inside), f"{what}{t.size():.1f} person areas)"
                 else:  # as big as two or three people walking together: not enough to call it a vehicle
                     conf, text = 0.65, f"a large object ({t.size():.1f} person areas: a small vehicle or people walking together)"
-                out.append(TypeEvidence("vehicle", conf, f"{text} moved {inside:.1f} s inside pedestrian zone '{zone.name}'",
-                                        t.track_id, t.first_in(zone.name)))
+                text = f"{text} moved {inside:.1f} s inside pedestrian zone '{zone.name}'"
+                cal = _blob_calibration(facts, "vehicle_s", zone, s.vehicle_s, s.vehicle_size)
+                if cal is not None:
+                    big = t.vehicle_s(s.vehicle_size, zone.name)
+                    conf = cal(big)
+                    text += (f", vehicle-sized and moving for {big:.1f} s of it (over {cal.high:.1f} s is unusual here: "
+                             "people walking together merge into one blob that large for less)")
+                out.append(TypeEvidence("vehicle", conf, text, t.track_id, t.first_in(zone.name)))
         elif moving and t.duration_s >= s.vehicle_s:
             out.append(TypeEvidence("vehicle", 0.6, f"{what}{t.size():.1f} person areas) moved "
                                     "through the scene", t.track_id, t.first_t))
@@ -245,6 +254,16 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
         out.append(TypeEvidence("vehicle", 0.85, f"a vehicle-sized blob ({c.size:.1f} person areas) where vehicles "
                                 "never go", None, c.first_t))
     return out
+
+
+def _blob_calibration(facts: SceneFacts, stat: str, zone: Zone, least: float, vehicle_size: float) -> Any:
+    """The camera's normal blob tracks' :class:`~perception.norms.TailCalibration` of ``stat`` in
+    ``zone``, its 99.9th percentile at least ``least`` (the rule's configured minimum), or ``None``
+    without them (or when they were measured with another ``vehicle_size``)."""
+    norms = facts.blob_norms
+    if norms is None or abs(norms.vehicle_size - vehicle_size) > 1e-6:
+        return None
+    return norms.calibration(stat, zone=zone, least=least)
 
 
 def _named_vehicle(t: TrackFacts, ped: Sequence[Zone], s: RuleSettings, facts: SceneFacts) -> list[TypeEvidence]:

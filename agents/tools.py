@@ -23,6 +23,7 @@ from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.events import CandidateEvent, frame_scores
 from perception.head import known_type
+from perception.norms import BlobNorms
 from perception.sampler import AnomalyFocusedSampler
 from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts, scene_facts
 from perception.video import Frame
@@ -49,6 +50,7 @@ class ToolContext:
     rules: RuleSettings = field(default_factory=RuleSettings)
     vector: np.ndarray | None = None  # clip vector of the event's peak window
     detected: DetectedObjects | None = None  # the detector's tracks of the event's stretch
+    blob_norms: BlobNorms | None = None  # the camera's normal blob tracks (the blob rules' yardstick)
     # filled as tools run
     keyframes: list[tuple[float, str]] = field(default_factory=list)
     facts: SceneFacts | None = None
@@ -74,6 +76,7 @@ class ToolContext:
                 named = [f for f in object_facts(self.detected, self.camera.zones, t0=t0, still_speed=still)
                          if f.label != "unknown"]
                 self.facts = combine_facts(blobs, named, self.detected.norms)
+            self.facts.blob_norms = self.blob_norms
         return self.facts
 
     def strong_windows(self) -> list[Any]:

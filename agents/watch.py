@@ -414,7 +414,7 @@ class Watcher:
             event=event, frames=frames, camera=self.camera, scene_encoder=self.scene_encoder,
             event_dir=self.data.event_dir(self.camera_id, event.event_id), engram=self.profile.engram,
             memory=self.memory, vision=self.vision, rules=self.rules, vector=event.peak_window.vector,
-            detected=detected,
+            detected=detected, blob_norms=self.profile.blob_norms,
         )
 
     def _clock(self, video_s: float) -> datetime | None:

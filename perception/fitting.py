@@ -46,6 +46,7 @@ from perception.objects import (
 )
 from perception.pipeline import embed_windows, open_camera_video, threaded_frames
 from perception.profile import CameraProfile
+from perception.scene import normal_blob_norms
 from perception.scoring import Calibration, NormalityModel, fuse_levels
 from perception.tracking import PersonScale, Track, TrackerSettings, frame_aspect
 from perception.video import Frame
@@ -111,6 +112,12 @@ def _embed_video(encoder: Encoder, path: str, cam: CameraConfig, stride: int, pr
                             stage.frame_size if stage is not None else None)
 
 
+def _frames(path: str, cam: CameraConfig) -> Iterator[Frame]:
+    """A video's frames at the camera's sampling rate."""
+    with open_camera_video(path, cam) as video:
+        yield from threaded_frames(video)
+
+
 def _tap(frames: Iterable[Frame], fn: Callable[[Frame], Any]) -> Iterator[Frame]:
     for f in frames:
         fn(f)
@@ -151,11 +158,13 @@ def fit_profile(
     if type(encoder).fit is not Encoder.fit:
         encoder.fit(sampled(v) for v in videos)
     scene_state = None
-    if not isinstance(encoder, MotionEncoder):
+    scene_encoder = encoder if isinstance(encoder, MotionEncoder) else None
+    if scene_encoder is None:
         # scene facts (tracks, zones) need a background and a perspective whatever the encoder
         scene = MotionEncoder(fps=camera.fps, **_encoder_detection("motion", det_cfg))
         scene.fit(sampled(v) for v in videos)
         scene_state = scene.state()
+        scene_encoder = scene
     need_s = (camera.window + (MIN_FIT_WINDOWS - 1) * stride) / camera.fps
 
     def too_short(got_s: float, n_windows: int) -> DataError:
@@ -197,6 +206,9 @@ def fit_profile(
             object_cal = (ocal.median, ocal.high)
             cal = Calibration.fit(fuse_levels(cell_raw, obj_levels))
             fused = (cal.median, cal.high)
+    log.info("following the foreground blobs of the normal footage (the blob rules' yardstick)")
+    blob_norms = normal_blob_norms((f for v in videos for f in _frames(v, camera)), scene_encoder, camera.fps,
+                                   det_cfg.vehicle_size, det_cfg.still_speed)
     engram = None
     if opts.engram:
         engram = EngramMemory.fit([e.vectors for e in embedded], final.vector_scale, k=opts.codebook, n=opts.ngram)
@@ -226,6 +238,7 @@ def fit_profile(
         fused_calibration=fused,
         object_calibration=object_cal,
         track_norms=norms if objects is not None else None,
+        blob_norms=blob_norms,
     )
 
 

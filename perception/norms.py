@@ -38,15 +38,18 @@ class TailCalibration:
 
     The 99.9th percentile is extrapolated from the values above the 90th percentile with an
     exponential tail (peaks over a threshold): a few hundred normal tracks hold only a handful
-    of values that high, and the largest one alone says little.
+    of values that high, and the largest one alone says little. Where most values are equal
+    (a statistic that is zero for nearly every normal track), fewer than a tenth lie above the
+    90th percentile; the tail is extrapolated from the share that does.
     """
 
     median: float
     high: float
 
     @classmethod
-    def fit(cls, values: np.ndarray, floor: float = 1e-3) -> TailCalibration:
-        """From normal values; ``floor`` is the least ``high - median`` (the statistic's unit)."""
+    def fit(cls, values: np.ndarray, floor: float = 1e-3, least: float = 0.0) -> TailCalibration:
+        """From normal values; ``floor`` is the least ``high - median`` (the statistic's unit) and
+        the tail's scale when no value lies above the 90th percentile; ``least`` the least ``high``."""
         v = np.asarray(values, np.float64)
         v = v[np.isfinite(v)]
         if v.size == 0:
@@ -54,9 +57,12 @@ class TailCalibration:
         med = float(np.median(v))
         u = float(np.quantile(v, 0.9))
         excess = v[v > u] - u
-        mean_excess = float(excess.mean()) if excess.size else max(u - med, floor)
-        high = u + mean_excess * math.log(100.0)  # P(X > u) = 0.1 -> P(X > high) = 0.001
-        return cls(med, max(high, med + floor))
+        if excess.size:
+            # P(X > u) = share above u (0.1 unless values tie at u) -> P(X > high) = 0.001
+            high = u + float(excess.mean()) * max(0.0, math.log(excess.size / v.size / 1e-3))
+        else:
+            high = u + max(u - med, floor) * math.log(100.0)
+        return cls(med, max(high, med + floor, least))
 
     def __call__(self, value: float) -> float:
         z = (float(value) - self.high) / max(self.high - self.median, 1e-9) * math.log(19.0)
@@ -100,7 +106,7 @@ class TrackNorms:
             if group is not None and len(self.rows):
                 keep &= self.rows[:, : len(GROUPS)].argmax(axis=1) == GROUPS.index(group)
             if zone is not None and len(self.rows):
-                keep &= np.array([bool(zone.contains(float(x), float(y))) for x, y in zip(self.column("x"), self.column("y"))])
+                keep &= _in_zone(self.column("x"), self.column("y"), zone)
             values = self.rows[keep, NORM_FEATURES.index(stat)] if len(self.rows) else np.zeros(0)
             floor = 0.02 if stat.startswith("p_") else 0.05  # probabilities; body heights/s and seconds
             self._cache[key] = TailCalibration.fit(values, floor) if len(values) >= MIN_TRACKS else None
@@ -125,6 +131,64 @@ class TrackNorms:
         if list(settings.get("features", [])) != list(NORM_FEATURES) or "rows" not in arrays:
             return None
         return cls(arrays["rows"])
+
+
+#: per blob-track statistics (columns of :attr:`BlobNorms.rows`)
+BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "x", "y")
+
+
+class BlobNorms:
+    """The camera's normal foreground-blob tracks (the scene facts of its normal footage), one
+    row of :data:`BLOB_FEATURES` per track: how long it was vehicle-sized and moving
+    (:meth:`perception.scene.TrackFacts.vehicle_s`) and its median feet point.
+
+    The yardstick of the rules on unnamed blobs: people walking together merge into one
+    vehicle-sized blob for a moment, and how long such merges last is the camera's own.
+
+    Args:
+        rows: ``(N, len(BLOB_FEATURES))``.
+        vehicle_size: person areas from which a blob counted as vehicle-sized when the rows were
+            measured (``detection.vehicle_size`` at fitting time).
+    """
+
+    def __init__(self, rows: np.ndarray, vehicle_size: float) -> None:
+        self.rows = np.asarray(rows, np.float32).reshape(-1, len(BLOB_FEATURES))
+        self.vehicle_size = float(vehicle_size)
+        self._cache: dict[tuple[str, str, float], TailCalibration | None] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def calibration(self, stat: str, zone: Any = None, least: float = 0.0) -> TailCalibration | None:
+        """The :class:`TailCalibration` of ``stat`` over the normal blob tracks whose median feet
+        point lies inside ``zone``, its ``high`` at least ``least`` (the rule's configured least
+        evidence, in the statistic's unit), or ``None`` with fewer than :data:`MIN_TRACKS` of them."""
+        key = (stat, getattr(zone, "name", "") if zone is not None else "", float(least))
+        if key not in self._cache:
+            keep = _in_zone(self.rows[:, 1], self.rows[:, 2], zone)
+            values = self.rows[keep, BLOB_FEATURES.index(stat)]
+            self._cache[key] = TailCalibration.fit(values, 0.05, least) if len(values) >= MIN_TRACKS else None
+        return self._cache[key]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"rows": self.rows}
+
+    def settings(self) -> dict[str, Any]:
+        return {"features": list(BLOB_FEATURES), "vehicle_size": self.vehicle_size}
+
+    @classmethod
+    def restore(cls, settings: dict, arrays: dict[str, np.ndarray]) -> BlobNorms | None:
+        """``None`` when the profile's statistics differ from today's (refit to get them back)."""
+        if list(settings.get("features", [])) != list(BLOB_FEATURES) or "rows" not in arrays:
+            return None
+        return cls(arrays["rows"], float(settings.get("vehicle_size", 3.5)))
+
+
+def _in_zone(xs: np.ndarray, ys: np.ndarray, zone: Any) -> np.ndarray:
+    """Which points ``(xs, ys)`` lie inside ``zone`` (all of them when ``zone`` is ``None``)."""
+    if zone is None:
+        return np.ones(len(xs), bool)
+    return np.array([bool(zone.contains(float(x), float(y))) for x, y in zip(xs, ys)], bool)
 
 
 def track_row(track: Track, scale: PersonScale, aspect: float, t0: float | None = None,

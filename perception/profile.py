@@ -24,7 +24,7 @@ from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import TypeHead
 from perception.learned import FrameScorer
-from perception.norms import TrackNorms
+from perception.norms import BlobNorms, TrackNorms
 from perception.objects import ObjectNormality, ObjectStage, StageSettings
 from perception.scoring import NormalityModel
 from perception.tracking import PersonScale, TrackerSettings
@@ -65,6 +65,7 @@ class CameraProfile:
     fused_calibration: tuple[float, float] | None = None  # Calibration of the fused cell and object levels
     object_calibration: tuple[float, float] | None = None  # Calibration of the object level alone
     track_norms: TrackNorms | None = None          # the normal tracks' statistics (rule confidences)
+    blob_norms: BlobNorms | None = None            # the normal blob tracks' statistics (blob rules' confidences)
     # a learned frame scorer (aedmae, framepred) that gives the score in place of the cell scorer
     frame_scorer: FrameScorer | None = None
     frame_calibration: tuple[float, float] | None = None  # Calibration of its raw frame scores
@@ -138,6 +139,7 @@ class CameraProfile:
             ("blobs", (self.blob_state or {}).get("arrays", {})),
             ("objects", self.objects.arrays() if self.objects else {}),
             ("norms", self.track_norms.arrays() if self.track_norms else {}),
+            ("blob_norms", self.blob_norms.arrays() if self.blob_norms else {}),
         ):
             for key, value in part.items():
                 arrays[f"{prefix}/{key}"] = np.asarray(value)
@@ -162,6 +164,7 @@ class CameraProfile:
             "fused_calibration": list(self.fused_calibration) if self.fused_calibration else None,
             "object_calibration": list(self.object_calibration) if self.object_calibration else None,
             "track_norms": self.track_norms.settings() if self.track_norms else None,
+            "blob_norms": self.blob_norms.settings() if self.blob_norms else None,
         }
         if self.frame_scorer is not None:
             self.frame_scorer.save(folder / SCORER_WEIGHTS)
@@ -252,4 +255,5 @@ class CameraProfile:
             fused_calibration=tuple(meta["fused_calibration"]) if meta.get("fused_calibration") else None,
             object_calibration=tuple(meta["object_calibration"]) if meta.get("object_calibration") else None,
             track_norms=TrackNorms.restore(meta["track_norms"], part("norms")) if meta.get("track_norms") else None,
+            blob_norms=BlobNorms.restore(meta["blob_norms"], part("blob_norms")) if meta.get("blob_norms") else None,
         )

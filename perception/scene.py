@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from perception.detect import GROUPS, group_of
 from perception.encoders.motion import LARGE_BLOB, MotionEncoder
-from perception.norms import TrackNorms
+from perception.norms import BLOB_FEATURES, BlobNorms, TrackNorms
 from perception.tracking import ObjectTracker, PersonScale, Track, TrackerSettings, frame_aspect
 from perception.video import Frame
 from vigil.config import Zone
@@ -154,6 +154,13 @@ class TrackFacts:
                 run = 0.0
         return best_start, best
 
+    def vehicle_s(self, vehicle_size: float, zone: str | None = None) -> float:
+        """Seconds the track was vehicle-sized (``vehicle_size`` person areas or more) and moving
+        (faster than ``still_speed``), inside ``zone`` when given: the evidence of an unnamed
+        vehicle, which people walking together match only while their blobs stay merged."""
+        return float(sum(b.t - a.t for a, b in zip(self.points, self.points[1:])
+                         if b.size >= vehicle_size and b.speed > self.still_speed and (zone is None or zone in b.zones)))
+
     def first_in(self, zone: str) -> float | None:
         """When the feet were first inside ``zone``."""
         return next((p.t for p in self.points if zone in p.zones), None)
@@ -200,6 +207,7 @@ class SceneFacts:
     tracks: list[TrackFacts] = field(default_factory=list)
     detected: bool = False  # a detector named the objects (its tracks are among these)
     norms: TrackNorms | None = None  # the camera's normal tracks, for rule confidences
+    blob_norms: BlobNorms | None = None  # the camera's normal blob tracks, for the blob rules' confidences
 
     def text(self, limit: int = 8) -> str:
         """Plain-language account, most relevant tracks first."""
@@ -302,6 +310,30 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
         track.kind = ("person", "large", "small")[int(np.bincount(codes, minlength=3).argmax())]
     facts = SceneFacts(frames[0].t, frames[-1].t, [t for t in tracks.values() if len(t.points) >= 2])
     return facts
+
+
+def normal_blob_norms(frames: Iterable[Frame], encoder: MotionEncoder, fps: float, vehicle_size: float,
+                      still_speed: float = STILL_SPEED, chunk_s: float = 30.0) -> BlobNorms:
+    """The :class:`perception.norms.BlobNorms` of normal footage: :func:`scene_facts` over
+    stretches of ``chunk_s`` seconds (events are judged over stretches of about that length), one
+    row per blob track. ``frames`` are streamed; one stretch is held at a time."""
+    rows: list[list[float]] = []
+    chunk: list[Frame] = []
+
+    def take() -> None:
+        for t in scene_facts(chunk, encoder, fps=fps, still_speed=still_speed).tracks:
+            feet = np.median([(p.x, p.y) for p in t.points], axis=0)
+            row = {"vehicle_s": t.vehicle_s(vehicle_size), "x": float(feet[0]), "y": float(feet[1])}
+            rows.append([row[name] for name in BLOB_FEATURES])
+        chunk.clear()
+
+    for frame in frames:
+        if chunk and (frame.t - chunk[0].t >= chunk_s or frame.t < chunk[-1].t):  # full, or the next video began
+            take()
+        chunk.append(frame)
+    if chunk:
+        take()
+    return BlobNorms(np.array(rows, np.float32), vehicle_size)
 
 
 def _kind_code(size: float, rel_h: float, rel_w: float, group_size: float = LARGE_BLOB) -> int:

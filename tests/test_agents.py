@@ -157,3 +157,15 @@ def test_interrupted_run_resumes_and_finished_run_is_not_repeated(falling_event:
     third = ScriptedChat([])
     again = _graph(third, tmp_path).run(_ctx(falling_event, tmp_path))
     assert third.calls == 0 and again["decision"] == state["decision"]
+
+
+def test_a_fitted_camera_keeps_its_normal_blob_tracks_as_the_yardstick_of_the_blob_rules(falling_event: dict[str, Any]) -> None:
+    from perception.norms import MIN_TRACKS
+
+    profile, camera = falling_event["profile"], falling_event["camera"]
+    norms = profile.blob_norms  # saved with the profile and loaded back
+    assert norms is not None and len(norms) >= MIN_TRACKS
+    assert norms.vehicle_size == camera.detection.vehicle_size
+    cal = norms.calibration("vehicle_s", least=camera.detection.vehicle_s)
+    assert cal is not None and cal.high >= camera.detection.vehicle_s
+    assert cal.median < 0.5  # people walking are not vehicle-sized blobs

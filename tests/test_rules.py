@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from agents.rules import CellSignals, RuleSettings, classify_scene
 from perception.encoders.motion import FEATURES
@@ -114,6 +115,34 @@ def test_people_walking_together_are_not_called_a_vehicle() -> None:
     car = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, [blob(6.5)]), [plaza])}
     assert car["vehicle"].confidence >= 0.8
     assert "vehicle" not in group or group["vehicle"].confidence < 0.8  # below the default alert threshold
+
+
+def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_cameras_normal_merges() -> None:
+    from perception.norms import BlobNorms
+
+    plaza = Zone(name="plaza", kind="pedestrian", polygon=((0.0, 0.25), (1.0, 0.25), (1.0, 1.0), (0.0, 1.0)))
+
+    def blob(big_s: float) -> TrackFacts:
+        """A blob crossing the plaza for 3 s, vehicle-sized (5 person areas) for the first ``big_s`` seconds."""
+        return TrackFacts(5, "large", [TrackPoint(t / 4, 0.2 + t * 0.02, 0.6, 0.1, 0.12, 5.0 if t / 4 <= big_s else 0.9,
+                                                  0.9, zones=("plaza",)) for t in range(13)], zones={"plaza": 3.0})
+
+    rng = np.random.default_rng(0)
+    # a camera where people walking together often stay merged into a vehicle-sized blob for up to ~2.5 s
+    crowded = BlobNorms(np.column_stack([rng.uniform(0, 2.5, 300), rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]), 3.5)
+    quiet = BlobNorms(np.column_stack([np.zeros(300), rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]), 3.5)
+
+    def confidence(big_s: float, norms: BlobNorms) -> float:
+        found = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, [blob(big_s)], blob_norms=norms), [plaza])}
+        return found["vehicle"].confidence if "vehicle" in found else 0.0
+
+    assert confidence(3.0, quiet) >= 0.8  # vehicle-sized the whole way across
+    assert confidence(1.0, quiet) < 0.8  # a moment's merge, no more than the configured least (vehicle_s 1 s)
+    assert confidence(3.0, crowded) < 0.8  # where merges that long are ordinary
+    found = classify_scene(SceneFacts(0, 3, [blob(3.0)], blob_norms=quiet), [plaza])
+    assert "vehicle-sized and moving for 3.0 s" in found[0].evidence
+    other = BlobNorms(quiet.rows, vehicle_size=5.0)  # measured with another vehicle_size: not comparable
+    assert confidence(3.0, other) == pytest.approx(0.89)  # the fixed confidence of a vehicle-sized blob 3 s inside
 
 
 def test_two_people_walking_on_together_are_not_fighting_and_two_in_one_spot_are() -> None:
