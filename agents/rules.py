@@ -15,7 +15,8 @@ zones, a person in view far longer than that is loitering); the same scale on ev
 percentile of normal tracks). An unnamed vehicle-sized blob is measured the same way against
 the camera's normal blob tracks (:class:`perception.norms.BlobNorms`: how long people walking
 together stay merged into one blob that large), with ``vehicle_s`` as the least 99.9th
-percentile. The other rules on blobs alone keep fixed confidences.
+percentile, and so is a small object left behind (how long the normal small blobs lie at rest;
+``object_s`` the least). The other rules on blobs alone keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
@@ -28,7 +29,8 @@ loitering          a person staying slow inside a loitering zone (or at one spot
 intrusion          a person's feet inside a restricted zone
 vehicle            a wheeled object the detector names (bicycle, skateboard, car) moving inside a
                    pedestrian zone, or an unnamed vehicle-sized mover there (or where none ever go)
-abandoned_object   a small object that comes to rest while the person who brought it leaves
+abandoned_object   a small object that comes to rest (stays on one spot, across breaks in its blob)
+                   while the person who brought it leaves
 =================  ==========================================================================
 
 Behaviour rules (running, falling, fighting) only consider tracks crossing the region where
@@ -168,7 +170,7 @@ def classify_scene(
     found += _intrusion(people, zones, s)
     found += _vehicle(large, zones, s, c, region, facts)
     found += _falling(local, s, share_in_region)
-    found += _abandoned(small, people, s, share_in_region)
+    found += _abandoned(small, people, s, share_in_region, facts)
     found += _loitering(people, zones, s, c, region, facts)
     found += _running(reached, s, c, cells is not None, share_in_region, facts)
     found += _fighting(local, s, c, facts.detected)
@@ -348,15 +350,22 @@ def _shortened(t: TrackFacts, s: RuleSettings) -> TypeEvidence | None:
                         pts[first].t - 0.5)
 
 
-def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeEvidence]:
+def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSettings, share: Any,
+               facts: SceneFacts) -> list[TypeEvidence]:
     out = []
+    # how long pieces of people (a shadow, a limb) and other small blobs lie still on this camera
+    cal = facts.blob_norms.calibration("rest_s", least=s.object_s) if facts.blob_norms is not None else None
+    versus = f" (small things lie still here for under {cal.high:.1f} s)" if cal is not None else ""
     for t in small:
-        rest_t, still = t.still_stretch()
-        if still < s.object_s:
-            continue
+        rest_t, still = t.rest_stretch()
         last = t.points[-1]
         x, y = last.x, last.y
         unit = last.person_h or 4 * last.h  # a person's height here
+        if rest_t + still >= last.t - 1e-6:  # resting when last seen: the same object lost a moment, seen again here
+            rest_t = _rested_since(t, rest_t, small, s.object_s)
+            still = last.t - rest_t
+        if still < s.object_s:
+            continue
 
         def beside(q: Any, reach: float, x: float = x, y: float = y, unit: float = unit) -> bool:
             return abs(q.x - x) < reach * unit and -1.0 * unit < y - q.y < 0.6 * unit
@@ -371,13 +380,34 @@ def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSetting
             # while the owner stood by it, so the middle of that stay is the better onset
             near = [q.t for p in owners for q in p.points if beside(q, 1.0) and rest_t - 8.0 <= q.t <= rest_t + 1.0]
             put_down = min(rest_t, 0.5 * (min(near) + max(near))) if near else rest_t
-            out.append(TypeEvidence("abandoned_object", 0.85 + 0.05 * share(t),
+            out.append(TypeEvidence("abandoned_object", cal(still) if cal is not None else 0.85 + 0.05 * share(t),
                                     f"a small object was left at ({x:.2f}, {y:.2f}) by a person who walked away; "
-                                    f"it has stayed for {still:.1f} s", t.track_id, put_down))
+                                    f"it has stayed for {still:.1f} s{versus}", t.track_id, put_down))
         elif still >= s.object_s + 2.0:
-            out.append(TypeEvidence("abandoned_object", 0.82, f"a small object has lain unattended at ({x:.2f}, {y:.2f}) "
-                                    f"for {still:.1f} s", t.track_id, rest_t))
+            out.append(TypeEvidence("abandoned_object", cal(still) if cal is not None else 0.82,
+                                    f"a small object has lain unattended at ({x:.2f}, {y:.2f}) for {still:.1f} s{versus}",
+                                    t.track_id, rest_t))
     return out
+
+
+def _rested_since(t: TrackFacts, rest_t: float, small: list[TrackFacts], gap_s: float) -> float:
+    """When the object ``t`` (resting since ``rest_t`` until its last point) came to rest, counting
+    the earlier tracks of small objects that rested on the same spot until at most ``gap_s``
+    before (the blob of an object on the ground breaks while people pass in front of it)."""
+    last = t.points[-1]
+    unit = max(last.person_h or 4 * last.h, 1e-6)
+    changed = True
+    while changed:
+        changed = False
+        for u in small:
+            if u is t or not rest_t - gap_s <= u.last_t <= rest_t:
+                continue
+            q = u.points[-1]
+            u_rest, u_still = u.rest_stretch()
+            if (u_rest + u_still >= u.last_t - 1e-6 and u_rest < rest_t
+                    and math.hypot((q.x - last.x) * q.frame_aspect, q.y - last.y) <= t.still_speed * unit):
+                rest_t, changed = u_rest, True
+    return rest_t
 
 
 def _loitering(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c: CellSignals,

@@ -134,16 +134,19 @@ class TrackNorms:
 
 
 #: per blob-track statistics (columns of :attr:`BlobNorms.rows`)
-BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "x", "y")
+BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "rest_s", "x", "y")
 
 
 class BlobNorms:
     """The camera's normal foreground-blob tracks (the scene facts of its normal footage), one
     row of :data:`BLOB_FEATURES` per track: how long it was vehicle-sized and moving
-    (:meth:`perception.scene.TrackFacts.vehicle_s`) and its median feet point.
+    (:meth:`perception.scene.TrackFacts.vehicle_s`), how long it lay at rest if it was a small
+    object (:meth:`perception.scene.TrackFacts.rest_stretch`; NaN for the others), and its
+    median feet point.
 
     The yardstick of the rules on unnamed blobs: people walking together merge into one
-    vehicle-sized blob for a moment, and how long such merges last is the camera's own.
+    vehicle-sized blob for a moment, pieces of people (a shadow, a limb) lie still for a moment,
+    and how long such moments last is the camera's own.
 
     Args:
         rows: ``(N, len(BLOB_FEATURES))``.
@@ -152,7 +155,12 @@ class BlobNorms:
     """
 
     def __init__(self, rows: np.ndarray, vehicle_size: float) -> None:
-        self.rows = np.asarray(rows, np.float32).reshape(-1, len(BLOB_FEATURES))
+        table = np.asarray(rows, np.float32)
+        if table.size == 0:
+            table = table.reshape(0, len(BLOB_FEATURES))
+        if table.ndim != 2 or table.shape[1] != len(BLOB_FEATURES):
+            raise ValueError(f"blob norm rows need {len(BLOB_FEATURES)} columns ({', '.join(BLOB_FEATURES)})")
+        self.rows = table
         self.vehicle_size = float(vehicle_size)
         self._cache: dict[tuple[str, str, float], TailCalibration | None] = {}
 
@@ -165,8 +173,9 @@ class BlobNorms:
         evidence, in the statistic's unit), or ``None`` with fewer than :data:`MIN_TRACKS` of them."""
         key = (stat, getattr(zone, "name", "") if zone is not None else "", float(least))
         if key not in self._cache:
-            keep = _in_zone(self.rows[:, 1], self.rows[:, 2], zone)
-            values = self.rows[keep, BLOB_FEATURES.index(stat)]
+            col = {name: self.rows[:, i] for i, name in enumerate(BLOB_FEATURES)}
+            values = col[stat][_in_zone(col["x"], col["y"], zone)]
+            values = values[np.isfinite(values)]
             self._cache[key] = TailCalibration.fit(values, 0.05, least) if len(values) >= MIN_TRACKS else None
         return self._cache[key]
 

@@ -154,6 +154,25 @@ class TrackFacts:
                 run = 0.0
         return best_start, best
 
+    def rest_stretch(self) -> tuple[float, float]:
+        """Start time and length of the longest stretch over which the feet stay within
+        ``still_speed`` x 1 s (body heights) of where the stretch began.
+
+        Where something came to rest, not how fast it moves from one frame to the next: a small
+        object's blob jitters by a pixel or two, which from frame to frame reads as a speed."""
+        best, best_start = 0.0, self.first_t
+        pts = self.points
+        for i, a in enumerate(pts):
+            unit = max(a.person_h or 4 * a.h, 1e-6)
+            j = i
+            while j + 1 < len(pts) and math.hypot((pts[j + 1].x - a.x) * self_aspect(a), pts[j + 1].y - a.y) <= self.still_speed * unit:
+                j += 1
+            if pts[j].t - a.t > best:
+                best, best_start = pts[j].t - a.t, a.t
+            if j == len(pts) - 1:
+                break  # a later start cannot rest longer
+        return best_start, best
+
     def vehicle_s(self, vehicle_size: float, zone: str | None = None) -> float:
         """Seconds the track was vehicle-sized (``vehicle_size`` person areas or more) and moving
         (faster than ``still_speed``), inside ``zone`` when given: the evidence of an unnamed
@@ -323,7 +342,8 @@ def normal_blob_norms(frames: Iterable[Frame], encoder: MotionEncoder, fps: floa
     def take() -> None:
         for t in scene_facts(chunk, encoder, fps=fps, still_speed=still_speed).tracks:
             feet = np.median([(p.x, p.y) for p in t.points], axis=0)
-            row = {"vehicle_s": t.vehicle_s(vehicle_size), "x": float(feet[0]), "y": float(feet[1])}
+            row = {"vehicle_s": t.vehicle_s(vehicle_size), "rest_s": t.rest_stretch()[1] if t.kind == "small" else math.nan,
+                   "x": float(feet[0]), "y": float(feet[1])}
             rows.append([row[name] for name in BLOB_FEATURES])
         chunk.clear()
 

@@ -70,6 +70,43 @@ def test_an_abandoned_bag_dates_from_when_its_owner_stood_by_it() -> None:
     assert 3.5 <= found["abandoned_object"].start_s <= 6.0  # while the owner stood there, not at 7.5 s
 
 
+def test_a_left_bag_whose_small_blob_jitters_and_breaks_as_people_pass_is_abandoned_since_it_first_lay_there() -> None:
+    def piece(track_id: int, t0: float, n: int) -> TrackFacts:
+        # a bag a few pixels wide: its box edge jumps a pixel now and then, which reads as 0.4
+        # body heights/s from one frame to the next though it never moves
+        return TrackFacts(track_id, "small", [TrackPoint(t0 + k / 8, 0.25 + (0.003 if k % 3 == 0 else 0.0), 0.34, 0.02, 0.02,
+                                                         0.1, 0.4 if k % 3 == 0 else 0.0, person_h=0.15) for k in range(n)])
+
+    # seen 2.0-3.9 s and 5.0-8.9 s: a passer-by hides it in between
+    short = RuleSettings(object_s=3.0)
+    found = {e.event_type: e for e in classify_scene(SceneFacts(0, 9, [piece(1, 2.0, 16), piece(2, 5.0, 32)]), settings=short)}
+    assert "abandoned_object" in found
+    assert found["abandoned_object"].start_s == pytest.approx(2.0)
+    # a moment on the ground is not left behind
+    assert "abandoned_object" not in {e.event_type for e in classify_scene(SceneFacts(0, 3, [piece(3, 0.0, 16)]), settings=short)}
+
+
+def test_a_resting_object_counts_as_left_behind_by_how_long_it_outlasts_the_cameras_normal_small_blobs() -> None:
+    from perception.norms import BlobNorms
+
+    bag = TrackFacts(1, "small", [TrackPoint(2 + k / 8, 0.25, 0.34, 0.02, 0.02, 0.1, 0.0, person_h=0.15) for k in range(81)])
+    rng = np.random.default_rng(0)
+
+    def norms(rest: np.ndarray) -> BlobNorms:
+        return BlobNorms(np.column_stack([np.zeros(len(rest)), rest, rng.uniform(0, 1, len(rest)), rng.uniform(0, 1, len(rest))]), 3.5)
+
+    quiet = norms(rng.uniform(0.0, 1.5, 200))  # shadows and limbs lie still for a moment
+    busy = norms(rng.uniform(0.0, 20.0, 200))  # a camera where small things often lie still for long
+    short = RuleSettings(object_s=3.0)
+
+    def confidence(blob_norms: BlobNorms) -> float:
+        found = {e.event_type: e for e in classify_scene(SceneFacts(0, 12, [bag], blob_norms=blob_norms), settings=short)}
+        return found["abandoned_object"].confidence if "abandoned_object" in found else 0.0
+
+    assert confidence(quiet) >= 0.8  # 10 s at rest where normal small blobs rest under 2 s
+    assert confidence(busy) < 0.8
+
+
 def test_loitering_begins_when_the_person_walks_into_the_zone() -> None:
     zone = Zone(name="kiosk", kind="loitering", polygon=((0.1, 0.5), (0.4, 0.5), (0.4, 0.8), (0.1, 0.8)))
     walk_in = [TrackPoint(t / 4, 0.45 - t * 0.02, 0.6, 0.04, 0.12, 1.0, 0.8, zones=("kiosk",) if 0.45 - t * 0.02 < 0.4 else ())
@@ -129,8 +166,12 @@ def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_ca
 
     rng = np.random.default_rng(0)
     # a camera where people walking together often stay merged into a vehicle-sized blob for up to ~2.5 s
-    crowded = BlobNorms(np.column_stack([rng.uniform(0, 2.5, 300), rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]), 3.5)
-    quiet = BlobNorms(np.column_stack([np.zeros(300), rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]), 3.5)
+    def norms(vehicle_s: np.ndarray) -> BlobNorms:
+        rest = np.full(len(vehicle_s), np.nan)  # rows of blobs that were not small objects
+        return BlobNorms(np.column_stack([vehicle_s, rest, rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]), 3.5)
+
+    crowded = norms(rng.uniform(0, 2.5, 300))
+    quiet = norms(np.zeros(300))
 
     def confidence(big_s: float, norms: BlobNorms) -> float:
         found = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, [blob(big_s)], blob_norms=norms), [plaza])}
