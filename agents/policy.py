@@ -30,6 +30,9 @@ from agents.tools import (
 )
 from vigil.schemas import ANOMALY_TYPES
 
+#: seconds before the detector's start that a rule's own onset may lie (the rules also see this lead-up)
+ONSET_LEAD_S = 3.0
+
 WHY = {
     "running": "People here walk; moving this fast suggests flight, pursuit or an emergency.",
     "falling": "A person who goes down and stays down may be hurt and need help.",
@@ -184,9 +187,9 @@ def alert_onset(event_start: float, evidence_onset: float | None, now: float) ->
     The detector's start is rolled back through stored windows and often includes the lead-up
     (two people walking towards each other before they fight, a person walking before a fall);
     the rules time the act itself (see :mod:`agents.rules`), so their onset wins when it lies
-    between 3 s before the detector's start and now.
+    between :data:`ONSET_LEAD_S` before the detector's start and now.
     """
-    if evidence_onset is None or not (event_start - 3.0 <= evidence_onset <= now):
+    if evidence_onset is None or not (event_start - ONSET_LEAD_S <= evidence_onset <= now):
         return event_start
     return max(0.0, float(evidence_onset))
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.graph import AlertGraph
-from agents.policy import alert_onset
+from agents.policy import ONSET_LEAD_S, alert_onset
 from agents.rules import RuleSettings
 from agents.state import NoArgs
 from agents.tools import ToolContext, classify
@@ -289,8 +289,9 @@ class Watcher:
             return remainder(event, after, self.camera.threshold)
 
         def decide(event: CandidateEvent, origin: str, now: float, final: bool) -> None:
-            frames = buffer.between(event.start_s - 2.0, now)
-            ctx = self._context(event, frames, scanner.detected(event.start_s - 2.0, now))
+            # the rules see the lead-up their onset may reach back into
+            frames = buffer.between(event.start_s - ONSET_LEAD_S, now)
+            ctx = self._context(event, frames, scanner.detected(event.start_s - ONSET_LEAD_S, now))
             if not final:
                 classify(ctx, NoArgs())
                 top = ctx.classification[0] if ctx.classification else None
