@@ -173,7 +173,9 @@ def classify_scene(
     found += _abandoned(small, people, s, share_in_region, facts)
     found += _loitering(people, zones, s, c, region, facts)
     found += _running(reached, s, c, cells is not None, share_in_region, facts)
-    found += _fighting(local, s, c, facts.detected)
+    # a car driving past where cars belong makes the unusual cell's blob measures its own
+    traffic = ordinary_traffic(facts, zones, region, facts.t0, facts.t1) if region is not None else None
+    found += _fighting(local, s, c, facts.detected, traffic is not None)
     best: dict[str, TypeEvidence] = {}
     for e in found:
         if e.event_type not in best or e.confidence > best[e.event_type].confidence:
@@ -499,7 +501,9 @@ def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cel
     return out
 
 
-def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected: bool) -> list[TypeEvidence]:
+def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected: bool, traffic: bool) -> list[TypeEvidence]:
+    """Fights between tracks, or from the unusual cell's blob measures where no detector names the
+    objects and no vehicle drove through the cell (``traffic``: its measures would be the vehicle's)."""
     out = []
     for i, a in enumerate(local):
         for b in local[i + 1:]:
@@ -519,7 +523,7 @@ def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected
             out.append(TypeEvidence("fighting", 0.75, f"a blob of about two people ({a.size():.1f} person areas) "
                                     f"jittered for {a.duration_s:.1f} s", a.track_id, a.first_t))
     # the cell's blob measures stand in for tracks only where no detector names the objects
-    if not detected and 1.3 <= c.size <= 4.0 and c.dwell >= 0.3 and c.jitter >= s.fight_jitter / 5 and c.speed < s.run_speed and c.windows >= 2:
+    if not detected and not traffic and 1.3 <= c.size <= 4.0 and c.dwell >= 0.3 and c.jitter >= s.fight_jitter / 5 and c.speed < s.run_speed and c.windows >= 2:
         # the tracks say when the two came together, where they show it; else the detector's first strong window
         met = [e.start_s for e in out if e.start_s is not None]
         out.append(TypeEvidence("fighting", 0.8, f"about two people ({c.size:.1f} person areas) staying in one spot "

@@ -200,6 +200,22 @@ def test_two_people_walking_on_together_are_not_fighting_and_two_in_one_spot_are
     assert "fighting" not in types(pair(1.0))  # walking on at 1 body height per second
 
 
+def test_a_car_driving_past_on_the_road_through_the_unusual_cell_is_not_a_fight_there() -> None:
+    plaza = Zone(name="plaza", kind="pedestrian", polygon=((0.0, 0.25), (1.0, 0.25), (1.0, 1.0), (0.0, 1.0)))
+    idx = {n: i for i, n in enumerate(FEATURES)}
+    row = {"size": 3.0, "dwell": 0.4, "jitter": 0.3, "speed": 0.3}
+    cells = CellSignals.from_features([{**{n: 0.0 for n in idx}, **row}] * 2, first_t=12.0)
+    cell = (0.6, 0.125, 0.8, 0.375)  # where the road (y < 0.25) meets the plaza
+    car = TrackFacts(3, "large", [TrackPoint(11 + t / 4, 0.95 - t * 0.06, 0.17, 0.2, 0.08, 7.0, 4.5) for t in range(16)])
+    walker = TrackFacts(4, "person", [TrackPoint(10 + t / 4, 0.2, 0.6 + t * 0.01, 0.04, 0.12, 1.0, 0.6) for t in range(20)])
+
+    def types(tracks: list[TrackFacts]) -> set[str]:
+        return {e.event_type for e in classify_scene(SceneFacts(10, 15, tracks), [plaza], region=cell, cells=cells)}
+
+    assert "fighting" in types([walker])  # the cell's measures alone, no vehicle there
+    assert "fighting" not in types([walker, car])  # they were the car's
+
+
 # ---------------------------------------------------------------- detector tracks, calibrated against normal tracks
 WALKWAY = Zone(name="walkway", kind="pedestrian", polygon=((0.0, 0.42), (1.0, 0.42), (1.0, 1.0), (0.0, 1.0)))
 CLASSES = ("person", "bicycle")
