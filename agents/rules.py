@@ -15,8 +15,10 @@ zones, a person in view far longer than that is loitering); the same scale on ev
 percentile of normal tracks). An unnamed vehicle-sized blob is measured the same way against
 the camera's normal blob tracks (:class:`perception.norms.BlobNorms`: how long people walking
 together stay merged into one blob that large), with ``vehicle_s`` as the least 99.9th
-percentile, and so is a small object left behind (how long the normal small blobs lie at rest;
-``object_s`` the least). The other rules on blobs alone keep fixed confidences.
+percentile, and so are a small object left behind (how long the normal small blobs lie at rest;
+``object_s`` the least) and a blob seen upright, then lying (how long the normal person-sized
+blobs look wide and still; ``lying_s`` the least). The other rules on blobs alone keep fixed
+confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
@@ -47,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from perception.norms import NORM_FEATURES
-from perception.scene import SceneFacts, TrackFacts
+from perception.scene import SceneFacts, TrackFacts, cut_by_frame
 from vigil.config import Zone
 
 #: seconds a track must keep a running pace (measured over one-second baselines) to count as a
@@ -169,7 +171,7 @@ def classify_scene(
     found: list[TypeEvidence] = []
     found += _intrusion(people, zones, s)
     found += _vehicle(large, zones, s, c, region, facts)
-    found += _falling(local, s, share_in_region)
+    found += _falling(local, s, share_in_region, facts)
     found += _abandoned(small, people, s, share_in_region, facts)
     found += _loitering(people, zones, s, c, region, facts)
     found += _running(reached, s, c, cells is not None, share_in_region, facts)
@@ -243,7 +245,8 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
                 else:  # as big as two or three people walking together: not enough to call it a vehicle
                     conf, text = 0.65, f"a large object ({t.size():.1f} person areas: a small vehicle or people walking together)"
                 text = f"{text} moved {inside:.1f} s inside pedestrian zone '{zone.name}'"
-                cal = _blob_calibration(facts, "vehicle_s", zone, s.vehicle_s, s.vehicle_size)
+                cal = _blob_calibration(facts, "vehicle_s", zone, s.vehicle_s, vehicle_size=s.vehicle_size,
+                                        still_speed=t.still_speed)
                 if cal is not None:
                     big = t.vehicle_s(s.vehicle_size, zone.name)
                     conf = cal(big)
@@ -260,14 +263,12 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
     return out
 
 
-def _blob_calibration(facts: SceneFacts, stat: str, zone: Zone, least: float, vehicle_size: float) -> Any:
-    """The camera's normal blob tracks' :class:`~perception.norms.TailCalibration` of ``stat`` in
-    ``zone``, its 99.9th percentile at least ``least`` (the rule's configured minimum), or ``None``
-    without them (or when they were measured with another ``vehicle_size``)."""
+def _blob_calibration(facts: SceneFacts, stat: str, zone: Zone | None, least: float, **settings: float) -> Any:
+    """The camera's normal blob tracks' :class:`~perception.norms.TailCalibration` of ``stat`` (in
+    ``zone``), its 99.9th percentile at least ``least`` (the rule's configured minimum), or ``None``
+    without them or when they were measured with other ``settings`` than the rule's."""
     norms = facts.blob_norms
-    if norms is None or abs(norms.vehicle_size - vehicle_size) > 1e-6:
-        return None
-    return norms.calibration(stat, zone=zone, least=least)
+    return None if norms is None else norms.calibration(stat, zone=zone, least=least, settings=settings)
 
 
 def _named_vehicle(t: TrackFacts, ped: Sequence[Zone], s: RuleSettings, facts: SceneFacts) -> list[TypeEvidence]:
@@ -295,28 +296,26 @@ def _named_vehicle(t: TrackFacts, ped: Sequence[Zone], s: RuleSettings, facts: S
                          t.first_in(zone.name))]
 
 
-def _cut_by_frame(p: Any) -> bool:
-    """Whether a box touches the frame's side or top edge: its shape is not the object's."""
-    return p.x - p.w / 2 <= 0.01 or p.x + p.w / 2 >= 0.99 or p.y - p.h <= 0.01
-
-
-def _falling(local: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeEvidence]:
+def _falling(local: list[TrackFacts], s: RuleSettings, share: Any, facts: SceneFacts) -> list[TypeEvidence]:
     out = []
     for t in local:
         # a car half out of frame, or one that a person's track switched to, also looks wide:
         # only whole, person-sized boxes count, and a lying person does not travel
-        whole = [p for p in t.points if not _cut_by_frame(p) and p.size <= s.group_size]
+        whole, wide, wide_s = t.lying(s.lying_aspect, s.lying_speed, s.group_size)
         aspects = np.array([p.w / max(p.h, 1e-6) for p in whole])
         if aspects.size < 3:
             continue
-        wide = (aspects > s.lying_aspect) & np.array([p.speed <= s.lying_speed for p in whole])
-        step = (whole[-1].t - whole[0].t) / max(len(aspects) - 1, 1)
-        wide_s = float(np.sum(wide)) * step
         if wide_s < s.lying_s or wide[-max(2, len(wide) // 4):].mean() <= 0.5:
             continue
         first_wide = int(np.argmax(wide))
         upright_before = bool(np.any(aspects[: max(1, first_wide)] < 0.9))
         conf = (0.9 if upright_before else 0.75) + 0.05 * share(t)
+        # seen upright, then down: as sure as the time down lies beyond how long two people walking
+        # side by side (one wide, slow blob) look like that on this camera
+        cal = _blob_calibration(facts, "lying_s", None, s.lying_s, lying_aspect=s.lying_aspect,
+                                lying_speed=s.lying_speed, group_size=s.group_size)
+        if upright_before and cal is not None and not t.label:
+            conf = cal(wide_s)
         # seen upright, then down: the fall happened just before the first wide outline (it takes
         # a moment); a track that begins with the person already down does not say when
         onset = whole[first_wide].t - 0.5 if upright_before else None
@@ -331,7 +330,7 @@ def _falling(local: list[TrackFacts], s: RuleSettings, share: Any) -> list[TypeE
 def _shortened(t: TrackFacts, s: RuleSettings) -> TypeEvidence | None:
     """A person whose box height drops below ``fallen_height`` of their height when standing and
     stays down for ``lying_s`` with the feet in one spot."""
-    pts = [p for p in t.points if not _cut_by_frame(p) and p.person_h > 0 and p.size <= s.group_size]
+    pts = [p for p in t.points if not cut_by_frame(p) and p.person_h > 0 and p.size <= s.group_size]
     if len(pts) < 6:
         return None
     rel = np.array([p.h / p.person_h for p in pts])
@@ -356,7 +355,8 @@ def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSetting
                facts: SceneFacts) -> list[TypeEvidence]:
     out = []
     # how long pieces of people (a shadow, a limb) and other small blobs lie still on this camera
-    cal = facts.blob_norms.calibration("rest_s", least=s.object_s) if facts.blob_norms is not None else None
+    speeds = {t.still_speed for t in small}
+    cal = _blob_calibration(facts, "rest_s", None, s.object_s, still_speed=speeds.pop()) if len(speeds) == 1 else None
     versus = f" (small things lie still here for under {cal.high:.1f} s)" if cal is not None else ""
     for t in small:
         rest_t, still = t.rest_stretch()

@@ -33,7 +33,7 @@ from perception.encoders import Encoder, get_encoder
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import NORMAL, TypeHead
-from perception.norms import TrackNorms
+from perception.norms import BLOB_SETTINGS, TrackNorms
 from perception.objects import (
     OBJECT_FEATURES,
     ObjectNormality,
@@ -208,7 +208,7 @@ def fit_profile(
             fused = (cal.median, cal.high)
     log.info("following the foreground blobs of the normal footage (the blob rules' yardstick)")
     blob_norms = normal_blob_norms((f for v in videos for f in _frames(v, camera)), scene_encoder, camera.fps,
-                                   det_cfg.vehicle_size, det_cfg.still_speed)
+                                   {k: getattr(det_cfg, k) for k in BLOB_SETTINGS})
     engram = None
     if opts.engram:
         engram = EngramMemory.fit([e.vectors for e in embedded], final.vector_scale, k=opts.codebook, n=opts.ngram)

@@ -134,43 +134,54 @@ class TrackNorms:
 
 
 #: per blob-track statistics (columns of :attr:`BlobNorms.rows`)
-BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "rest_s", "x", "y")
+BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "rest_s", "lying_s", "x", "y")
+
+
+#: the ``detection`` settings :data:`BLOB_FEATURES` are measured with
+BLOB_SETTINGS: tuple[str, ...] = ("vehicle_size", "still_speed", "lying_aspect", "lying_speed", "group_size")
 
 
 class BlobNorms:
     """The camera's normal foreground-blob tracks (the scene facts of its normal footage), one
     row of :data:`BLOB_FEATURES` per track: how long it was vehicle-sized and moving
     (:meth:`perception.scene.TrackFacts.vehicle_s`), how long it lay at rest if it was a small
-    object (:meth:`perception.scene.TrackFacts.rest_stretch`; NaN for the others), and its
-    median feet point.
+    object (:meth:`perception.scene.TrackFacts.rest_stretch`), how long it looked like someone
+    lying if it was person-sized (:meth:`perception.scene.TrackFacts.lying`; each NaN for the
+    other kinds), and its median feet point.
 
     The yardstick of the rules on unnamed blobs: people walking together merge into one
     vehicle-sized blob for a moment, pieces of people (a shadow, a limb) lie still for a moment,
-    and how long such moments last is the camera's own.
+    two people walking side by side make one wide, slow blob for a moment, and how long such
+    moments last is the camera's own.
 
     Args:
         rows: ``(N, len(BLOB_FEATURES))``.
-        vehicle_size: person areas from which a blob counted as vehicle-sized when the rows were
-            measured (``detection.vehicle_size`` at fitting time).
+        measured: the camera's ``detection`` settings the rows were measured with (``vehicle_size``,
+            ``still_speed``, ``lying_aspect``, ``lying_speed``, ``group_size`` at fitting time): a
+            rule compares only against rows measured as it measures.
     """
 
-    def __init__(self, rows: np.ndarray, vehicle_size: float) -> None:
+    def __init__(self, rows: np.ndarray, measured: dict[str, float]) -> None:
         table = np.asarray(rows, np.float32)
         if table.size == 0:
             table = table.reshape(0, len(BLOB_FEATURES))
         if table.ndim != 2 or table.shape[1] != len(BLOB_FEATURES):
             raise ValueError(f"blob norm rows need {len(BLOB_FEATURES)} columns ({', '.join(BLOB_FEATURES)})")
         self.rows = table
-        self.vehicle_size = float(vehicle_size)
+        self.measured = {k: float(v) for k, v in measured.items()}
         self._cache: dict[tuple[str, str, float], TailCalibration | None] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def calibration(self, stat: str, zone: Any = None, least: float = 0.0) -> TailCalibration | None:
+    def calibration(self, stat: str, zone: Any = None, least: float = 0.0,
+                    settings: dict[str, float] | None = None) -> TailCalibration | None:
         """The :class:`TailCalibration` of ``stat`` over the normal blob tracks whose median feet
         point lies inside ``zone``, its ``high`` at least ``least`` (the rule's configured least
-        evidence, in the statistic's unit), or ``None`` with fewer than :data:`MIN_TRACKS` of them."""
+        evidence, in the statistic's unit), or ``None`` with fewer than :data:`MIN_TRACKS` of them
+        or when ``settings`` (the rule's) differ from those the rows were measured with."""
+        if settings and any(abs(self.measured.get(k, math.nan) - float(v)) > 1e-6 for k, v in settings.items()):
+            return None
         key = (stat, getattr(zone, "name", "") if zone is not None else "", float(least))
         if key not in self._cache:
             col = {name: self.rows[:, i] for i, name in enumerate(BLOB_FEATURES)}
@@ -183,14 +194,14 @@ class BlobNorms:
         return {"rows": self.rows}
 
     def settings(self) -> dict[str, Any]:
-        return {"features": list(BLOB_FEATURES), "vehicle_size": self.vehicle_size}
+        return {"features": list(BLOB_FEATURES), "measured": self.measured}
 
     @classmethod
     def restore(cls, settings: dict, arrays: dict[str, np.ndarray]) -> BlobNorms | None:
         """``None`` when the profile's statistics differ from today's (refit to get them back)."""
         if list(settings.get("features", [])) != list(BLOB_FEATURES) or "rows" not in arrays:
             return None
-        return cls(arrays["rows"], float(settings.get("vehicle_size", 3.5)))
+        return cls(arrays["rows"], dict(settings.get("measured", {})))
 
 
 def _in_zone(xs: np.ndarray, ys: np.ndarray, zone: Any) -> np.ndarray:

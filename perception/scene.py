@@ -36,6 +36,11 @@ STILL_SPEED = 0.25  # body heights per second (default of detection.still_speed)
 PERSON_BOX_WIDTH = 0.4
 
 
+def cut_by_frame(p: TrackPoint) -> bool:
+    """Whether a box touches the frame's side or top edge: its shape is not the object's."""
+    return p.x - p.w / 2 <= 0.01 or p.x + p.w / 2 >= 0.99 or p.y - p.h <= 0.01
+
+
 def self_aspect(point: TrackPoint) -> float:
     """Width/height ratio of the frame a point was measured in (stored with the point)."""
     return point.frame_aspect
@@ -172,6 +177,16 @@ class TrackFacts:
             if j == len(pts) - 1:
                 break  # a later start cannot rest longer
         return best_start, best
+
+    def lying(self, lying_aspect: float, lying_speed: float, max_size: float) -> tuple[list[TrackPoint], np.ndarray, float]:
+        """The track's whole, person-sized points (boxes the frame edge does not cut, at most
+        ``max_size`` person areas), which of them look like someone lying (wider than
+        ``lying_aspect``, moving no faster than ``lying_speed`` body heights/s), and the seconds
+        those add up to."""
+        whole = [p for p in self.points if not cut_by_frame(p) and p.size <= max_size]
+        wide = np.array([p.w / max(p.h, 1e-6) > lying_aspect and p.speed <= lying_speed for p in whole], bool)
+        step = (whole[-1].t - whole[0].t) / max(len(whole) - 1, 1) if whole else 0.0
+        return whole, wide, float(np.sum(wide)) * step
 
     def vehicle_s(self, vehicle_size: float, zone: str | None = None) -> float:
         """Seconds the track was vehicle-sized (``vehicle_size`` person areas or more) and moving
@@ -331,18 +346,23 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
     return facts
 
 
-def normal_blob_norms(frames: Iterable[Frame], encoder: MotionEncoder, fps: float, vehicle_size: float,
-                      still_speed: float = STILL_SPEED, chunk_s: float = 30.0) -> BlobNorms:
+def normal_blob_norms(frames: Iterable[Frame], encoder: MotionEncoder, fps: float, settings: dict[str, float],
+                      chunk_s: float = 30.0) -> BlobNorms:
     """The :class:`perception.norms.BlobNorms` of normal footage: :func:`scene_facts` over
     stretches of ``chunk_s`` seconds (events are judged over stretches of about that length), one
-    row per blob track. ``frames`` are streamed; one stretch is held at a time."""
+    row per blob track, measured with the camera's detection ``settings`` (``vehicle_size``,
+    ``still_speed``, ``lying_aspect``, ``lying_speed``, ``group_size``). ``frames`` are streamed;
+    one stretch is held at a time."""
     rows: list[list[float]] = []
     chunk: list[Frame] = []
 
     def take() -> None:
-        for t in scene_facts(chunk, encoder, fps=fps, still_speed=still_speed).tracks:
+        for t in scene_facts(chunk, encoder, fps=fps, still_speed=settings["still_speed"]).tracks:
             feet = np.median([(p.x, p.y) for p in t.points], axis=0)
-            row = {"vehicle_s": t.vehicle_s(vehicle_size), "rest_s": t.rest_stretch()[1] if t.kind == "small" else math.nan,
+            row = {"vehicle_s": t.vehicle_s(settings["vehicle_size"]),
+                   "rest_s": t.rest_stretch()[1] if t.kind == "small" else math.nan,
+                   "lying_s": t.lying(settings["lying_aspect"], settings["lying_speed"], settings["group_size"])[2]
+                   if t.kind == "person" else math.nan,
                    "x": float(feet[0]), "y": float(feet[1])}
             rows.append([row[name] for name in BLOB_FEATURES])
         chunk.clear()
@@ -353,7 +373,7 @@ def normal_blob_norms(frames: Iterable[Frame], encoder: MotionEncoder, fps: floa
         chunk.append(frame)
     if chunk:
         take()
-    return BlobNorms(np.array(rows, np.float32), vehicle_size)
+    return BlobNorms(np.array(rows, np.float32), settings)
 
 
 def _kind_code(size: float, rel_h: float, rel_w: float, group_size: float = LARGE_BLOB) -> int:

@@ -165,7 +165,7 @@ def test_a_fitted_camera_keeps_its_normal_blob_tracks_as_the_yardstick_of_the_bl
     profile, camera = falling_event["profile"], falling_event["camera"]
     norms = profile.blob_norms  # saved with the profile and loaded back
     assert norms is not None and len(norms) >= MIN_TRACKS
-    assert norms.vehicle_size == camera.detection.vehicle_size
+    assert norms.measured["vehicle_size"] == camera.detection.vehicle_size
     cal = norms.calibration("vehicle_s", least=camera.detection.vehicle_s)
     assert cal is not None and cal.high >= camera.detection.vehicle_s
     assert cal.median < 0.5  # people walking are not vehicle-sized blobs

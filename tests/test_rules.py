@@ -25,6 +25,26 @@ def test_a_person_who_goes_down_and_stays_down_is_a_fall() -> None:
     assert 1.4 <= found[0].start_s <= 2.0
 
 
+def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_normal_blobs_look_like_that() -> None:
+    from perception.norms import BlobNorms
+
+    walk = [(t / 4, 0.4 + t * 0.005, 0.6, 0.04, 0.12, 1.0, 0.8) for t in range(8)]
+    down = [(2 + t / 4, 0.44, 0.6, 0.12, 0.04, 1.0, 0.05) for t in range(13)]  # down for 3 s
+    rng = np.random.default_rng(0)
+
+    def norms(lying_s: np.ndarray) -> BlobNorms:
+        n = len(lying_s)
+        return BlobNorms(np.column_stack([np.zeros(n), np.full(n, np.nan), lying_s, rng.uniform(0, 1, n), rng.uniform(0, 1, n)]),
+                         {"lying_aspect": 1.3, "lying_speed": 1.0, "group_size": 2.5})
+
+    def confidence(blob_norms: BlobNorms) -> float:
+        found = {e.event_type: e for e in classify_scene(SceneFacts(0, 5, [_track(walk + down)], blob_norms=blob_norms))}
+        return found["falling"].confidence if "falling" in found else 0.0
+
+    assert confidence(norms(rng.uniform(0.0, 0.9, 200))) >= 0.8  # side-by-side walkers look wide for under a second
+    assert confidence(norms(rng.uniform(0.0, 8.0, 200))) < 0.8  # a camera where wide, slow blobs are common
+
+
 def test_a_track_that_switches_to_a_passing_car_is_not_a_fall() -> None:
     walk = [(t / 4, 0.3 - t * 0.01, 0.12, 0.03, 0.09, 0.8, 0.8) for t in range(20)]
     car = [(5 + t / 4, 0.1 + t * 0.1, 0.18, 0.2, 0.11, 6.5, 4.0) for t in range(8)]
@@ -93,7 +113,9 @@ def test_a_resting_object_counts_as_left_behind_by_how_long_it_outlasts_the_came
     rng = np.random.default_rng(0)
 
     def norms(rest: np.ndarray) -> BlobNorms:
-        return BlobNorms(np.column_stack([np.zeros(len(rest)), rest, rng.uniform(0, 1, len(rest)), rng.uniform(0, 1, len(rest))]), 3.5)
+        n = len(rest)
+        return BlobNorms(np.column_stack([np.zeros(n), rest, np.full(n, np.nan), rng.uniform(0, 1, n), rng.uniform(0, 1, n)]),
+                         {"still_speed": 0.25})
 
     quiet = norms(rng.uniform(0.0, 1.5, 200))  # shadows and limbs lie still for a moment
     busy = norms(rng.uniform(0.0, 20.0, 200))  # a camera where small things often lie still for long
@@ -167,8 +189,9 @@ def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_ca
     rng = np.random.default_rng(0)
     # a camera where people walking together often stay merged into a vehicle-sized blob for up to ~2.5 s
     def norms(vehicle_s: np.ndarray) -> BlobNorms:
-        rest = np.full(len(vehicle_s), np.nan)  # rows of blobs that were not small objects
-        return BlobNorms(np.column_stack([vehicle_s, rest, rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]), 3.5)
+        other = np.full(len(vehicle_s), np.nan)  # rows of blobs that were neither small objects nor person-sized
+        return BlobNorms(np.column_stack([vehicle_s, other, other, rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]),
+                         {"vehicle_size": 3.5, "still_speed": 0.25})
 
     crowded = norms(rng.uniform(0, 2.5, 300))
     quiet = norms(np.zeros(300))
@@ -182,7 +205,7 @@ def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_ca
     assert confidence(3.0, crowded) < 0.8  # where merges that long are ordinary
     found = classify_scene(SceneFacts(0, 3, [blob(3.0)], blob_norms=quiet), [plaza])
     assert "vehicle-sized and moving for 3.0 s" in found[0].evidence
-    other = BlobNorms(quiet.rows, vehicle_size=5.0)  # measured with another vehicle_size: not comparable
+    other = BlobNorms(quiet.rows, {"vehicle_size": 5.0, "still_speed": 0.25})  # measured with another vehicle_size
     assert confidence(3.0, other) == pytest.approx(0.89)  # the fixed confidence of a vehicle-sized blob 3 s inside
 
 
