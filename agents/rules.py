@@ -298,6 +298,9 @@ def _named_vehicle(t: TrackFacts, ped: Sequence[Zone], s: RuleSettings, facts: S
 
 def _falling(local: list[TrackFacts], s: RuleSettings, share: Any, facts: SceneFacts) -> list[TypeEvidence]:
     out = []
+    # how long the camera's normal person-sized blobs look wide and still (two people walking side by side)
+    cal = _blob_calibration(facts, "lying_s", None, s.lying_s, lying_aspect=s.lying_aspect,
+                            lying_speed=s.lying_speed, group_size=s.group_size)
     for t in local:
         # a car half out of frame, or one that a person's track switched to, also looks wide:
         # only whole, person-sized boxes count, and a lying person does not travel
@@ -310,11 +313,7 @@ def _falling(local: list[TrackFacts], s: RuleSettings, share: Any, facts: SceneF
         first_wide = int(np.argmax(wide))
         upright_before = bool(np.any(aspects[: max(1, first_wide)] < 0.9))
         conf = (0.9 if upright_before else 0.75) + 0.05 * share(t)
-        # seen upright, then down: as sure as the time down lies beyond how long two people walking
-        # side by side (one wide, slow blob) look like that on this camera
-        cal = _blob_calibration(facts, "lying_s", None, s.lying_s, lying_aspect=s.lying_aspect,
-                                lying_speed=s.lying_speed, group_size=s.group_size)
-        if upright_before and cal is not None and not t.label:
+        if upright_before and cal is not None and not t.label:  # a blob: as sure as its time down is unusual here
             conf = cal(wide_s)
         # seen upright, then down: the fall happened just before the first wide outline (it takes
         # a moment); a track that begins with the person already down does not say when
@@ -357,7 +356,7 @@ def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSetting
     # how long pieces of people (a shadow, a limb) and other small blobs lie still on this camera
     speeds = {t.still_speed for t in small}
     cal = _blob_calibration(facts, "rest_s", None, s.object_s, still_speed=speeds.pop()) if len(speeds) == 1 else None
-    versus = f" (small things lie still here for under {cal.high:.1f} s)" if cal is not None else ""
+    versus = f" (over {cal.high:.1f} s at rest is unusual for a small blob here)" if cal is not None else ""
     for t in small:
         rest_t, still = t.rest_stretch()
         last = t.points[-1]
