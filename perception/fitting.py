@@ -46,7 +46,7 @@ from perception.objects import (
 )
 from perception.pipeline import embed_windows, open_camera_video, threaded_frames
 from perception.profile import CameraProfile
-from perception.scene import normal_blob_norms
+from perception.scene import NormalBlobs
 from perception.scoring import Calibration, NormalityModel, fuse_levels
 from perception.tracking import PersonScale, Track, TrackerSettings, frame_aspect
 from perception.video import Frame
@@ -91,7 +91,7 @@ class _VideoEmbeddings:
 
 
 def _embed_video(encoder: Encoder, path: str, cam: CameraConfig, stride: int, progress: Progress | None,
-                 stage: ObjectStage | None = None) -> _VideoEmbeddings:
+                 stage: ObjectStage | None = None, blobs: NormalBlobs | None = None) -> _VideoEmbeddings:
     cells, vectors, spans = [], [], []
     with open_camera_video(path, cam) as video:
         batch = int(getattr(getattr(encoder, "config", None), "batch_size", 1) or 1)
@@ -99,23 +99,21 @@ def _embed_video(encoder: Encoder, path: str, cam: CameraConfig, stride: int, pr
         if stage is not None:
             stage.reset()
             frames = _tap(frames, lambda f: stage.push(f.t, f.image))
+        if blobs is not None:
+            frames = _tap(frames, blobs.push)
         for window, emb in embed_windows(encoder, frames, size=cam.window, stride=stride, fps=cam.fps, batch=batch):
             cells.append(emb.cells)
             vectors.append(emb.vector)
             spans.append((window.ts_start, window.ts_end))
             if progress:
                 progress(path, window.ts_end)
+    if blobs is not None:
+        blobs.end_video()
     if not cells:
         raise DataError(f"{path}: no frames could be read")
     tracks = list(stage.tracker.tracks.values()) if stage is not None else []
     return _VideoEmbeddings(np.stack(cells), np.stack(vectors), np.array(spans), tracks,
                             stage.frame_size if stage is not None else None)
-
-
-def _frames(path: str, cam: CameraConfig) -> Iterator[Frame]:
-    """A video's frames at the camera's sampling rate."""
-    with open_camera_video(path, cam) as video:
-        yield from threaded_frames(video)
 
 
 def _tap(frames: Iterable[Frame], fn: Callable[[Frame], Any]) -> Iterator[Frame]:
@@ -179,7 +177,9 @@ def fit_profile(
             raise too_short(got_s, max(0, int((got_s * camera.fps - camera.window) // stride) + 1))
         stage = _object_stage(det_cfg, frames, opts.models_dir)
         del frames
-    embedded = [_embed_video(encoder, v, camera, stride, progress, stage) for v in videos]
+    # the normal blob tracks (the blob rules' yardstick) are followed in the same pass
+    blobs = NormalBlobs(scene_encoder, camera.fps, {k: getattr(det_cfg, k) for k in BLOB_SETTINGS})
+    embedded = [_embed_video(encoder, v, camera, stride, progress, stage, blobs) for v in videos]
     n_windows = sum(len(e.cells) for e in embedded)
     if n_windows < MIN_FIT_WINDOWS:
         raise too_short(sum(float(e.spans[-1, 1] - e.spans[0, 0]) for e in embedded), n_windows)
@@ -206,9 +206,6 @@ def fit_profile(
             object_cal = (ocal.median, ocal.high)
             cal = Calibration.fit(fuse_levels(cell_raw, obj_levels))
             fused = (cal.median, cal.high)
-    log.info("following the foreground blobs of the normal footage (the blob rules' yardstick)")
-    blob_norms = normal_blob_norms((f for v in videos for f in _frames(v, camera)), scene_encoder, camera.fps,
-                                   {k: getattr(det_cfg, k) for k in BLOB_SETTINGS})
     engram = None
     if opts.engram:
         engram = EngramMemory.fit([e.vectors for e in embedded], final.vector_scale, k=opts.codebook, n=opts.ngram)
@@ -238,7 +235,7 @@ def fit_profile(
         fused_calibration=fused,
         object_calibration=object_cal,
         track_norms=norms if objects is not None else None,
-        blob_norms=blob_norms,
+        blob_norms=blobs.norms(),
     )
 
 

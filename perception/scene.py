@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -346,34 +346,42 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
     return facts
 
 
-def normal_blob_norms(frames: Iterable[Frame], encoder: MotionEncoder, fps: float, settings: dict[str, float],
-                      chunk_s: float = 30.0) -> BlobNorms:
-    """The :class:`perception.norms.BlobNorms` of normal footage: :func:`scene_facts` over
-    stretches of ``chunk_s`` seconds (events are judged over stretches of about that length), one
-    row per blob track, measured with the camera's detection ``settings`` (``vehicle_size``,
-    ``still_speed``, ``lying_aspect``, ``lying_speed``, ``group_size``). ``frames`` are streamed;
+class NormalBlobs:
+    """Collects the :class:`perception.norms.BlobNorms` of normal footage while it is read for
+    fitting: :func:`scene_facts` over stretches of ``chunk_s`` seconds (events are judged over
+    stretches of about that length), one row per blob track, measured with the camera's
+    detection ``settings`` (``vehicle_size``, ``still_speed``, ``lying_aspect``, ``lying_speed``,
+    ``group_size``). Frames are pushed one video after another (:meth:`end_video` after each);
     one stretch is held at a time."""
-    rows: list[list[float]] = []
-    chunk: list[Frame] = []
 
-    def take() -> None:
-        for t in scene_facts(chunk, encoder, fps=fps, still_speed=settings["still_speed"]).tracks:
+    def __init__(self, encoder: MotionEncoder, fps: float, settings: dict[str, float], chunk_s: float = 30.0) -> None:
+        self.encoder, self.fps, self.settings, self.chunk_s = encoder, fps, settings, chunk_s
+        self._rows: list[list[float]] = []
+        self._chunk: list[Frame] = []
+
+    def push(self, frame: Frame) -> None:
+        if self._chunk and frame.t - self._chunk[0].t >= self.chunk_s:
+            self._take()
+        self._chunk.append(frame)
+
+    def end_video(self) -> None:
+        if self._chunk:
+            self._take()
+
+    def norms(self) -> BlobNorms:
+        self.end_video()
+        return BlobNorms(np.array(self._rows, np.float32), self.settings)
+
+    def _take(self) -> None:
+        s = self.settings
+        for t in scene_facts(self._chunk, self.encoder, fps=self.fps, still_speed=s["still_speed"]).tracks:
             feet = np.median([(p.x, p.y) for p in t.points], axis=0)
-            row = {"vehicle_s": t.vehicle_s(settings["vehicle_size"]),
+            row = {"vehicle_s": t.vehicle_s(s["vehicle_size"]),
                    "rest_s": t.rest_stretch()[1] if t.kind == "small" else math.nan,
-                   "lying_s": t.lying(settings["lying_aspect"], settings["lying_speed"], settings["group_size"])[2]
-                   if t.kind == "person" else math.nan,
+                   "lying_s": t.lying(s["lying_aspect"], s["lying_speed"], s["group_size"])[2] if t.kind == "person" else math.nan,
                    "x": float(feet[0]), "y": float(feet[1])}
-            rows.append([row[name] for name in BLOB_FEATURES])
-        chunk.clear()
-
-    for frame in frames:
-        if chunk and (frame.t - chunk[0].t >= chunk_s or frame.t < chunk[-1].t):  # full, or the next video began
-            take()
-        chunk.append(frame)
-    if chunk:
-        take()
-    return BlobNorms(np.array(rows, np.float32), settings)
+            self._rows.append([row[name] for name in BLOB_FEATURES])
+        self._chunk.clear()
 
 
 def _kind_code(size: float, rel_h: float, rel_w: float, group_size: float = LARGE_BLOB) -> int:
