@@ -357,13 +357,13 @@ def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSetting
     speeds = {t.still_speed for t in small}
     cal = _blob_calibration(facts, "rest_s", None, s.object_s, still_speed=speeds.pop()) if len(speeds) == 1 else None
     versus = f" (over {cal.high:.1f} s at rest is unusual for a small blob here)" if cal is not None else ""
-    for t in small:
-        rest_t, still = t.rest_stretch()
+    rests = [t.rest_stretch() for t in small]
+    for t, (rest_t, still) in zip(small, rests):
         last = t.points[-1]
         x, y = last.x, last.y
         unit = last.person_h or 4 * last.h  # a person's height here
         if rest_t + still >= last.t - 1e-6:  # resting when last seen: the same object lost a moment, seen again here
-            rest_t = _rested_since(t, rest_t, small, s.object_s)
+            rest_t = _rested_since(t, rest_t, small, rests, s.object_s)
             still = last.t - rest_t
         if still < s.object_s:
             continue
@@ -391,20 +391,21 @@ def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSetting
     return out
 
 
-def _rested_since(t: TrackFacts, rest_t: float, small: list[TrackFacts], gap_s: float) -> float:
+def _rested_since(t: TrackFacts, rest_t: float, small: list[TrackFacts], rests: list[tuple[float, float]],
+                  gap_s: float) -> float:
     """When the object ``t`` (resting since ``rest_t`` until its last point) came to rest, counting
     the earlier tracks of small objects that rested on the same spot until at most ``gap_s``
-    before (the blob of an object on the ground breaks while people pass in front of it)."""
+    before (the blob of an object on the ground breaks while people pass in front of it);
+    ``rests``: each small track's :meth:`~perception.scene.TrackFacts.rest_stretch`."""
     last = t.points[-1]
     unit = max(last.person_h or 4 * last.h, 1e-6)
     changed = True
     while changed:
         changed = False
-        for u in small:
+        for u, (u_rest, u_still) in zip(small, rests):
             if u is t or not rest_t - gap_s <= u.last_t <= rest_t:
                 continue
             q = u.points[-1]
-            u_rest, u_still = u.rest_stretch()
             if (u_rest + u_still >= u.last_t - 1e-6 and u_rest < rest_t
                     and math.hypot((q.x - last.x) * q.frame_aspect, q.y - last.y) <= t.still_speed * unit):
                 rest_t, changed = u_rest, True
