@@ -23,10 +23,12 @@ confidences.
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
                    baselines, only while the track is one person's size), confirmed by the unusual
-                   cell's speed or by keeping the pace for ``RUN_KEPT_S``
+                   cell's speed or by keeping the pace for ``RUN_KEPT_S``; not a piece of a
+                   vehicle's blob travelling with it
 falling            a person whose outline turns wide (lying) and stays down
 fighting           two people staying within reach of each other in one spot and moving erratically
-                   (both of them, when the detector follows them)
+                   (both of them, when the detector follows them; from the unusual cell's blob
+                   measures only where some blob stayed in one spot there)
 loitering          a person staying slow inside a loitering zone (or at one spot) for long
 intrusion          a person's feet inside a restricted zone
 vehicle            a wheeled object the detector names (bicycle, skateboard, car) moving inside a
@@ -37,13 +39,15 @@ abandoned_object   a small object that comes to rest (stays on one spot, across 
 
 Behaviour rules (running, falling, fighting) only consider tracks crossing the region where
 the detector saw the anomaly; zone rules look everywhere, since the zones say where to look.
+Where several objects give one type, the strongest evidence speaks for it and the event began
+with the first whose evidence is unusual in itself (``SURE``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -55,6 +59,9 @@ from vigil.config import Zone
 #: seconds a track must keep a running pace (measured over one-second baselines) to count as a
 #: runner on its own, without the unusual cell's speed agreeing
 RUN_KEPT_S = 2.0
+#: a rule confidence from which evidence is unusual in itself: calibrated confidences reach it at
+#: the camera's 99.9th percentile of normal (see perception.norms.TailCalibration)
+SURE = 0.5
 
 
 @dataclass(frozen=True)
@@ -174,7 +181,7 @@ def classify_scene(
     found += _falling(local, s, share_in_region, facts)
     found += _abandoned(small, people, s, share_in_region, facts)
     found += _loitering(people, zones, s, c, region, facts)
-    found += _running(reached, s, c, cells is not None, share_in_region, facts)
+    found += _running([t for t in reached if not _part_of_vehicle(t, large)], s, c, cells is not None, share_in_region, facts)
     # a car driving past where cars belong makes the unusual cell's blob measures its own
     traffic = ordinary_traffic(facts, zones, region, facts.t0, facts.t1) if region is not None else None
     found += _fighting(local, s, c, facts.detected, traffic is not None)
@@ -182,6 +189,13 @@ def classify_scene(
     for e in found:
         if e.event_type not in best or e.confidence > best[e.event_type].confidence:
             best[e.event_type] = e
+    for kind, e in best.items():
+        # several objects of one type (cyclists one after another): it began with the first
+        # whose evidence is itself unusual (beyond the camera's 99.9th percentile, where calibrated)
+        starts = [f.start_s for f in found if f.event_type == kind and f.start_s is not None
+                  and f.confidence >= min(SURE, e.confidence)]
+        if starts and (e.start_s is None or min(starts) < e.start_s):
+            best[kind] = replace(e, start_s=min(starts))
     return sorted(best.values(), key=lambda e: -e.confidence)
 
 
@@ -472,6 +486,28 @@ def _occupied(people: list[TrackFacts], zone: str, gap_s: float = 1.0, entry_s: 
     return best_start, best
 
 
+def _part_of_vehicle(t: TrackFacts, large: list[TrackFacts], most: float = 0.5) -> bool:
+    """Whether a person-sized track is a piece of a vehicle: for at least ``most`` of its points,
+    its box touches a large track's box seen at the same moment, widened by a quarter of the
+    vehicle's height (a vehicle's blob splits, and a piece the size of a person, its roof or the
+    strip of shadow under it, goes at the vehicle's pace)."""
+    if not large or not t.points:
+        return False
+    boxes = {}
+    for v in large:
+        for q in v.points:
+            boxes.setdefault(round(q.t, 3), []).append(q)
+    inside = 0
+    for p in t.points:
+        for q in boxes.get(round(p.t, 3), ()):
+            pad = 0.25 * q.h
+            if (p.x - p.w / 2 <= q.x + q.w / 2 + pad and q.x - q.w / 2 - pad <= p.x + p.w / 2
+                    and p.y - p.h <= q.y + pad and q.y - q.h - pad <= p.y):
+                inside += 1
+                break
+    return inside >= most * len(t.points)
+
+
 def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cells: bool, share: Any,
              facts: SceneFacts) -> list[TypeEvidence]:
     out = []
@@ -522,14 +558,36 @@ def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected
         if not a.label and 1.4 <= a.size() <= 3.5 and a.jitter() >= s.fight_jitter and a.duration_s >= 2.0:
             out.append(TypeEvidence("fighting", 0.75, f"a blob of about two people ({a.size():.1f} person areas) "
                                     f"jittered for {a.duration_s:.1f} s", a.track_id, a.first_t))
-    # the cell's blob measures stand in for tracks only where no detector names the objects
-    if not detected and not traffic and 1.3 <= c.size <= 4.0 and c.dwell >= 0.3 and c.jitter >= s.fight_jitter / 5 and c.speed < s.run_speed and c.windows >= 2:
+    # the cell's blob measures stand in for tracks only where no detector names the objects, and
+    # only where some blob there did stay in one spot a while (the cell's dwell also builds up
+    # while passers-by cross it one after another)
+    stayed = any(_stays(t, s.dwell_speed) for t in local)
+    if (not detected and not traffic and stayed and 1.3 <= c.size <= 4.0 and c.dwell >= 0.3
+            and c.jitter >= s.fight_jitter / 5 and c.speed < s.run_speed and c.windows >= 2):
         # the tracks say when the two came together, where they show it; else the detector's first strong window
         met = [e.start_s for e in out if e.start_s is not None]
         out.append(TypeEvidence("fighting", 0.8, f"about two people ({c.size:.1f} person areas) staying in one spot "
                                 f"and moving erratically (velocity changes of {c.jitter:.2f} body heights/s)", None,
                                 min(met) if met else c.first_t))
     return out
+
+
+def _stays(t: TrackFacts, speed: float, min_s: float = 1.0) -> bool:
+    """Whether a track stayed in one spot for ``min_s`` seconds somewhere: its feet moved on at
+    no more than ``speed`` body heights per second over that time (jitter within it aside)."""
+    pts = t.points
+    j = 0
+    for i, a in enumerate(pts):
+        j = max(j, i)
+        while j < len(pts) and pts[j].t - a.t < min_s:
+            j += 1
+        if j >= len(pts):
+            return False
+        b = pts[j]
+        unit = max(a.person_h or a.h, 1e-6)
+        if math.hypot((b.x - a.x) * a.frame_aspect, b.y - a.y) / unit / (b.t - a.t) <= speed:
+            return True
+    return False
 
 
 def _close_time(a: TrackFacts, b: TrackFacts) -> tuple[float, float | None, float]:

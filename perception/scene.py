@@ -164,15 +164,20 @@ class TrackFacts:
         ``still_speed`` x 1 s (body heights) of where the stretch began.
 
         Where something came to rest, not how fast it moves from one frame to the next: a small
-        object's blob jitters by a pixel or two, which from frame to frame reads as a speed."""
-        best, best_start = 0.0, self.first_t
+        object's blob jitters by a pixel or two, which from frame to frame reads as a speed.
+        Boxes the frame edge cuts are never at rest: what shows may be the edge of something
+        larger, entering or leaving the view; a track with no other boxes gives ``(nan, 0.0)``."""
+        best, best_start = 0.0, math.nan
         pts = self.points
         for i, a in enumerate(pts):
+            if cut_by_frame(a):
+                continue
             unit = max(a.person_h or 4 * a.h, 1e-6)
             j = i
-            while j + 1 < len(pts) and math.hypot((pts[j + 1].x - a.x) * self_aspect(a), pts[j + 1].y - a.y) <= self.still_speed * unit:
+            while (j + 1 < len(pts) and not cut_by_frame(pts[j + 1])
+                   and math.hypot((pts[j + 1].x - a.x) * self_aspect(a), pts[j + 1].y - a.y) <= self.still_speed * unit):
                 j += 1
-            if pts[j].t - a.t > best:
+            if pts[j].t - a.t > best or math.isnan(best_start):
                 best, best_start = pts[j].t - a.t, a.t
             if j == len(pts) - 1:
                 break  # a later start cannot rest longer
