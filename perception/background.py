@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +54,10 @@ class BackgroundModel:
                           else np.asarray(threshold, np.float32))
         self._bg_u8 = np.clip(np.round(self.background), 0, 255).astype(np.uint8)
         g = self.settings.gain_grid
-        self._bg_sub = cv2.resize(self._bg_u8, (g * 8, g * 8), interpolation=cv2.INTER_AREA).reshape(g, 8, g, 8, 3).astype(np.float32)
+        self._bg_sub = np.maximum(cv2.resize(self._bg_u8, (g * 8, g * 8), interpolation=cv2.INTER_AREA)
+                                  .reshape(g, 8, g, 8, 3).astype(np.float32), 1.0)
+        self._bg_lit = self._bg_sub >= self.settings.floor  # darker samples are mostly noise
+        self._bg_lit_n = self._bg_lit.sum(axis=(1, 3))  # (g, g, 3) samples per block and channel
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -91,11 +93,13 @@ class BackgroundModel:
         # the ratio of the two medians jumps whenever a passer-by tips the median from one
         # surface to the other; pixels darker than ``floor`` grey levels are mostly noise
         small = cv2.resize(image, (g * 8, g * 8), interpolation=cv2.INTER_AREA).reshape(g, 8, g, 8, 3).astype(np.float32)
-        bg = self._bg_sub
-        ratio = np.where(bg >= self.settings.floor, small / np.maximum(bg, 1.0), np.nan)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-dark block: no ratio, gain 1
-            gain = np.nan_to_num(np.nanmedian(ratio, axis=(1, 3)), nan=1.0)
+        # (g, g, 3, 64): each block's samples per channel, the dark ones last after sorting
+        ratio = np.where(self._bg_lit, small / self._bg_sub, np.inf).transpose(0, 2, 4, 1, 3).reshape(g, g, 3, 64)
+        ratio.sort(axis=-1)
+        n = self._bg_lit_n
+        lo = np.take_along_axis(ratio, np.maximum(n - 1, 0)[..., None] // 2, axis=-1)[..., 0]
+        hi = np.take_along_axis(ratio, (n // 2)[..., None], axis=-1)[..., 0]
+        gain = np.where(n > 0, 0.5 * (lo + hi), 1.0)  # an all-dark block: no ratio, gain 1
         gain = np.clip(gain, 0.25, 4.0).astype(np.float32)
         gain_map = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(self.background * gain_map, 0, 255).astype(np.uint8)
