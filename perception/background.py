@@ -2,8 +2,7 @@
 
 - **Background**: the per-pixel median of normal frames (at a working resolution).
 - **Light**: each frame's light is compared with the background's per block of the image
-  (a ``gain_grid`` of blocks, per colour channel, the median of the pixels' ratios to the
-  background, so neither people nor a block's mix of dark and bright surfaces sway it) and
+  (a ``gain_grid`` of blocks, per colour channel, from medians, so people do not sway it) and
   the expected background is scaled block by block, smoothly: sun on one side of a square and
   shade on the other are both followed, not one global gain.
 - **Noise**: how much each pixel of normal footage differs from its expected background, as a
@@ -53,11 +52,7 @@ class BackgroundModel:
         self.threshold = (np.full((h, w), self.settings.floor * 2.0, np.float32) if threshold is None
                           else np.asarray(threshold, np.float32))
         self._bg_u8 = np.clip(np.round(self.background), 0, 255).astype(np.uint8)
-        g = self.settings.gain_grid
-        self._bg_sub = np.maximum(cv2.resize(self._bg_u8, (g * 8, g * 8), interpolation=cv2.INTER_AREA)
-                                  .reshape(g, 8, g, 8, 3).astype(np.float32), 1.0)
-        self._bg_lit = self._bg_sub >= self.settings.floor  # darker samples are mostly noise
-        self._bg_lit_n = self._bg_lit.sum(axis=(1, 3))  # (g, g, 3) samples per block and channel
+        self._bg_blocks = self._blocks(self.background)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -84,23 +79,20 @@ class BackgroundModel:
         model.threshold = np.clip(s.sigma * 1.4826 * noise, s.floor, s.ceiling).astype(np.float32)
         return model
 
+    def _blocks(self, image: np.ndarray) -> np.ndarray:
+        g = self.settings.gain_grid
+        return cv2.resize(np.asarray(image, np.float32), (g, g), interpolation=cv2.INTER_AREA)
+
     def expected(self, image: np.ndarray) -> np.ndarray:
         """The background as it should look under the light of ``image`` (uint8)."""
         g = self.settings.gain_grid
         h, w = self.shape
-        # per block, the median of the pixels' ratios to the background (on an 8x8 subsample):
-        # robust to people, and to blocks of two surfaces (dark road, bright pavement), where
-        # the ratio of the two medians jumps whenever a passer-by tips the median from one
-        # surface to the other; pixels darker than ``floor`` grey levels are mostly noise
-        small = cv2.resize(image, (g * 8, g * 8), interpolation=cv2.INTER_AREA).reshape(g, 8, g, 8, 3).astype(np.float32)
-        # (g, g, 3, 64): each block's samples per channel, the dark ones last after sorting
-        ratio = np.where(self._bg_lit, small / self._bg_sub, np.inf).transpose(0, 2, 4, 1, 3).reshape(g, g, 3, 64)
-        ratio.sort(axis=-1)
-        n = self._bg_lit_n
-        lo = np.take_along_axis(ratio, np.maximum(n - 1, 0)[..., None] // 2, axis=-1)[..., 0]
-        hi = np.take_along_axis(ratio, (n // 2)[..., None], axis=-1)[..., 0]
-        gain = np.where(n > 0, 0.5 * (lo + hi), 1.0)  # an all-dark block: no ratio, gain 1
-        gain = np.clip(gain, 0.25, 4.0).astype(np.float32)
+        # block medians are robust to people; INTER_AREA gives block means, so median via a subsample
+        small = cv2.resize(image, (g * 8, g * 8), interpolation=cv2.INTER_AREA).reshape(g, 8, g, 8, 3)
+        bg = cv2.resize(self._bg_u8, (g * 8, g * 8), interpolation=cv2.INTER_AREA).reshape(g, 8, g, 8, 3)
+        med_img = np.median(small, axis=(1, 3))
+        med_bg = np.maximum(np.median(bg, axis=(1, 3)), 1.0)
+        gain = np.clip(med_img / med_bg, 0.25, 4.0).astype(np.float32)
         gain_map = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(self.background * gain_map, 0, 255).astype(np.uint8)
 

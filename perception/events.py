@@ -26,8 +26,8 @@ import numpy as np
 class ZoneRuleHit:
     """A camera zone rule that held during a window (see :mod:`perception.zones`)."""
 
-    zone: str       # the zone's name ("" for a left object)
-    kind: str       # restricted | loitering | left_object (perception.zones.LeftObjects)
+    zone: str       # the zone's name
+    kind: str       # restricted | loitering
     start_s: float  # from when the rule held (a restricted zone's from the entry: may lie before the window)
     end_s: float    # until when (the last time someone was seen there)
     floor: float    # the score the window was raised to (detection.zone_score)

@@ -124,23 +124,3 @@ def test_profiles_fitted_before_matched_speeds_keep_reading_flow() -> None:
     new = get_encoder("motion", fps=8)
     assert not old.config.match_speeds and old.version.startswith("motion-6/")
     assert new.config.match_speeds and new.version.startswith("motion-7/")  # type: ignore[attr-defined]
-
-
-def test_brighter_light_over_a_block_of_road_and_pavement_is_not_foreground_whoever_walks_there() -> None:
-    from perception.background import BackgroundModel, BackgroundSettings
-
-    # one light block (gain_grid 1): half dark road with bright road markings, half pavement
-    rng = np.random.default_rng(0)
-    bg = np.full((64, 64, 3), 60.0, np.float32)
-    bg[:, 32:] = 170.0
-    bg[20:22, 4:14] = 230.0  # a road marking
-    model = BackgroundModel(bg, np.full((64, 64), 12.0, np.float32), BackgroundSettings(gain_grid=1))
-    lit = np.clip(bg * 1.1 + rng.normal(0, 1.5, bg.shape), 0, 255)
-    # a dark-clothed group on the pavement tips the block's plain median from pavement to road
-    crowd = lit.copy()
-    crowd[:, 32:40] = 50.0
-    for frame in (lit, crowd):
-        fg = model.foreground(frame.astype(np.uint8))
-        assert not fg[20:22, 4:14].any()  # the marking stays background
-        assert fg[:, :32].mean() < 0.01 and fg[:, 40:].mean() < 0.01
-    assert model.foreground(crowd.astype(np.uint8))[:, 32:40].mean() > 0.9  # the group itself is foreground

@@ -1,4 +1,4 @@
-"""Zone rules in the score: time inside restricted zones, lingering in loitering zones and objects left lying raise exactly those frames."""
+"""Zone rules in the score: time inside restricted zones and lingering in loitering zones raises exactly those frames."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from perception.events import ScoredWindow, ZoneRuleHit, frame_scores
 from perception.tracking import PersonScale
-from perception.zones import LeftObjects, ZoneOccupancy
+from perception.zones import ZoneOccupancy
 from vigil.cli import main
 from vigil.config import DetectionConfig, Zone
 from vigil.schemas import load_ground_truth
@@ -107,49 +107,3 @@ def test_score_with_zones_marks_the_intrusion_and_nothing_before_it(synth_small:
     # measured 0.96 (from 0.3 s after the labelled onset); without zones none of them
     assert (scores[labels == 1] >= floor).mean() >= 0.8
     assert scores[: max(0, onset - int(truth.fps))].max() < floor
-
-
-def _boxes(t: float, people: list[tuple[float, float]], bags: list[tuple[float, float]]) -> tuple[float, np.ndarray]:
-    """One look: people 0.04 x 0.1 and bags 0.02 x 0.02 standing on the given feet points."""
-    rows = [(x - 0.02, y - 0.1, x + 0.02, y) for x, y in people] + [(x - 0.01, y - 0.02, x + 0.01, y) for x, y in bags]
-    return t, np.array(rows, np.float32).reshape(-1, 4)
-
-
-def test_a_bag_left_lying_holds_the_rule_from_abandoned_s_after_it_was_put_down_and_one_attended_does_not() -> None:
-    det = DetectionConfig(abandoned_s=3.0, still_speed=0.25)
-    # four looks a second: someone walks up, puts a bag down at 2 s, stands by it until 3 s, walks off
-    looks = []
-    for k in range(48):
-        t = k / 4
-        walker = [(0.2 + 0.05 * t, 0.6)] if t < 2 else [(0.3, 0.6)] if t <= 3 else [(0.3 + 0.08 * (t - 3), 0.6)]
-        bag = [(0.31, 0.6)] if t >= 2 and not 5 <= t < 5.75 else []  # hidden by a passer-by at 5 s
-        looks.append(_boxes(t, walker, bag))
-    left = LeftObjects.for_camera(det, SCALE)
-    held = {t0: left.update(looks, t0, t0 + 2.0) for t0 in np.arange(0.0, 12.0, 1.0)}
-    spans = _spans(held)
-    assert spans and min(a for a, _b in spans) == pytest.approx(4.875, abs=0.05)  # put down 1.875 s (half a look early), + 3 s
-    assert max(b for _a, b in spans) == pytest.approx(11.875, abs=0.05)
-    assert not held[0.0] and not held[1.0]
-    # the same bag while its owner stays beside it: nothing is left
-    left.reset()
-    stay = [_boxes(k / 4, [(0.3, 0.6)], [(0.31, 0.6)]) for k in range(48)]
-    assert not any(left.update(stay, t0, t0 + 2.0) for t0 in np.arange(0.0, 12.0, 1.0))
-    # a still patch the frame edge cuts is not an object left (what shows may be part of a car)
-    left.reset()
-    edge = [(k / 4, np.array([(0.0, 0.15, 0.05, 0.17)], np.float32)) for k in range(48)]
-    assert not any(left.update(edge, t0, t0 + 2.0) for t0 in np.arange(0.0, 12.0, 1.0))
-
-
-def test_left_objects_wait_as_long_as_the_cameras_normal_small_blobs_lie_still() -> None:
-    from perception.norms import BlobNorms
-
-    rng = np.random.default_rng(0)
-    rest = rng.uniform(0.0, 20.0, 300)  # small things often lie still for up to 20 s here
-    n = len(rest)
-    norms = BlobNorms(np.column_stack([np.zeros(n), rest, np.full(n, np.nan), rng.uniform(0, 1, n), rng.uniform(0, 1, n)]),
-                      {"still_speed": 0.25})
-    det = DetectionConfig(abandoned_s=3.0, still_speed=0.25)
-    assert LeftObjects.for_camera(det, SCALE).need_s == 3.0
-    assert LeftObjects.for_camera(det, SCALE, norms).need_s > 20.0
-    # measured with another still_speed: not comparable, the configured time stands
-    assert LeftObjects.for_camera(DetectionConfig(abandoned_s=3.0, still_speed=0.5), SCALE, norms).need_s == 3.0
