@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from perception.norms import NORM_FEATURES
-from perception.scene import SceneFacts, TrackFacts, cut_by_frame
+from perception.scene import SceneFacts, TrackFacts, TrackPoint, cut_by_frame
 from vigil.config import Zone
 
 #: seconds a track must keep a running pace (measured over one-second baselines) to count as a
@@ -181,7 +181,8 @@ def classify_scene(
     found += _falling(local, s, share_in_region, facts)
     found += _abandoned(small, people, s, share_in_region, facts)
     found += _loitering(people, zones, s, c, region, facts)
-    found += _running([t for t in reached if not _part_of_vehicle(t, large)], s, c, cells is not None, share_in_region, facts)
+    vehicles = _points_by_time(large)
+    found += _running([t for t in reached if not _part_of_vehicle(t, vehicles)], s, c, cells is not None, share_in_region, facts)
     # a car driving past where cars belong makes the unusual cell's blob measures its own
     traffic = ordinary_traffic(facts, zones, region, facts.t0, facts.t1) if region is not None else None
     found += _fighting(local, s, c, facts.detected, traffic is not None)
@@ -486,20 +487,27 @@ def _occupied(people: list[TrackFacts], zone: str, gap_s: float = 1.0, entry_s: 
     return best_start, best
 
 
-def _part_of_vehicle(t: TrackFacts, large: list[TrackFacts], most: float = 0.5) -> bool:
-    """Whether a person-sized track is a piece of a vehicle: for at least ``most`` of its points,
-    its box touches a large track's box seen at the same moment, widened by a quarter of the
-    vehicle's height (a vehicle's blob splits, and a piece the size of a person, its roof or the
-    strip of shadow under it, goes at the vehicle's pace)."""
-    if not large or not t.points:
-        return False
-    boxes = {}
-    for v in large:
+def _points_by_time(tracks: list[TrackFacts]) -> dict[float, list[TrackPoint]]:
+    """The tracks' points by their time (rounded to the millisecond), to look up what was where
+    at the moment another track was seen."""
+    out: dict[float, list[TrackPoint]] = {}
+    for v in tracks:
         for q in v.points:
-            boxes.setdefault(round(q.t, 3), []).append(q)
+            out.setdefault(round(q.t, 3), []).append(q)
+    return out
+
+
+def _part_of_vehicle(t: TrackFacts, vehicles: dict[float, list[TrackPoint]], most: float = 0.5) -> bool:
+    """Whether a person-sized track is a piece of a vehicle: for at least ``most`` of its points,
+    its box touches a large track's box seen at the same moment (``vehicles``: the large tracks'
+    :func:`_points_by_time`), widened by a quarter of the vehicle's height (a vehicle's blob
+    splits, and a piece the size of a person, its roof or the strip of shadow under it, goes at
+    the vehicle's pace)."""
+    if not vehicles or not t.points:
+        return False
     inside = 0
     for p in t.points:
-        for q in boxes.get(round(p.t, 3), ()):
+        for q in vehicles.get(round(p.t, 3), ()):
             pad = 0.25 * q.h
             if (p.x - p.w / 2 <= q.x + q.w / 2 + pad and q.x - q.w / 2 - pad <= p.x + p.w / 2
                     and p.y - p.h <= q.y + pad and q.y - q.h - pad <= p.y):
