@@ -2,8 +2,9 @@
 
 The scanner scores every window; while a candidate event is open, its evidence is checked every
 ``recheck_s`` seconds of video once it is ``decide_after_s`` long, and the graph runs as soon as the
-type rules are confident, when ``max_wait_s`` has passed, or when the event ends, whichever
-comes first. So a fall is reported seconds after it happens, not when the footage ends.
+type rules are confident, when ``max_wait_s`` has passed since the event appeared (an event
+may reach back before that: to a loiterer's arrival, to when an object was left), or when the
+event ends, whichever comes first. So a fall is reported seconds after it happens, not when the footage ends.
 
 Every decision is written back: the event's verdict into the store, the pattern into the
 Engram memory and the ChromaDB pattern memory, the event's text into the memory for questions.
@@ -54,6 +55,14 @@ from vigil.store import ClipRecord, DataDir, Store
 log = logging.getLogger(__name__)
 
 REMAINDER_LOOKBACK_S = 4.0
+
+
+def wait_over(now: float, start_s: float, first_seen: float | None, max_wait_s: float) -> bool:
+    """Whether an open event has waited ``max_wait_s`` for the type rules to be sure: counted
+    from when it was first seen open (``first_seen``), or from its onset if that is later (the
+    remainder of an event judged before). An event can reach back before it was seen (to a
+    loiterer's arrival, through windows that were already unusual); that time was not waited."""
+    return now - max(start_s, start_s if first_seen is None else first_seen) >= max_wait_s
 
 
 @dataclass
@@ -263,6 +272,9 @@ class Watcher:
         judged_until: dict[str, float] = {}  # detector event id -> video time its judged part ends
         alerted: set[str] = set()            # detector event ids that raised an alert
         next_check: dict[str, float] = {}
+        # detector event id -> video time it was first seen open: an event that reaches back (to a
+        # loiterer's arrival, to when an object was left) is not over its wait the moment it opens
+        opened: dict[str, float] = {}
         in_flight: set[str] = set()          # detector event ids with a decision still out
         closed_meanwhile: dict[str, tuple[CandidateEvent, float]] = {}  # ... that closed meanwhile
         pending_clips: list[tuple[float, str, Path, float, float]] = []
@@ -295,7 +307,7 @@ class Watcher:
             if not final:
                 classify(ctx, NoArgs())
                 top = ctx.classification[0] if ctx.classification else None
-                waited = now - event.start_s >= opts.max_wait_s
+                waited = wait_over(now, event.start_s, opened.get(origin), opts.max_wait_s)
                 if not waited and (top is None or top.confidence < self.camera.confidence_threshold):
                     return  # not conclusive yet: look again in recheck_s
             decided.add(event.event_id)
@@ -342,9 +354,10 @@ class Watcher:
             # the event's own length (its smoothed scores lag the frames): a live event is
             # judged once it is long enough not to be a blip
             age = cand.end_s - cand.start_s
+            seen = opened.setdefault(snap.event_id, w.ts_end)
             if age >= opts.decide_after_s and w.ts_end >= next_check.get(cand.event_id, 0.0):
                 next_check[cand.event_id] = w.ts_end + opts.recheck_s
-                decide(cand, snap.event_id, w.ts_end, final=age >= opts.max_wait_s)
+                decide(cand, snap.event_id, w.ts_end, final=wait_over(w.ts_end, cand.start_s, seen, opts.max_wait_s))
 
         def on_event(e: CandidateEvent) -> None:
             result.candidates += 1

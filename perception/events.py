@@ -26,8 +26,8 @@ import numpy as np
 class ZoneRuleHit:
     """A camera zone rule that held during a window (see :mod:`perception.zones`)."""
 
-    zone: str       # the zone's name
-    kind: str       # restricted | loitering
+    zone: str       # the zone's name ("" for a left object)
+    kind: str       # restricted | loitering | left_object (perception.zones.LeftObjects)
     start_s: float  # from when the rule held (a restricted zone's from the entry: may lie before the window)
     end_s: float    # until when (the last time someone was seen there)
     floor: float    # the score the window was raised to (detection.zone_score)
@@ -148,7 +148,8 @@ def frame_scores(windows: Sequence[ScoredWindow], times: np.ndarray, smooth: int
     """One score per source frame: smoothed window scores interpolated at window centres.
 
     A zone rule's floor (:class:`ZoneRuleHit`) is not smoothed into the neighbouring windows: it
-    raises exactly the frames during which the rule held.
+    raises exactly the frames of the event the rule opens, from the occupancy's beginning
+    (``since_s``: the entry, the start of the lingering) to the last moment someone was seen there.
     """
     times = np.asarray(times, dtype=np.float64)
     if not windows:
@@ -158,7 +159,8 @@ def frame_scores(windows: Sequence[ScoredWindow], times: np.ndarray, smooth: int
     out = np.interp(times, centres, values)
     for w in windows:
         for hit in w.zone_rules:
-            inside = (times >= hit.start_s - 1e-6) & (times <= hit.end_s + 1e-6)
+            began = hit.start_s if hit.since_s is None else min(hit.start_s, hit.since_s)
+            inside = (times >= began - 1e-6) & (times <= hit.end_s + 1e-6)
             out[inside] = np.maximum(out[inside], hit.floor)
     return np.clip(out, 0.0, 1.0)
 

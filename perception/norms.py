@@ -68,6 +68,11 @@ class TailCalibration:
         z = (float(value) - self.high) / max(self.high - self.median, 1e-9) * math.log(19.0)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
+    def inverse(self, confidence: float) -> float:
+        """The value this calibration maps to ``confidence`` (in (0, 1))."""
+        c = min(max(float(confidence), 1e-6), 1 - 1e-6)
+        return self.high + math.log(c / (1 - c)) / math.log(19.0) * max(self.high - self.median, 1e-9)
+
 
 class TrackNorms:
     """The camera's normal tracks as statistics rows (see the module docstring).

@@ -31,7 +31,7 @@ from perception.tracking import PersonScale, frame_aspect
 from perception.tripwires import Tripwires
 from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
 from perception.windows import Window, iter_windows
-from perception.zones import ZoneOccupancy
+from perception.zones import LeftObjects, ZoneOccupancy
 from vigil.config import CameraConfig
 
 _DONE = object()
@@ -181,6 +181,9 @@ class Scanner:
         # time spent in restricted and loitering zones, from what the object path finds (needs the person scale)
         self.zones = (ZoneOccupancy.for_camera(camera.zones, camera.detection, self._scale)
                       if self.objects is not None and camera.detection.zone_score > 0 else None)
+        # objects left lying for abandoned_s, from the same looks
+        self.left = (LeftObjects.for_camera(camera.detection, self._scale, profile.blob_norms, camera.confidence_threshold)
+                     if self.objects is not None and camera.detection.zone_score > 0 else None)
 
     def scan(
         self,
@@ -230,6 +233,8 @@ class Scanner:
             frames = _count(frames, result, 1.0 / p.fps)
             if self.zones is not None:
                 self.zones.reset()
+            if self.left is not None:
+                self.left.reset()
             if self.objects is not None:
                 self.objects.reset()
                 stage = self.objects
@@ -325,12 +330,16 @@ class Scanner:
             key = stream.push(emb.vector)
             score = p.engram.gate(calibrated, key)
         rules: tuple[ZoneRuleHit, ...] = ()
-        if self.zones is not None and self.objects is not None:
-            # the camera's own zone rules: no memory of familiar patterns lowers these
+        if (self.zones is not None or self.left is not None) and self.objects is not None:
+            # the camera's own zone and left-object rules: no memory of familiar patterns lowers these
             floor = self.camera.detection.zone_score
             aspect = frame_aspect(self.objects.frame_size) if self.objects.frame_size else 1.0
-            rules = tuple(ZoneRuleHit(h.zone.name, h.zone.kind, h.start_s, h.end_s, floor, score, h.box, h.since_s)
-                          for h in self.zones.update(self.objects.seen, window.ts_start, window.ts_end, aspect))
+            if self.zones is not None:
+                rules = tuple(ZoneRuleHit(h.zone.name, h.zone.kind, h.start_s, h.end_s, floor, score, h.box, h.since_s)
+                              for h in self.zones.update(self.objects.seen, window.ts_start, window.ts_end, aspect))
+            if self.left is not None:
+                rules += tuple(ZoneRuleHit("", "left_object", h.start_s, h.end_s, floor, score, h.box, h.since_s)
+                               for h in self.left.update(self.objects.seen, window.ts_start, window.ts_end, aspect))
             if rules:
                 if floor > score:
                     box = rules[0].box  # the zone's occupant decided the score: the region is theirs

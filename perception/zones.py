@@ -17,14 +17,21 @@ people standing still break theirs), how long each such zone has been occupied w
 A window in which a restricted zone has been occupied for ``intrusion_s``, or a loitering zone
 for ``loiter_s``, scores at least ``zone_score`` (:class:`~vigil.config.DetectionConfig`), its
 region the occupant's box, so ``vigil score``, the stored timelines and the candidate events all
-see what the type rules will name. In score files the floor covers the frames from the rule's
-onset (the entry into the restricted zone; for a loitering zone the moment the stay reached
-``loiter_s``) to the last moment someone was seen there, a look standing for the time halfway
-to the looks around it, without smoothing into the frames around them.
+see what the type rules will name. In score files the floor covers the frames of the event the
+rule opens: from when the occupancy began (the entry into the restricted zone; for a loitering
+zone the start of the lingering, where the loitering event begins too) to the last moment
+someone was seen there, a look standing for the time halfway to the looks around it, without
+smoothing into the frames around them.
+
+:class:`LeftObjects` puts the camera's abandoned-object rule in the score the same way: an
+object lying unattended long enough that the type rule will name it raises its frames to
+``zone_score`` too, from that moment on (what lies still for a while is mostly a piece of
+someone standing by it, so the floor does not reach back to when it came to rest).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -155,3 +162,99 @@ class ZoneOccupancy:
             return np.zeros(len(feet), bool)
         dist = np.hypot((fp[None, :, 0] - feet[:, None, 0]) * aspect, fp[None, :, 1] - feet[:, None, 1])
         return dist.min(axis=1) / person <= self.dwell_speed * (t - tp)
+
+
+#: body heights: what is smaller on its longer side may be an object someone carried (a bag, a
+#: box); larger is someone, or something no one carries
+CARRIED_MAX = 0.5
+
+
+@dataclass
+class _Spot:
+    """Where a small object lies still."""
+
+    x: float      # feet, normalised
+    y: float
+    unit: float   # a person's height there (normalised)
+    since: float  # first seen lying here
+    last: float   # last seen here
+    box: tuple[float, float, float, float]
+
+
+class LeftObjects:
+    """Objects left lying: the camera's ``abandoned_s`` rule in the score, as :class:`ZoneOccupancy`
+    puts the zone rules there.
+
+    From the same looks (:attr:`~perception.objects.ObjectStage.seen`), a box smaller than
+    ``CARRIED_MAX`` body heights that stays within ``still_speed`` x 1 s body heights of where it
+    was first seen (the type rules' "at rest", :meth:`perception.scene.TrackFacts.rest_stretch`)
+    is a spot where something lies; unseen for ``gap_s`` (people walking past hide it), the spot
+    is forgotten. A spot lain on for ``need_s`` with nobody beside it at the look (a limb or a
+    shadow of someone standing there lies still as long as they do) holds the rule from
+    ``since + need_s`` on. Boxes the frame edge cuts are never at rest (what shows may be part of
+    something larger). ``need_s`` is ``abandoned_s``, or, where the profile measured how long the
+    camera's normal small blobs lie still (:class:`~perception.norms.BlobNorms`), the rest at
+    which the type rule's confidence, calibrated on them, reaches the camera's
+    ``confidence_threshold`` (see :meth:`for_camera`).
+    """
+
+    def __init__(self, need_s: float, gap_s: float, scale: PersonScale | None = None, still_speed: float = 0.25) -> None:
+        self.need_s = float(need_s)
+        self.gap_s = float(gap_s)
+        self.scale = scale or PersonScale()
+        self.still_speed = float(still_speed)
+        self.reset()
+
+    @classmethod
+    def for_camera(cls, detection: Any, scale: PersonScale | None = None, blob_norms: Any = None,
+                   sure: float = 0.8) -> LeftObjects:
+        """The rule with the camera's settings (``abandoned_s``, ``still_speed``) and, when the
+        profile has them measured with the same ``still_speed``, its normal small blobs' rest
+        times: the rule holds from the rest the type rule's confidence reaches ``sure`` at (the
+        camera's ``confidence_threshold``), so what raises the score is what the rule will name."""
+        need = float(detection.abandoned_s)
+        cal = (blob_norms.calibration("rest_s", least=need, settings={"still_speed": detection.still_speed})
+               if blob_norms is not None else None)
+        return cls(cal.inverse(sure) if cal is not None else need, need, scale, detection.still_speed)
+
+    def reset(self) -> None:
+        """Start a new source."""
+        self._spots: list[_Spot] = []
+        self._look_t: float | None = None
+
+    def update(self, seen: Iterable[tuple[float, np.ndarray]], t0: float, t1: float, aspect: float = 1.0) -> list[ZoneHit]:
+        """Take the looks up to ``t1`` not taken yet (as :meth:`ZoneOccupancy.update`); returns
+        one hit per spot whose rule held in the window ``[t0, t1]`` (``zone`` is ``None``)."""
+        after = self._look_t
+        hits: dict[int, list[Any]] = {}
+        for t, boxes in seen:
+            if t > t1 + 1e-6 or (after is not None and t <= after + 1e-6):
+                continue
+            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            half = 0.5 * (t - self._look_t) if self._look_t is not None and t > self._look_t else 0.0
+            self._look_t = t
+            feet = np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3]], axis=1)
+            person = np.maximum(self.scale.height(feet[:, 1]), 1e-6) if len(feet) else np.zeros(0)
+            longer = np.maximum((boxes[:, 2] - boxes[:, 0]) * aspect, boxes[:, 3] - boxes[:, 1])
+            cut = (boxes[:, 0] <= 0.01) | (boxes[:, 2] >= 0.99) | (boxes[:, 1] <= 0.01)
+            small = (longer < CARRIED_MAX * person) & ~cut
+            big = longer >= CARRIED_MAX * person
+            for i in np.flatnonzero(small):
+                x, y, unit = float(feet[i, 0]), float(feet[i, 1]), float(person[i])
+                spot = next((s for s in self._spots if math.hypot((x - s.x) * aspect, y - s.y) <= self.still_speed * s.unit), None)
+                if spot is None:
+                    self._spots.append(_Spot(x, y, unit, t - half, t, tuple(float(v) for v in boxes[i])))
+                else:
+                    spot.last, spot.box = t, tuple(float(v) for v in boxes[i])
+            self._spots = [s for s in self._spots if t - s.last <= self.gap_s]
+            for s in self._spots:
+                near = [j for j in np.flatnonzero(big) if abs(feet[j, 0] - s.x) * aspect < 0.6 * s.unit
+                        and -1.0 * s.unit < s.y - feet[j, 1] < 0.6 * s.unit]
+                if near:
+                    continue
+                if s.last == t and t >= t0 - 1e-6 and t - s.since >= self.need_s - 1e-6:
+                    hit = hits.setdefault(id(s), [s.since + self.need_s, t + half, s.box, s.since])
+                    hit[1], hit[2] = t + half, s.box
+        # the floor and the event begin where the rule holds, not where the object came to rest:
+        # what lies still for a while is mostly a piece of someone standing by it
+        return [ZoneHit(None, start_s=a, end_s=b, since_s=a, box=box) for a, b, box, _since in hits.values()]

@@ -198,3 +198,14 @@ def test_watch_completes_on_the_real_clips(shared_videos: Path, watched: dict[st
     assert code == 0
     for line in capsys.readouterr().out.splitlines():
         Alert.model_validate_json(line)
+
+
+def test_an_event_reaching_back_to_a_loiterers_arrival_still_gets_its_wait_for_the_rules() -> None:
+    from agents.watch import WatchOptions, wait_over
+
+    wait = WatchOptions().max_wait_s
+    # a loitering event first seen at 130 s reaches back to the arrival at 10 s: 120 s before
+    assert not wait_over(131.0, 10.0, 130.0, wait)  # the rules still get their recheck
+    assert wait_over(130.0 + wait, 10.0, 130.0, wait)
+    # an event seen as it began waits from its onset; the remainder of one judged before from its own start
+    assert wait_over(20.0 + wait, 20.0, None, wait) and not wait_over(19.0 + wait, 20.0, 15.0, wait)

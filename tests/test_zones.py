@@ -10,7 +10,7 @@ import pytest
 
 from perception.events import ScoredWindow, ZoneRuleHit, frame_scores
 from perception.tracking import PersonScale
-from perception.zones import ZoneOccupancy
+from perception.zones import LeftObjects, ZoneOccupancy
 from vigil.cli import main
 from vigil.config import DetectionConfig, Zone
 from vigil.schemas import load_ground_truth
@@ -90,6 +90,66 @@ def test_a_rule_floor_raises_exactly_its_frames() -> None:
     scores = frame_scores(windows, times)
     inside = (times >= 5.0) & (times <= 8.0)
     assert np.all(scores[inside] == 0.9) and np.allclose(scores[~inside], base)
+
+
+def test_a_loitering_floor_raises_the_frames_from_when_the_lingering_began() -> None:
+    # the rule held from 8.5 s (6 s of lingering); the lingering began at 2.5 s, where its event begins too
+    base = 0.1
+    hit = ZoneRuleHit("kiosk", "loitering", 8.5, 12.5, 0.9, base, since_s=2.5)
+    windows = [ScoredWindow(i, float(i), i + 2.0, base, 0.9 if 8 <= i <= 11 else base, (0, 0), (8, 10),
+                            zone_rules=(hit,) if 8 <= i <= 11 else ()) for i in range(15)]
+    times = np.arange(0.0, 16.0, 0.5)
+    scores = frame_scores(windows, times)
+    inside = (times >= 2.5) & (times <= 12.5)
+    assert np.all(scores[inside] == 0.9) and np.allclose(scores[~inside], base)
+
+
+def _bag_looks(bag_from: float, owner_until: float, until: float = 20.0, bag: tuple[float, float] = (0.5, 0.6),
+               owner_stays: bool = False) -> list[tuple[float, np.ndarray]]:
+    """Two looks a second: an owner (a body height tall) walks to ``bag``, puts down a small box
+    (a fifth of a body height) at ``bag_from`` and walks off at ``owner_until`` (or stays beside it)."""
+    looks = []
+    for t in np.arange(0.0, until, 0.5):
+        boxes = []
+        ox = bag[0] - 0.03 if t < owner_until or owner_stays else bag[0] - 0.03 - 0.1 * (t - owner_until)
+        if ox > 0.05:
+            boxes.append((ox - 0.02, bag[1] - 0.1, ox + 0.02, bag[1]))
+        if t >= bag_from:
+            boxes.append((bag[0] - 0.01, bag[1] - 0.02, bag[0] + 0.01, bag[1]))
+        looks.append((float(t), np.array(boxes, np.float32).reshape(-1, 4)))
+    return looks
+
+
+def test_an_object_left_lying_raises_the_score_once_it_has_lain_unattended_long_enough() -> None:
+    left = LeftObjects(need_s=5.0, gap_s=5.0, scale=SCALE)
+    held = {t0: left.update(_bag_looks(3.0, 4.0), t0, t0 + 2.0) for t0 in np.arange(0.0, 18.0, 1.0)}
+    hits = [h for hs in held.values() for h in hs]
+    # lying since its first look at 3 s (standing for 2.75-3.25 s), unattended from 4.5 s on: 5 s
+    # later it was left; the floor begins there, not where it came to rest
+    assert hits and min(h.start_s for h in hits) == pytest.approx(7.75)
+    assert all(h.since_s == h.start_s for h in hits) and max(h.end_s for h in hits) == pytest.approx(19.25)
+    assert not any(held[t] for t in np.arange(0.0, 6.0, 1.0))
+    # its owner stays beside it: a bag at someone's feet
+    left.reset()
+    assert not any(left.update(_bag_looks(3.0, 4.0, owner_stays=True), t0, t0 + 2.0) for t0 in np.arange(0.0, 18.0, 1.0))
+    # a patch the frame's edge cuts may be part of something larger out of view
+    left.reset()
+    edge = [(t, np.array([[0.0, 0.58, 0.008, 0.6]], np.float32)) for t in np.arange(0.0, 18.0, 0.5)]
+    assert not any(left.update(edge, t0, t0 + 2.0) for t0 in np.arange(0.0, 18.0, 1.0))
+
+
+def test_the_left_object_floor_waits_for_the_rest_the_type_rule_is_sure_at() -> None:
+    from perception.norms import BLOB_FEATURES, BlobNorms
+
+    # the camera's normal small blobs lie still for 0.5-2 s
+    rows = np.full((200, len(BLOB_FEATURES)), np.nan, np.float32)
+    rows[:, BLOB_FEATURES.index("rest_s")] = np.linspace(0.5, 2.0, 200)
+    det = DetectionConfig(abandoned_s=1.0)
+    norms = BlobNorms(rows, {"still_speed": det.still_speed})
+    cal = norms.calibration("rest_s", least=det.abandoned_s, settings={"still_speed": det.still_speed})
+    left = LeftObjects.for_camera(det, SCALE, norms, sure=0.8)
+    assert cal is not None and cal(left.need_s) == pytest.approx(0.8) and left.need_s > cal.high > 2.0
+    assert LeftObjects.for_camera(det, SCALE).need_s == det.abandoned_s  # no normal blobs measured: the setting
 
 
 def test_score_with_zones_marks_the_intrusion_and_nothing_before_it(synth_small: Path, fitted_camera: tuple[Path, Path],

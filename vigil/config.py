@@ -204,8 +204,10 @@ class DetectionConfig(BaseModel):
     loiter_s: float = Field(120.0, gt=0, le=86400, description="Seconds of lingering in a loitering zone that make loitering.")
     abandoned_s: float = Field(60.0, gt=0, le=86400, description="Seconds an object must lie unattended to be abandoned.")
     zone_score: float = Field(0.9, ge=0, le=1, description="Least score of the moments when a restricted zone has been "
-                              "occupied for intrusion_s (from the entry) or someone has lingered in a loitering zone for "
-                              "loiter_s: the camera's own rules call these anomalies whatever its normal footage shows. "
+                              "occupied for intrusion_s (from the entry), someone has lingered in a loitering zone for "
+                              "loiter_s, or an object has lain unattended long enough for the abandoned-object rule to name it (abandoned_s "
+                              "at least): the camera's own rules call "
+                              "these anomalies whatever its normal footage shows. "
                               "0 leaves the scores to the normality model alone.")
     # --- the agents' decisions (calibrated scores: 0.5 is rarer than 999 in 1000 normal moments)
     unknown_alert_score: float = Field(0.75, ge=0, le=1, description="Peak calibrated score from which a continuous "
