@@ -176,7 +176,7 @@ def classify_scene(
     # even when something else (a passing car) was stranger at the peak
     reached = local if reach is None else [t for t in people if share_in_region(t) > 0.0 or _share_in(t, reach) > 0.0]
     found: list[TypeEvidence] = []
-    found += _intrusion(people, zones, s)
+    found += _intrusion(people, zones, s, facts)
     found += _vehicle(large, zones, s, c, region, facts)
     found += _falling(local, s, share_in_region, facts)
     found += _abandoned(small, people, s, share_in_region, facts)
@@ -228,14 +228,23 @@ def ordinary_traffic(facts: SceneFacts, zones: Sequence[Zone], box: tuple[float,
     return None
 
 
-def _intrusion(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings) -> list[TypeEvidence]:
+def _intrusion(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, facts: SceneFacts) -> list[TypeEvidence]:
+    """Someone inside a restricted zone for ``intrusion_s``. Confidence: how far the stay lies
+    beyond how long the camera's normal movers' feet were inside that zone
+    (:meth:`perception.norms.BlobNorms.zone_calibration`; on most cameras nobody is ever
+    there, and any stay is far beyond); a fixed one for zones drawn after fitting."""
     out = []
     for zone in (z for z in zones if z.kind == "restricted"):
+        cal = facts.blob_norms.zone_calibration(zone, least=s.intrusion_s) if facts.blob_norms is not None else None
         for t in people:
             inside = t.zones.get(zone.name, 0.0)
             if inside >= s.intrusion_s:
-                out.append(TypeEvidence("intrusion", min(0.97, 0.8 + 0.05 * inside),
-                                        f"a person stood inside restricted zone '{zone.name}' for {inside:.1f} s",
+                conf, versus = min(0.97, 0.8 + 0.05 * inside), ""
+                if cal is not None:
+                    conf = cal(inside)
+                    versus = f" (99.9% of the camera's normal movers spend under {cal.high:.1f} s there)"
+                out.append(TypeEvidence("intrusion", conf,
+                                        f"a person stood inside restricted zone '{zone.name}' for {inside:.1f} s{versus}",
                                         t.track_id, t.first_in(zone.name)))
     return out
 

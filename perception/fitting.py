@@ -178,7 +178,7 @@ def fit_profile(
         stage = _object_stage(det_cfg, frames, opts.models_dir)
         del frames
     # the normal blob tracks (the blob rules' yardstick) are followed in the same pass
-    blobs = NormalBlobs(scene_encoder, camera.fps, {k: getattr(det_cfg, k) for k in BLOB_SETTINGS})
+    blobs = NormalBlobs(scene_encoder, camera.fps, {k: getattr(det_cfg, k) for k in BLOB_SETTINGS}, zones=camera.zones)
     embedded = [_embed_video(encoder, v, camera, stride, progress, stage, blobs) for v in videos]
     n_windows = sum(len(e.cells) for e in embedded)
     if n_windows < MIN_FIT_WINDOWS:

@@ -159,14 +159,22 @@ class BlobNorms:
     two people walking side by side make one wide, slow blob for a moment, and how long such
     moments last is the camera's own.
 
+    Per restricted zone of the camera at fitting time, it also keeps how long each track's feet
+    were inside it (:meth:`zone_calibration`): nobody belongs there, so on most cameras that is
+    zero for every track and any stay is far beyond normal; where the normal footage shows
+    people cutting across a corner of the zone, a short stay is not.
+
     Args:
         rows: ``(N, len(BLOB_FEATURES))``.
         measured: the camera's ``detection`` settings the rows were measured with (``vehicle_size``,
             ``still_speed``, ``lying_aspect``, ``lying_speed``, ``group_size`` at fitting time): a
             rule compares only against rows measured as it measures.
+        zone_s: ``(N, Z)`` seconds inside each of ``zones`` per track.
+        zones: ``(name, polygon)`` of the zones ``zone_s`` was measured in.
     """
 
-    def __init__(self, rows: np.ndarray, measured: dict[str, float]) -> None:
+    def __init__(self, rows: np.ndarray, measured: dict[str, float], zone_s: np.ndarray | None = None,
+                 zones: Sequence[tuple[str, Sequence[Sequence[float]]]] = ()) -> None:
         table = np.asarray(rows, np.float32)
         if table.size == 0:
             table = table.reshape(0, len(BLOB_FEATURES))
@@ -174,6 +182,11 @@ class BlobNorms:
             raise ValueError(f"blob norm rows need {len(BLOB_FEATURES)} columns ({', '.join(BLOB_FEATURES)})")
         self.rows = table
         self.measured = {k: float(v) for k, v in measured.items()}
+        self.zones = [(str(name), [[float(v) for v in pt] for pt in poly]) for name, poly in zones]
+        inside = np.zeros((len(table), len(self.zones)), np.float32) if zone_s is None else np.asarray(zone_s, np.float32)
+        if inside.shape != (len(table), len(self.zones)):
+            raise ValueError(f"zone_s needs one row per track and one column per zone, not {inside.shape}")
+        self.zone_s = inside
         self._cache: dict[tuple[str, str, float], TailCalibration | None] = {}
 
     def __len__(self) -> int:
@@ -195,18 +208,38 @@ class BlobNorms:
             self._cache[key] = TailCalibration.fit(values, 0.05, least) if len(values) >= MIN_TRACKS else None
         return self._cache[key]
 
+    def zone_calibration(self, zone: Any, least: float = 0.0) -> TailCalibration | None:
+        """The :class:`TailCalibration` of the seconds the normal tracks' feet spent inside
+        ``zone`` (anything with ``name`` and ``polygon``), its ``high`` at least ``least``, or
+        ``None`` when the zone was not measured at fitting time (added or redrawn since) or
+        there are fewer than :data:`MIN_TRACKS` tracks."""
+        polygon = [[float(v) for v in pt] for pt in getattr(zone, "polygon", ())]
+        column = next((k for k, (name, poly) in enumerate(self.zones)
+                       if name == getattr(zone, "name", None) and poly == polygon), None)
+        if column is None or len(self.zone_s) < MIN_TRACKS:
+            return None
+        key = ("zone_s", self.zones[column][0], float(least))
+        if key not in self._cache:
+            self._cache[key] = TailCalibration.fit(self.zone_s[:, column], 0.05, least)
+        return self._cache[key]
+
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"rows": self.rows}
+        return {"rows": self.rows, "zone_s": self.zone_s}
 
     def settings(self) -> dict[str, Any]:
-        return {"features": list(BLOB_FEATURES), "measured": self.measured}
+        return {"features": list(BLOB_FEATURES), "measured": self.measured,
+                "zones": [{"name": name, "polygon": poly} for name, poly in self.zones]}
 
     @classmethod
     def restore(cls, settings: dict, arrays: dict[str, np.ndarray]) -> BlobNorms | None:
-        """``None`` when the profile's statistics differ from today's (refit to get them back)."""
+        """``None`` when the profile's statistics differ from today's (refit to get them back);
+        profiles fitted before zone stays were measured have none."""
         if list(settings.get("features", [])) != list(BLOB_FEATURES) or "rows" not in arrays:
             return None
-        return cls(arrays["rows"], dict(settings.get("measured", {})))
+        zones = [(z["name"], z["polygon"]) for z in settings.get("zones", [])]
+        if not zones or "zone_s" not in arrays:
+            return cls(arrays["rows"], dict(settings.get("measured", {})))
+        return cls(arrays["rows"], dict(settings.get("measured", {})), arrays["zone_s"], zones)
 
 
 def _in_zone(xs: np.ndarray, ys: np.ndarray, zone: Any) -> np.ndarray:

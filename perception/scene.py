@@ -356,12 +356,16 @@ class NormalBlobs:
     fitting: :func:`scene_facts` over stretches of ``chunk_s`` seconds (events are judged over
     stretches of about that length), one row per blob track, measured with the camera's
     detection ``settings`` (``vehicle_size``, ``still_speed``, ``lying_aspect``, ``lying_speed``,
-    ``group_size``). Frames are pushed one video after another (:meth:`end_video` after each);
-    one stretch is held at a time."""
+    ``group_size``), and how long each spent in the camera's restricted ``zones``. Frames are
+    pushed one video after another (:meth:`end_video` after each); one stretch is held at a time."""
 
-    def __init__(self, encoder: MotionEncoder, fps: float, settings: dict[str, float], chunk_s: float = 30.0) -> None:
+    def __init__(self, encoder: MotionEncoder, fps: float, settings: dict[str, float], chunk_s: float = 30.0,
+                 zones: Sequence[Zone] = ()) -> None:
         self.encoder, self.fps, self.settings, self.chunk_s = encoder, fps, settings, chunk_s
+        # restricted zones: how long each normal track spent inside them
+        self.zones = [z for z in zones if z.kind == "restricted"]
         self._rows: list[list[float]] = []
+        self._zone_s: list[list[float]] = []
         self._chunk: list[Frame] = []
 
     def push(self, frame: Frame) -> None:
@@ -375,11 +379,14 @@ class NormalBlobs:
 
     def norms(self) -> BlobNorms:
         self.end_video()
-        return BlobNorms(np.array(self._rows, np.float32), self.settings)
+        return BlobNorms(np.array(self._rows, np.float32), self.settings,
+                         np.array(self._zone_s, np.float32).reshape(len(self._rows), len(self.zones)),
+                         [(z.name, [list(pt) for pt in z.polygon]) for z in self.zones])
 
     def _take(self) -> None:
         s = self.settings
-        for t in scene_facts(self._chunk, self.encoder, fps=self.fps, still_speed=s["still_speed"]).tracks:
+        for t in scene_facts(self._chunk, self.encoder, self.zones, fps=self.fps, still_speed=s["still_speed"]).tracks:
+            self._zone_s.append([t.zones.get(z.name, 0.0) for z in self.zones])
             feet = np.median([(p.x, p.y) for p in t.points], axis=0)
             row = {"vehicle_s": t.vehicle_s(s["vehicle_size"]),
                    "rest_s": t.rest_stretch()[1] if t.kind == "small" else math.nan,

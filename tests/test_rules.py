@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -43,6 +45,35 @@ def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_nor
 
     assert confidence(norms(rng.uniform(0.0, 0.9, 200))) >= 0.8  # side-by-side walkers look wide for under a second
     assert confidence(norms(rng.uniform(0.0, 8.0, 200))) < 0.8  # a camera where wide, slow blobs are common
+
+
+def test_an_intrusion_is_as_sure_as_the_stay_lies_beyond_the_normal_movers_time_in_the_zone() -> None:
+    from perception.norms import BLOB_FEATURES, BlobNorms
+
+    zone = Zone(name="keep-out", kind="restricted", polygon=((0.6, 0.6), (0.9, 0.6), (0.9, 0.95), (0.6, 0.95)))
+    # someone walks into the zone and stands there for 2 s
+    walk = [(t / 4, 0.5 + t * 0.02, 0.7, 0.04, 0.12, 1.0, 0.8) for t in range(8)]
+    stand = [(2 + t / 4, 0.66, 0.7, 0.04, 0.12, 1.0, 0.05) for t in range(9)]
+    track = _track(walk + stand)
+    track.zones = {"keep-out": 2.5}
+    rows = np.full((300, len(BLOB_FEATURES)), np.nan, np.float32)
+    rng = np.random.default_rng(2)
+
+    def confidence(zone_s: np.ndarray | None, drawn: Zone = zone) -> float:
+        norms = None if zone_s is None else BlobNorms(rows, {}, zone_s[:, None], [(drawn.name, drawn.polygon)])
+        found = {e.event_type: e for e in classify_scene(SceneFacts(0, 5, [track], blob_norms=norms), [zone])}
+        return found["intrusion"].confidence if "intrusion" in found else 0.0
+
+    never = confidence(np.zeros(300))  # nobody ever goes there
+    assert never >= 0.9
+    kept = BlobNorms(rows, {}, np.zeros((300, 1)), [(zone.name, zone.polygon)])
+    back = BlobNorms.restore(json.loads(json.dumps(kept.settings())), kept.arrays())  # as a profile stores it
+    assert back is not None and back.zone_calibration(zone) == kept.zone_calibration(zone) is not None
+    # people routinely cut across the zone's corner for up to 4 s: 2.5 s inside says less
+    assert confidence(np.where(rng.random(300) < 0.3, rng.uniform(0.5, 4.0, 300), 0.0)) < 0.8
+    # a zone redrawn since fitting has no normal stays measured: the fixed confidence
+    moved = Zone(name="keep-out", kind="restricted", polygon=((0.5, 0.6), (0.9, 0.6), (0.9, 0.95), (0.5, 0.95)))
+    assert confidence(np.zeros(300), drawn=moved) == confidence(None)
 
 
 def test_a_track_that_switches_to_a_passing_car_is_not_a_fall() -> None:
