@@ -17,8 +17,9 @@ the camera's normal blob tracks (:class:`perception.norms.BlobNorms`: how long p
 together stay merged into one blob that large), with ``vehicle_s`` as the least 99.9th
 percentile, and so are a small object left behind (how long the normal small blobs lie at rest;
 ``object_s`` the least) and a blob seen upright, then lying (how long the normal person-sized
-blobs look wide and still; ``lying_s`` the least). The other rules on blobs alone keep fixed
-confidences.
+blobs look wide and still; ``lying_s`` the least). An intrusion is measured against how long
+the normal movers' feet were inside that restricted zone (``intrusion_s`` the least). Fights,
+blobs first seen already lying and falls from the detector's boxes keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second

@@ -62,7 +62,8 @@ def wait_over(now: float, start_s: float, first_seen: float | None, max_wait_s: 
     from when it was first seen open (``first_seen``), or from its onset if that is later (the
     remainder of an event judged before). An event can reach back before it was seen (to a
     loiterer's arrival, through windows that were already unusual); that time was not waited."""
-    return now - max(start_s, start_s if first_seen is None else first_seen) >= max_wait_s
+    since = start_s if first_seen is None else max(start_s, first_seen)
+    return now - since >= max_wait_s
 
 
 @dataclass
