@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,35 @@ class _Stretch:
 
     since: float | None = None  # when the stretch began (None: the zone is empty)
     last: float | None = None   # the latest look that saw it occupied
+
+
+@dataclass(frozen=True)
+class _Look:
+    """One look of the object path, measured for the rules of this module."""
+
+    t: float
+    boxes: np.ndarray   # (K, 4) normalised xyxy
+    feet: np.ndarray    # (K, 2) bottom centres
+    person: np.ndarray  # (K,) a person's height at each feet point (normalised)
+    longer: np.ndarray  # (K,) each box's longer side, in the frame's height units
+    half: float         # half the time since the look before: the time this look stands for either side
+
+
+def _new_looks(seen: Iterable[tuple[float, np.ndarray]], after: float | None, t1: float, scale: PersonScale,
+               aspect: float) -> Iterator[_Look]:
+    """The looks of ``seen`` (:attr:`~perception.objects.ObjectStage.seen`) after ``after`` (the
+    last look taken before) up to ``t1``, in order."""
+    previous = after
+    for t, boxes in seen:
+        if t > t1 + 1e-6 or (after is not None and t <= after + 1e-6):
+            continue
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        feet = np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3]], axis=1)
+        person = np.maximum(scale.height(feet[:, 1]), 1e-6) if len(feet) else np.zeros(0)
+        longer = np.maximum((boxes[:, 2] - boxes[:, 0]) * aspect, boxes[:, 3] - boxes[:, 1])
+        half = 0.5 * (t - previous) if previous is not None and t > previous else 0.0
+        previous = t
+        yield _Look(t, boxes, feet, person, longer, half)
 
 
 @dataclass(frozen=True)
@@ -114,18 +143,12 @@ class ZoneOccupancy:
         Looks come in as frames are read, which may be after the window that spans them is
         scored: what is not here yet is taken next time.
         """
-        after = self._look_t
         hits: dict[int, list[Any]] = {}
-        for t, boxes in seen:
-            if t > t1 + 1e-6 or (after is not None and t <= after + 1e-6):
-                continue
-            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-            feet = np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3]], axis=1)
-            person = np.maximum(self.scale.height(feet[:, 1]), 1e-6) if len(feet) else np.zeros(0)
-            sized = np.maximum((boxes[:, 2] - boxes[:, 0]) * aspect, boxes[:, 3] - boxes[:, 1]) >= MIN_OCCUPANT * person
-            # a look stands for the time halfway to its neighbours (the one before says how far)
-            half = 0.5 * (t - self._look_t) if self._look_t is not None and t > self._look_t else 0.0
+        # a look stands for the time halfway to its neighbours (the one before says how far)
+        for look in _new_looks(seen, self._look_t, t1, self.scale, aspect):
+            t, boxes, feet, person, half = look.t, look.boxes, look.feet, look.person, look.half
             self._look_t = t
+            sized = look.longer >= MIN_OCCUPANT * person
             lingering = self._lingering(t, feet, person, aspect) if any(z.kind == "loitering" for z in self.zones) else None
             self._recent.append((t, feet))
             while self._recent and self._recent[0][0] < t - 2 * LINGER_BASELINE_S:
@@ -225,17 +248,10 @@ class LeftObjects:
     def update(self, seen: Iterable[tuple[float, np.ndarray]], t0: float, t1: float, aspect: float = 1.0) -> list[ZoneHit]:
         """Take the looks up to ``t1`` not taken yet (as :meth:`ZoneOccupancy.update`); returns
         one hit per spot whose rule held in the window ``[t0, t1]`` (``zone`` is ``None``)."""
-        after = self._look_t
         hits: dict[int, list[Any]] = {}
-        for t, boxes in seen:
-            if t > t1 + 1e-6 or (after is not None and t <= after + 1e-6):
-                continue
-            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-            half = 0.5 * (t - self._look_t) if self._look_t is not None and t > self._look_t else 0.0
+        for look in _new_looks(seen, self._look_t, t1, self.scale, aspect):
+            t, boxes, feet, person, longer, half = look.t, look.boxes, look.feet, look.person, look.longer, look.half
             self._look_t = t
-            feet = np.stack([0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3]], axis=1)
-            person = np.maximum(self.scale.height(feet[:, 1]), 1e-6) if len(feet) else np.zeros(0)
-            longer = np.maximum((boxes[:, 2] - boxes[:, 0]) * aspect, boxes[:, 3] - boxes[:, 1])
             cut = (boxes[:, 0] <= 0.01) | (boxes[:, 2] >= 0.99) | (boxes[:, 1] <= 0.01)
             small = (longer < CARRIED_MAX * person) & ~cut
             big = longer >= CARRIED_MAX * person
@@ -253,8 +269,8 @@ class LeftObjects:
                 if near:
                     continue
                 if s.last == t and t >= t0 - 1e-6 and t - s.since >= self.need_s - 1e-6:
-                    hit = hits.setdefault(id(s), [s.since + self.need_s, t + half, s.box, s.since])
+                    hit = hits.setdefault(id(s), [s.since + self.need_s, t + half, s.box])
                     hit[1], hit[2] = t + half, s.box
         # the floor and the event begin where the rule holds, not where the object came to rest:
         # what lies still for a while is mostly a piece of someone standing by it
-        return [ZoneHit(None, start_s=a, end_s=b, since_s=a, box=box) for a, b, box, _since in hits.values()]
+        return [ZoneHit(None, start_s=a, end_s=b, since_s=a, box=box) for a, b, box in hits.values()]
