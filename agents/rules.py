@@ -18,15 +18,18 @@ together stay merged into one blob that large), with ``vehicle_s`` as the least 
 percentile, and so are a small object left behind (how long the normal small blobs lie at rest;
 ``object_s`` the least) and a blob seen upright, then lying (how long the normal person-sized
 blobs look wide and still; ``lying_s`` the least). An intrusion is measured against how long
-the normal movers' feet were inside that restricted zone (``intrusion_s`` the least). Fights,
-blobs first seen already lying and falls from the detector's boxes keep fixed confidences.
+the normal movers' feet were inside that restricted zone (``intrusion_s`` the least), and a
+detected person whose box drops short and stays so against the longest the normal people the
+detector names ever looked that short (``lying_s`` the least). Fights and blobs first seen
+already lying keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
                    baselines, only while the track is one person's size), confirmed by the unusual
                    cell's speed or by keeping the pace for ``RUN_KEPT_S``; not a piece of a
                    vehicle's blob travelling with it
-falling            a person whose outline turns wide (lying) and stays down
+falling            a person whose outline turns wide (lying), or whose detected box drops below
+                   ``fallen_height`` of their standing height with the feet in one spot, and stays down
 fighting           two people staying within reach of each other in one spot and moving erratically
                    (both of them, when the detector follows them; from the unusual cell's blob
                    measures only where some blob stayed in one spot there)
@@ -54,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from perception.norms import NORM_FEATURES
-from perception.scene import SceneFacts, TrackFacts, TrackPoint, cut_by_frame
+from perception.scene import SceneFacts, TrackFacts, TrackPoint
 from vigil.config import Zone
 
 #: seconds a track must keep a running pace (measured over one-second baselines) to count as a
@@ -347,32 +350,29 @@ def _falling(local: list[TrackFacts], s: RuleSettings, share: Any, facts: SceneF
                                 f"and stayed down for {wide_s:.1f} s", t.track_id, onset))
     # a fall toward or away from the camera shortens the box without widening it; detector boxes
     # (not blobs, which shrink whenever they split) show it as the height dropping with the feet staying put
-    out += [e for t in local if t.label for e in [_shortened(t, s)] if e is not None]
+    out += [e for t in local if t.label for e in [_shortened(t, s, facts)] if e is not None]
     return out
 
 
-def _shortened(t: TrackFacts, s: RuleSettings) -> TypeEvidence | None:
+def _shortened(t: TrackFacts, s: RuleSettings, facts: SceneFacts) -> TypeEvidence | None:
     """A person whose box height drops below ``fallen_height`` of their height when standing and
-    stays down for ``lying_s`` with the feet in one spot."""
-    pts = [p for p in t.points if not cut_by_frame(p) and p.person_h > 0 and p.size <= s.group_size]
-    if len(pts) < 6:
+    stays down for ``lying_s`` with the feet in one spot (:meth:`TrackFacts.height_drop`).
+
+    Confidence: how far the time down lies beyond the longest the camera's normal people looked
+    that way (:meth:`perception.norms.TrackNorms.drop_calibration`: crowds hide people below the
+    knees for a moment); 0.85 without them."""
+    drop = t.height_drop(s.fallen_height, s.lying_speed, s.group_size)
+    if drop is None or drop[0] < s.lying_s:
         return None
-    rel = np.array([p.h / p.person_h for p in pts])
-    standing = float(np.quantile(rel[: max(2, len(rel) // 3)], 0.75))
-    if standing < 0.7:  # never seen standing whole
-        return None
-    down = (rel < s.fallen_height * standing) & np.array([p.speed <= s.lying_speed for p in pts])
-    if not down.any() or down[-max(2, len(down) // 4):].mean() <= 0.5:
-        return None
-    first = int(np.argmax(down))
-    lying = [p for p, d in zip(pts, down) if d]
-    down_s = lying[-1].t - lying[0].t
-    travel = math.hypot((lying[-1].x - lying[0].x) * lying[0].frame_aspect, lying[-1].y - lying[0].y) / lying[0].person_h
-    if down_s < s.lying_s or travel > 0.5 or first == 0:
-        return None
-    return TypeEvidence("falling", 0.85, f"a {t.label}'s height dropped to {rel[down].mean() / standing:.0%} of their "
-                        f"standing height and stayed down for {down_s:.1f} s with the feet in one spot", t.track_id,
-                        pts[first].t - 0.5)
+    down_s, began, share = drop
+    cal = facts.norms.drop_calibration(fallen_height=s.fallen_height, lying_speed=s.lying_speed,
+                                       group_size=s.group_size, least=s.lying_s) if facts.norms is not None else None
+    conf, versus = 0.85, ""
+    if cal is not None:
+        conf = cal(down_s)
+        versus = f" (99.9% of the camera's normal people look that short for under {cal.high:.1f} s)"
+    return TypeEvidence("falling", conf, f"a {t.label}'s height dropped to {share:.0%} of their standing height "
+                        f"and stayed down for {down_s:.1f} s with the feet in one spot{versus}", t.track_id, began - 0.5)
 
 
 def _abandoned(small: list[TrackFacts], people: list[TrackFacts], s: RuleSettings, share: Any,

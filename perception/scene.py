@@ -193,6 +193,43 @@ class TrackFacts:
         step = (whole[-1].t - whole[0].t) / max(len(whole) - 1, 1) if whole else 0.0
         return whole, wide, float(np.sum(wide)) * step
 
+    def height_drop(self, fallen_height: float, lying_speed: float, max_size: float,
+                    upto: int | None = None) -> tuple[float, float, float] | None:
+        """A detected person's box shortened and staying so (a fall toward or away from the
+        camera shortens the box without widening it): over the whole, person-sized points (the
+        first ``upto`` of them), the height drops below ``fallen_height`` of the standing height
+        (the upper quartile of the first third, at least 0.7 of a person's there) at no more than
+        ``lying_speed`` body heights/s, most of the last quarter is down, the feet stay within half
+        a body height, and the person was seen standing first. Returns the seconds down, when the
+        drop began and the mean height down as a share of standing; ``None`` otherwise."""
+        pts = [p for p in self.points if not cut_by_frame(p) and p.person_h > 0 and p.size <= max_size][:upto]
+        if len(pts) < 6:
+            return None
+        rel = np.array([p.h / p.person_h for p in pts])
+        standing = float(np.quantile(rel[: max(2, len(rel) // 3)], 0.75))
+        if standing < 0.7:  # never seen standing whole
+            return None
+        down = (rel < fallen_height * standing) & np.array([p.speed <= lying_speed for p in pts])
+        if not down.any() or down[-max(2, len(down) // 4):].mean() <= 0.5:
+            return None
+        first = int(np.argmax(down))
+        lying = [p for p, d in zip(pts, down) if d]
+        travel = math.hypot((lying[-1].x - lying[0].x) * lying[0].frame_aspect, lying[-1].y - lying[0].y) / lying[0].person_h
+        if travel > 0.5 or first == 0:
+            return None
+        return lying[-1].t - lying[0].t, pts[first].t, float(rel[down].mean() / standing)
+
+    def longest_height_drop(self, fallen_height: float, lying_speed: float, max_size: float) -> float:
+        """The longest :meth:`height_drop` of the track as if the footage had ended at any of its
+        points (0 if none): how long a normal person ever looked fallen this way."""
+        pts = [p for p in self.points if not cut_by_frame(p) and p.person_h > 0 and p.size <= max_size]
+        rel = np.array([p.h / p.person_h for p in pts])
+        # a drop ends on a point that is down: only those ends are tried
+        ends = [k for k in range(6, len(pts) + 1) if pts[k - 1].speed <= lying_speed
+                and rel[k - 1] < fallen_height * float(np.quantile(rel[: max(2, k // 3)], 0.75))]
+        drops = (self.height_drop(fallen_height, lying_speed, max_size, k) for k in ends)
+        return max((d[0] for d in drops if d is not None), default=0.0)
+
     def vehicle_s(self, vehicle_size: float, zone: str | None = None) -> float:
         """Seconds the track was vehicle-sized (``vehicle_size`` person areas or more) and moving
         (faster than ``still_speed``), inside ``zone`` when given: the evidence of an unnamed
@@ -484,6 +521,19 @@ def object_facts(objects: DetectedObjects, zones: Sequence[Zone] = (), t0: float
                                                                   p.w * aspect / max(p.person_h, 1e-6))]
         out.append(facts)
     return out
+
+
+def normal_height_drops(videos: Sequence[tuple[Sequence[Track], tuple[int, int] | None]], classes: Sequence[str],
+                        scale: PersonScale, fallen_height: float, lying_speed: float, group_size: float) -> np.ndarray:
+    """The longest height drop (:meth:`TrackFacts.longest_height_drop`) of every person track the
+    detector names in normal footage (the tracks of each video with its frame size): the
+    yardstick of :attr:`perception.norms.TrackNorms.drops`."""
+    out = []
+    for tracks, size in videos:
+        objects = DetectedObjects.snapshot(tracks, classes, scale, size or (4, 3))
+        out += [f.longest_height_drop(fallen_height, lying_speed, group_size) for f in object_facts(objects)
+                if f.kind == "person" and f.label not in ("", "unknown")]
+    return np.array(out, np.float32)
 
 
 def combine_facts(blobs: SceneFacts, named: list[TrackFacts], norms: TrackNorms | None = None,

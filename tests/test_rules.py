@@ -393,6 +393,50 @@ def test_a_detected_person_who_drops_toward_the_camera_and_stays_down_has_fallen
         assert "falling" not in {e.event_type for e in classify_scene(SceneFacts(0, 5, [track], detected=True), [])}
 
 
+def test_a_height_drop_fall_is_as_sure_as_its_time_down_lies_beyond_the_normal_crowds() -> None:
+    """A fall seen as a height drop: sure on a camera where normal people never look that short
+    for long; doubtful where crowds hide people below the knees for seconds. The yardstick is
+    measured on normal tracks the way the rule measures (a person hidden for a moment, then whole)."""
+    from perception.norms import DROP_SETTINGS, NORM_FEATURES, TrackNorms
+    from perception.scene import normal_height_drops
+    from perception.tracking import Observation, PersonScale, Track
+
+    def person(heights: list[float]) -> TrackFacts:
+        pts = [TrackPoint(i / 8, 0.5, 0.7, 0.05, h, 1.0, 0.0, person_h=0.2) for i, h in enumerate(heights)]
+        return TrackFacts(3, "person", pts, label="person")
+
+    fell = SceneFacts(0, 6, [person([0.2] * 16 + [0.07] * 32)], detected=True)  # down for 3.9 s
+    s = RuleSettings()
+    measured = {k: float(getattr(s, k)) for k in DROP_SETTINGS}
+    rng = np.random.default_rng(0)
+
+    def confidence(drops: np.ndarray, settings: dict[str, float] = measured) -> float:
+        fell.norms = TrackNorms(np.zeros((0, len(NORM_FEATURES))), drops, settings)
+        found = {e.event_type: e for e in classify_scene(fell, [])}
+        return found["falling"].confidence if "falling" in found else 0.0
+
+    quiet = np.concatenate([np.zeros(280), rng.uniform(0.0, 0.8, 20)])  # hidden for a moment now and then
+    assert confidence(quiet) >= 0.8
+    assert "normal people" in {e.event_type: e for e in classify_scene(fell, [])}["falling"].evidence
+    assert confidence(rng.uniform(0.0, 8.0, 300)) < 0.8  # a crowd that hides people for seconds
+    assert confidence(rng.uniform(0.0, 8.0, 300), {**measured, "fallen_height": 0.3}) == 0.85  # measured otherwise
+
+    # measuring normal footage: a person hidden below the knees for 1 s, then whole again, looked
+    # fallen for about that long; one walking by whole never did
+    def track(track_id: int, heights: list[float]) -> Track:
+        tr = Track(track_id)
+        person = np.eye(6, dtype=np.float32)[0]
+        for i, h in enumerate(heights):
+            tr.observations.append(Observation(i / 8, (0.48, 0.7 - h, 0.52, 0.7), 0.9, person, named=0))
+        return tr
+
+    hidden = track(1, [0.2] * 16 + [0.07] * 9 + [0.2] * 16)
+    whole = track(2, [0.2] * 40)
+    scale = PersonScale(0.0, 0.2, 0.02, True)
+    drops = normal_height_drops([([hidden, whole], (360, 240))], ["person"], scale, **measured)
+    assert sorted(np.round(drops, 2)) == [0.0, 1.0]
+
+
 def test_a_runner_the_scorer_flagged_in_some_window_is_running_though_a_car_peaked_elsewhere() -> None:
     runner = TrackFacts(9, "person", [TrackPoint(17 + t / 8, 0.9 - t * 0.03, 0.4, 0.03, 0.1, 1.0, 2.4, person_h=0.1)
                                       for t in range(28)])
