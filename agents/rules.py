@@ -20,8 +20,11 @@ percentile, and so are a small object left behind (how long the normal small blo
 blobs look wide and still; ``lying_s`` the least). An intrusion is measured against how long
 the normal movers' feet were inside that restricted zone (``intrusion_s`` the least), and a
 detected person whose box drops short and stays so against the longest the normal people the
-detector names ever looked that short (``lying_s`` the least). Fights and blobs first seen
-already lying keep fixed confidences.
+detector names ever looked that short (``lying_s`` the least). A fight between two blob
+tracks is measured against how long the normal person-sized blobs stayed close to another in
+one spot, one of them erratic (no least: where they never do, any such stretch is unusual).
+Fights the detector's boxes or the unusual cell's measures show, and blobs first seen already
+lying, keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
@@ -189,7 +192,7 @@ def classify_scene(
     found += _running([t for t in reached if not _part_of_vehicle(t, vehicles)], s, c, cells is not None, share_in_region, facts)
     # a car driving past where cars belong makes the unusual cell's blob measures its own
     traffic = ordinary_traffic(facts, zones, region, facts.t0, facts.t1) if region is not None else None
-    found += _fighting(local, s, c, facts.detected, traffic is not None)
+    found += _fighting(local, s, c, facts.detected, traffic is not None, facts)
     best: dict[str, TypeEvidence] = {}
     for e in found:
         if e.event_type not in best or e.confidence > best[e.event_type].confidence:
@@ -555,13 +558,21 @@ def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cel
     return out
 
 
-def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected: bool, traffic: bool) -> list[TypeEvidence]:
+def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected: bool, traffic: bool,
+              facts: SceneFacts) -> list[TypeEvidence]:
     """Fights between tracks, or from the unusual cell's blob measures where no detector names the
-    objects and no vehicle drove through the cell (``traffic``: its measures would be the vehicle's)."""
+    objects and no vehicle drove through the cell (``traffic``: its measures would be the vehicle's).
+
+    Confidence of two unnamed tracks: how far their time close together in one spot, one of them
+    erratic (:meth:`TrackFacts.scuffle_s`), lies beyond the normal person-sized blobs' (blobs of
+    people passing each other merge and split erratically for a moment; where they never do, any
+    scuffle is beyond normal: the rule's own 1 s least only keeps blob flicker out); 0.85 without
+    them."""
+    cal = _blob_calibration(facts, "scuffle_s", None, 0.0, fight_jitter=s.fight_jitter, dwell_speed=s.dwell_speed)
     out = []
     for i, a in enumerate(local):
         for b in local[i + 1:]:
-            close, since, drift = _close_time(a, b)
+            close, since, drift = a.close_time(b)
             # a fight happens in one spot: two who keep close while walking on are walking together
             # detector boxes are steadier than blobs that merge and split: both people named by
             # the detector must move erratically, each seen long enough to say so
@@ -571,8 +582,12 @@ def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected
             erratic = min(a.jitter(), b.jitter()) if named else max(a.jitter(), b.jitter())
             seen = not named or (min(a.duration_s, b.duration_s) >= 1.5 and min(len(a.points), len(b.points)) >= 5)
             if close >= 1.0 and erratic >= s.fight_jitter and seen and drift <= s.dwell_speed:
-                out.append(TypeEvidence("fighting", 0.85, f"two people stayed within reach of each other for "
-                                        f"{close:.1f} s, moving erratically", a.track_id, since))
+                conf, versus = 0.85, ""
+                if cal is not None and not named:
+                    conf = cal(close)
+                    versus = f" (99.9% of the camera's normal people who come that close part within {cal.high:.1f} s)"
+                out.append(TypeEvidence("fighting", conf, f"two people stayed within reach of each other for "
+                                        f"{close:.1f} s, moving erratically{versus}", a.track_id, since))
         if not a.label and 1.4 <= a.size() <= 3.5 and a.jitter() >= s.fight_jitter and a.duration_s >= 2.0:
             out.append(TypeEvidence("fighting", 0.75, f"a blob of about two people ({a.size():.1f} person areas) "
                                     f"jittered for {a.duration_s:.1f} s", a.track_id, a.first_t))
@@ -606,28 +621,3 @@ def _stays(t: TrackFacts, speed: float, min_s: float = 1.0) -> bool:
         if math.hypot((b.x - a.x) * a.frame_aspect, b.y - a.y) / unit / (b.t - a.t) <= speed:
             return True
     return False
-
-
-def _close_time(a: TrackFacts, b: TrackFacts) -> tuple[float, float | None, float]:
-    """Seconds two tracks spent within reach of each other, when that began, and how fast the
-    first moved on meanwhile (net body heights per second from its first to its last close point)."""
-    tb = {round(p.t, 3): p for p in b.points}
-    close = 0.0
-    prev_t: float | None = None
-    since: float | None = None
-    near = []
-    for p in a.points:
-        q = tb.get(round(p.t, 3))
-        if q is not None and abs(p.x - q.x) < max(p.h, q.h) * 0.75 and abs(p.y - q.y) < max(p.h, q.h) * 0.5:
-            if prev_t is not None:
-                close += p.t - prev_t
-            since = since if since is not None else p.t
-            prev_t = p.t
-            near.append(p)
-        else:
-            prev_t = None
-    drift = 0.0
-    if len(near) >= 2 and near[-1].t > near[0].t:
-        p0, p1 = near[0], near[-1]
-        drift = math.hypot((p1.x - p0.x) * p0.frame_aspect, p1.y - p0.y) / (p1.t - p0.t) / max(p0.h, p1.h, 1e-6)
-    return close, since, drift

@@ -164,11 +164,12 @@ class TrackNorms:
 
 
 #: per blob-track statistics (columns of :attr:`BlobNorms.rows`)
-BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "rest_s", "lying_s", "x", "y")
+BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "rest_s", "lying_s", "scuffle_s", "x", "y")
 
 
 #: the ``detection`` settings :data:`BLOB_FEATURES` are measured with
-BLOB_SETTINGS: tuple[str, ...] = ("vehicle_size", "still_speed", "lying_aspect", "lying_speed", "group_size")
+BLOB_SETTINGS: tuple[str, ...] = ("vehicle_size", "still_speed", "lying_aspect", "lying_speed", "group_size",
+                                   "fight_jitter", "dwell_speed")
 
 
 class BlobNorms:
@@ -176,13 +177,16 @@ class BlobNorms:
     row of :data:`BLOB_FEATURES` per track: how long it was vehicle-sized and moving
     (:meth:`perception.scene.TrackFacts.vehicle_s`), how long it lay at rest if it was a small
     object (:meth:`perception.scene.TrackFacts.rest_stretch`), how long it looked like someone
-    lying if it was person-sized (:meth:`perception.scene.TrackFacts.lying`; each NaN for the
-    other kinds), and its median feet point.
+    lying if it was person-sized (:meth:`perception.scene.TrackFacts.lying`), how long it stayed
+    within reach of another person-sized track in one spot with one of them erratic if it was
+    person-sized (:meth:`perception.scene.TrackFacts.scuffle_s`, its longest with any other; each
+    NaN for the other kinds), and its median feet point.
 
     The yardstick of the rules on unnamed blobs: people walking together merge into one
     vehicle-sized blob for a moment, pieces of people (a shadow, a limb) lie still for a moment,
-    two people walking side by side make one wide, slow blob for a moment, and how long such
-    moments last is the camera's own.
+    two people walking side by side make one wide, slow blob for a moment, blobs of people
+    passing each other merge and split erratically for a moment, and how long such moments last
+    is the camera's own.
 
     Per restricted zone of the camera at fitting time, it also keeps how long each track's feet
     were inside it (:meth:`zone_calibration`): nobody belongs there, so on most cameras that is
@@ -191,9 +195,9 @@ class BlobNorms:
 
     Args:
         rows: ``(N, len(BLOB_FEATURES))``.
-        measured: the camera's ``detection`` settings the rows were measured with (``vehicle_size``,
-            ``still_speed``, ``lying_aspect``, ``lying_speed``, ``group_size`` at fitting time): a
-            rule compares only against rows measured as it measures.
+        measured: the camera's ``detection`` settings the rows were measured with
+            (:data:`BLOB_SETTINGS` at fitting time): a rule compares only against rows measured
+            as it measures.
         zone_s: ``(N, Z)`` seconds inside each of ``zones`` per track.
         zones: ``(name, polygon)`` of the zones ``zone_s`` was measured in.
     """

@@ -253,6 +253,40 @@ class TrackFacts:
         dv = np.linalg.norm(np.diff(np.array(v), axis=0), axis=1)
         return float(np.median(dv))
 
+    def close_time(self, other: TrackFacts) -> tuple[float, float | None, float]:
+        """Seconds this track and ``other`` spent within reach of each other (feet apart by
+        under three quarters of the taller box's height across, half of it in depth, at the same
+        moments), when that began, and how fast this one moved on meanwhile (net body heights
+        per second from its first to its last close point)."""
+        tb = {round(p.t, 3): p for p in other.points}
+        close = 0.0
+        prev_t: float | None = None
+        since: float | None = None
+        near = []
+        for p in self.points:
+            q = tb.get(round(p.t, 3))
+            if q is not None and abs(p.x - q.x) < max(p.h, q.h) * 0.75 and abs(p.y - q.y) < max(p.h, q.h) * 0.5:
+                if prev_t is not None:
+                    close += p.t - prev_t
+                since = since if since is not None else p.t
+                prev_t = p.t
+                near.append(p)
+            else:
+                prev_t = None
+        drift = 0.0
+        if len(near) >= 2 and near[-1].t > near[0].t:
+            p0, p1 = near[0], near[-1]
+            drift = math.hypot((p1.x - p0.x) * p0.frame_aspect, p1.y - p0.y) / (p1.t - p0.t) / max(p0.h, p1.h, 1e-6)
+        return close, since, drift
+
+    def scuffle_s(self, other: TrackFacts, fight_jitter: float, dwell_speed: float) -> float:
+        """Seconds two unnamed tracks stayed within reach of each other in one spot (moving on
+        at no more than ``dwell_speed`` body heights/s) with one of them erratic (velocity
+        changes of ``fight_jitter`` body heights/s or more): a fight's evidence among blobs, which
+        two people walking together (they move on) or standing together (they are steady) lack."""
+        close, _since, drift = self.close_time(other)
+        return close if max(self.jitter(), other.jitter()) >= fight_jitter and drift <= dwell_speed else 0.0
+
     def describe(self) -> str:
         """One sentence about the track."""
         what = f"a {self.label}" if self.label and self.label != "unknown" else {
@@ -392,8 +426,7 @@ class NormalBlobs:
     """Collects the :class:`perception.norms.BlobNorms` of normal footage while it is read for
     fitting: :func:`scene_facts` over stretches of ``chunk_s`` seconds (events are judged over
     stretches of about that length), one row per blob track, measured with the camera's
-    detection ``settings`` (``vehicle_size``, ``still_speed``, ``lying_aspect``, ``lying_speed``,
-    ``group_size``), and how long each spent in the camera's restricted ``zones``. Frames are
+    detection ``settings`` (:data:`perception.norms.BLOB_SETTINGS`), and how long each spent in the camera's restricted ``zones``. Frames are
     pushed one video after another (:meth:`end_video` after each); one stretch is held at a time."""
 
     def __init__(self, encoder: MotionEncoder, fps: float, settings: dict[str, float], chunk_s: float = 30.0,
@@ -422,12 +455,16 @@ class NormalBlobs:
 
     def _take(self) -> None:
         s = self.settings
-        for t in scene_facts(self._chunk, self.encoder, self.zones, fps=self.fps, still_speed=s["still_speed"]).tracks:
+        tracks = scene_facts(self._chunk, self.encoder, self.zones, fps=self.fps, still_speed=s["still_speed"]).tracks
+        people = [t for t in tracks if t.kind == "person"]
+        for t in tracks:
             self._zone_s.append([t.zones.get(z.name, 0.0) for z in self.zones])
             feet = np.median([(p.x, p.y) for p in t.points], axis=0)
             row = {"vehicle_s": t.vehicle_s(s["vehicle_size"]),
                    "rest_s": t.rest_stretch()[1] if t.kind == "small" else math.nan,
                    "lying_s": t.lying(s["lying_aspect"], s["lying_speed"], s["group_size"])[2] if t.kind == "person" else math.nan,
+                   "scuffle_s": max((t.scuffle_s(o, s["fight_jitter"], s["dwell_speed"]) for o in people if o is not t),
+                                    default=0.0) if t.kind == "person" else math.nan,
                    "x": float(feet[0]), "y": float(feet[1])}
             self._rows.append([row[name] for name in BLOB_FEATURES])
         self._chunk.clear()

@@ -36,7 +36,8 @@ def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_nor
 
     def norms(lying_s: np.ndarray) -> BlobNorms:
         n = len(lying_s)
-        return BlobNorms(np.column_stack([np.zeros(n), np.full(n, np.nan), lying_s, rng.uniform(0, 1, n), rng.uniform(0, 1, n)]),
+        return BlobNorms(np.column_stack([np.zeros(n), np.full(n, np.nan), lying_s, np.full(n, np.nan), rng.uniform(0, 1, n),
+                                          rng.uniform(0, 1, n)]),
                          {"lying_aspect": 1.3, "lying_speed": 1.0, "group_size": 2.5})
 
     def confidence(blob_norms: BlobNorms) -> float:
@@ -160,7 +161,8 @@ def test_a_resting_object_counts_as_left_behind_by_how_long_it_outlasts_the_came
 
     def norms(rest: np.ndarray) -> BlobNorms:
         n = len(rest)
-        return BlobNorms(np.column_stack([np.zeros(n), rest, np.full(n, np.nan), rng.uniform(0, 1, n), rng.uniform(0, 1, n)]),
+        return BlobNorms(np.column_stack([np.zeros(n), rest, np.full(n, np.nan), np.full(n, np.nan), rng.uniform(0, 1, n),
+                                          rng.uniform(0, 1, n)]),
                          {"still_speed": 0.25})
 
     quiet = norms(rng.uniform(0.0, 1.5, 200))  # shadows and limbs lie still for a moment
@@ -236,7 +238,7 @@ def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_ca
     # a camera where people walking together often stay merged into a vehicle-sized blob for up to ~2.5 s
     def norms(vehicle_s: np.ndarray) -> BlobNorms:
         other = np.full(len(vehicle_s), np.nan)  # rows of blobs that were neither small objects nor person-sized
-        return BlobNorms(np.column_stack([vehicle_s, other, other, rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]),
+        return BlobNorms(np.column_stack([vehicle_s, other, other, other, rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]),
                          {"vehicle_size": 3.5, "still_speed": 0.25})
 
     crowded = norms(rng.uniform(0, 2.5, 300))
@@ -267,6 +269,43 @@ def test_two_people_walking_on_together_are_not_fighting_and_two_in_one_spot_are
 
     assert "fighting" in types(pair(0.0))
     assert "fighting" not in types(pair(1.0))  # walking on at 1 body height per second
+
+
+def test_a_fight_between_blobs_is_as_sure_as_its_time_close_lies_beyond_the_normal_passers_by() -> None:
+    """Two erratic blobs close together in one spot for 2.9 s: sure where normal people pass each
+    other in a moment; doubtful where normal blobs merge and split erratically for seconds. The
+    yardstick is measured on normal blob tracks the way the rule measures."""
+    from perception.norms import BLOB_FEATURES, BlobNorms
+
+    a = [(t / 8, 0.4 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
+    b = [(t / 8, 0.43 - 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
+    fight = [_track(a), TrackFacts(2, "person", [TrackPoint(*p) for p in b])]
+    s = RuleSettings()
+    measured = {"fight_jitter": s.fight_jitter, "dwell_speed": s.dwell_speed}
+    rng = np.random.default_rng(0)
+
+    def norms(scuffle_s: np.ndarray) -> BlobNorms:
+        rows = np.full((len(scuffle_s), len(BLOB_FEATURES)), np.nan, np.float32)
+        rows[:, BLOB_FEATURES.index("scuffle_s")] = scuffle_s
+        return BlobNorms(rows, measured)
+
+    def fighting(blob_norms: BlobNorms) -> object:
+        return {e.event_type: e for e in classify_scene(SceneFacts(0, 3, fight, blob_norms=blob_norms))}["fighting"]
+
+    quiet = fighting(norms(np.concatenate([np.zeros(280), rng.uniform(0.0, 0.5, 20)])))
+    assert quiet.confidence >= 0.8 and "normal people who come that close" in quiet.evidence
+    assert fighting(norms(rng.uniform(0.0, 8.0, 300))).confidence < 0.8  # blobs that scuffle for seconds are normal here
+    assert fighting(BlobNorms(norms(np.zeros(300)).rows, {**measured, "fight_jitter": 0.3})).confidence == 0.85
+
+    # measured the same way: the pair scuffles for 2.9 s; two walking on together, or standing
+    # together steadily, never do
+    assert fight[0].scuffle_s(fight[1], s.fight_jitter, s.dwell_speed) == pytest.approx(2.875)
+    walking = [_track([(t / 8, 0.4 + 0.12 * t / 8 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]),
+               _track([(t / 8, 0.43 + 0.12 * t / 8, 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)])]
+    steady = [_track([(t / 8, 0.4, 0.5, 0.04, 0.12, 1.0, 0.0) for t in range(24)]),
+              _track([(t / 8, 0.43, 0.5, 0.04, 0.12, 1.0, 0.0) for t in range(24)])]
+    for one, other in (walking, steady):
+        assert one.scuffle_s(other, s.fight_jitter, s.dwell_speed) == 0.0
 
 
 def test_a_fight_from_the_cells_measures_needs_someone_staying_there_and_no_car_driving_through() -> None:
