@@ -563,31 +563,32 @@ def _fighting(local: list[TrackFacts], s: RuleSettings, c: CellSignals, detected
     """Fights between tracks, or from the unusual cell's blob measures where no detector names the
     objects and no vehicle drove through the cell (``traffic``: its measures would be the vehicle's).
 
-    Confidence of two unnamed tracks: how far their time close together in one spot, one of them
-    erratic (:meth:`TrackFacts.scuffle_s`), lies beyond the normal person-sized blobs' (blobs of
-    people passing each other merge and split erratically for a moment; where they never do, any
-    scuffle is beyond normal: the rule's own 1 s least only keeps blob flicker out); 0.85 without
-    them."""
-    cal = _blob_calibration(facts, "scuffle_s", None, 0.0, fight_jitter=s.fight_jitter, dwell_speed=s.dwell_speed)
+    Confidence of two tracks: how far their time close together in one spot, erratic
+    (:meth:`TrackFacts.scuffle_s`), lies beyond the same of the camera's normal people (blobs of
+    people passing each other merge and split erratically for a moment, detector boxes jitter in
+    a crowd; where they never do, any scuffle is beyond normal: the rule's own 1 s least only
+    keeps flicker out); 0.85 without them."""
+    settings = {"fight_jitter": s.fight_jitter, "dwell_speed": s.dwell_speed}
+    cal_blobs = _blob_calibration(facts, "scuffle_s", None, 0.0, **settings)
+    cal_named = facts.norms.scuffle_calibration(**settings) if facts.norms is not None else None
     out = []
     for i, a in enumerate(local):
         for b in local[i + 1:]:
-            close, since, drift = a.close_time(b)
-            # a fight happens in one spot: two who keep close while walking on are walking together
-            # detector boxes are steadier than blobs that merge and split: both people named by
-            # the detector must move erratically, each seen long enough to say so
             named = bool(a.label and b.label)
             if detected and not named:
                 continue  # where the detector names people, a blob it does not explain is no one to fight
-            erratic = min(a.jitter(), b.jitter()) if named else max(a.jitter(), b.jitter())
-            seen = not named or (min(a.duration_s, b.duration_s) >= 1.5 and min(len(a.points), len(b.points)) >= 5)
-            if close >= 1.0 and erratic >= s.fight_jitter and seen and drift <= s.dwell_speed:
+            # a fight happens in one spot: two who keep close while walking on are walking together;
+            # detector boxes are steadier than blobs that merge and split: both people named by
+            # the detector must move erratically, each seen long enough to say so
+            close = a.scuffle_s(b, s.fight_jitter, s.dwell_speed, both=named)
+            if close >= 1.0:
+                cal = cal_named if named else cal_blobs
                 conf, versus = 0.85, ""
-                if cal is not None and not named:
+                if cal is not None:
                     conf = cal(close)
                     versus = f" (99.9% of the camera's normal people who come that close part within {cal.high:.1f} s)"
                 out.append(TypeEvidence("fighting", conf, f"two people stayed within reach of each other for "
-                                        f"{close:.1f} s, moving erratically{versus}", a.track_id, since))
+                                        f"{close:.1f} s, moving erratically{versus}", a.track_id, a.close_time(b)[1]))
         if not a.label and 1.4 <= a.size() <= 3.5 and a.jitter() >= s.fight_jitter and a.duration_s >= 2.0:
             out.append(TypeEvidence("fighting", 0.75, f"a blob of about two people ({a.size():.1f} person areas) "
                                     f"jittered for {a.duration_s:.1f} s", a.track_id, a.first_t))

@@ -33,7 +33,7 @@ from perception.encoders import Encoder, get_encoder
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import NORMAL, TypeHead
-from perception.norms import BLOB_SETTINGS, DROP_SETTINGS, TrackNorms
+from perception.norms import BLOB_SETTINGS, TRACK_SETTINGS, TrackNorms
 from perception.objects import (
     OBJECT_FEATURES,
     ObjectNormality,
@@ -46,7 +46,7 @@ from perception.objects import (
 )
 from perception.pipeline import embed_windows, open_camera_video, threaded_frames
 from perception.profile import CameraProfile
-from perception.scene import NormalBlobs, normal_height_drops
+from perception.scene import NormalBlobs, normal_track_evidence
 from perception.scoring import Calibration, NormalityModel, fuse_levels
 from perception.tracking import PersonScale, Track, TrackerSettings, frame_aspect
 from perception.video import Frame
@@ -200,11 +200,11 @@ def fit_profile(
     if stage is not None:
         scale, objects, obj_levels = _fit_objects(embedded, held_index, stage.settings.memory_s, opts.k)
         videos = [(e.tracks, e.frame_size) for e in embedded]
-        drops = measured = None
-        if stage.detector is not None:  # how long the normal people the detector names ever looked fallen
-            measured = {k: float(getattr(det_cfg, k)) for k in DROP_SETTINGS}
-            drops = normal_height_drops(videos, stage.detector.classes, scale, **measured)
-        norms = TrackNorms.fit(videos, scale, drops=drops, measured=measured)
+        evidence = measured = None
+        if stage.detector is not None:  # what the rules on named people measure, on the normal people
+            measured = {k: float(getattr(det_cfg, k)) for k in TRACK_SETTINGS}
+            evidence = normal_track_evidence(videos, stage.detector.classes, scale, **measured)
+        norms = TrackNorms.fit(videos, scale, evidence=evidence, measured=measured)
         if objects is not None:
             positive = obj_levels[obj_levels > 0]
             ocal = Calibration.fit(positive if positive.size >= 10 else np.maximum(obj_levels, 1e-3))

@@ -28,8 +28,10 @@ from perception.tracking import PersonScale, Track, frame_aspect
 NORM_FEATURES: tuple[str, ...] = (*(f"p_{g}" for g in GROUPS), "speed", "duration_s", "x", "y")
 #: fewer normal tracks than this say too little about the tail: rules keep their fixed confidences
 MIN_TRACKS = 20
-#: the ``detection`` settings :attr:`TrackNorms.drops` are measured with
-DROP_SETTINGS: tuple[str, ...] = ("fallen_height", "lying_speed", "group_size")
+#: the ``detection`` settings :attr:`TrackNorms.evidence` is measured with
+TRACK_SETTINGS: tuple[str, ...] = ("fallen_height", "lying_speed", "group_size", "fight_jitter", "dwell_speed")
+#: what :attr:`TrackNorms.evidence` holds: the rules' evidence on named people, measured on normal tracks
+TRACK_EVIDENCE: tuple[str, ...] = ("drops", "scuffles")
 
 
 @dataclass(frozen=True)
@@ -79,32 +81,37 @@ class TailCalibration:
 class TrackNorms:
     """The camera's normal tracks as statistics rows (see the module docstring).
 
-    It also keeps, per normal person track the detector names, the longest its box looked
-    fallen toward or away from the camera (:meth:`perception.scene.TrackFacts.longest_height_drop`:
-    in a crowd, people hidden below the knees for a moment look that way): the yardstick of
-    falls seen as a height drop (:meth:`drop_calibration`).
+    It also keeps, per normal person track the detector names, what the rules on named people
+    measure (:data:`TRACK_EVIDENCE`, :func:`perception.scene.normal_track_evidence`): the longest
+    its box looked fallen toward or away from the camera (``drops``; in a crowd people are
+    hidden below the knees for a moment), and the longest it stayed close to another in one
+    spot, both erratic (``scuffles``; boxes jitter in a crowd): the yardsticks of falls seen as a
+    height drop (:meth:`drop_calibration`) and of fights between named people
+    (:meth:`scuffle_calibration`).
 
     Args:
         rows: ``(N, len(NORM_FEATURES))`` one row per normal track.
-        drops: seconds per normal person track (any number of tracks).
-        measured: the ``detection`` settings (:data:`DROP_SETTINGS`) ``drops`` were measured with.
+        evidence: seconds per normal person track (any number of tracks), by :data:`TRACK_EVIDENCE` name.
+        measured: the ``detection`` settings (:data:`TRACK_SETTINGS`) ``evidence`` was measured with.
     """
 
-    def __init__(self, rows: np.ndarray, drops: np.ndarray | None = None, measured: dict[str, float] | None = None) -> None:
+    def __init__(self, rows: np.ndarray, evidence: dict[str, np.ndarray] | None = None,
+                 measured: dict[str, float] | None = None) -> None:
         self.rows = np.asarray(rows, np.float32).reshape(-1, len(NORM_FEATURES))
-        self.drops = None if drops is None else np.asarray(drops, np.float32).ravel()
+        self.evidence = {k: np.asarray(v, np.float32).ravel() for k, v in (evidence or {}).items()}
         self.measured = {k: float(v) for k, v in (measured or {}).items()}
         self._cache: dict[tuple[str, str, str], TailCalibration | None] = {}
 
     @classmethod
     def fit(cls, videos: Sequence[tuple[Sequence[Track], tuple[int, int] | None]], scale: PersonScale,
-            min_detections: int = 3, drops: np.ndarray | None = None,
+            min_detections: int = 3, evidence: dict[str, np.ndarray] | None = None,
             measured: dict[str, float] | None = None) -> TrackNorms:
         """From the tracks of each normal video with its frame size (tracks seen at least
-        ``min_detections`` times), with the normal height drops when measured (see the class)."""
+        ``min_detections`` times), with the rules' evidence on normal people when measured (see
+        the class)."""
         rows = [track_row(tr, scale, frame_aspect(size) if size else 4 / 3) for tracks, size in videos for tr in tracks
                 if tr.detections >= min_detections]
-        return cls(np.array(rows, np.float32), drops, measured)
+        return cls(np.array(rows, np.float32), evidence, measured)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -136,20 +143,29 @@ class TrackNorms:
         return None if cal is None else cal(value)
 
     def drop_calibration(self, least: float = 0.0, **settings: float) -> TailCalibration | None:
-        """The :class:`TailCalibration` of :attr:`drops` (seconds), its ``high`` at least ``least``,
-        or ``None`` with fewer than :data:`MIN_TRACKS` of them or when ``settings`` (the rule's
-        :data:`DROP_SETTINGS`) differ from those they were measured with."""
-        if self.drops is None or len(self.drops) < MIN_TRACKS or any(
+        """The :class:`TailCalibration` of the normal height drops (seconds): see :meth:`evidence_calibration`."""
+        return self.evidence_calibration("drops", least, **settings)
+
+    def scuffle_calibration(self, least: float = 0.0, **settings: float) -> TailCalibration | None:
+        """The :class:`TailCalibration` of the normal scuffles (seconds): see :meth:`evidence_calibration`."""
+        return self.evidence_calibration("scuffles", least, **settings)
+
+    def evidence_calibration(self, name: str, least: float = 0.0, **settings: float) -> TailCalibration | None:
+        """The :class:`TailCalibration` of :attr:`evidence` ``name`` (seconds), its ``high`` at
+        least ``least``, or ``None`` with fewer than :data:`MIN_TRACKS` values or when ``settings``
+        (the rule's :data:`TRACK_SETTINGS`) differ from those it was measured with."""
+        values = self.evidence.get(name)
+        if values is None or len(values) < MIN_TRACKS or any(
                 abs(self.measured.get(k, math.nan) - float(v)) > 1e-6 for k, v in settings.items()):
             return None
-        key = ("drops", "", str(float(least)))
+        key = (name, "", str(float(least)))
         if key not in self._cache:
-            self._cache[key] = TailCalibration.fit(self.drops, 0.05, least)
+            self._cache[key] = TailCalibration.fit(values, 0.05, least)
         return self._cache[key]
 
     # ------------------------------------------------------------------ persistence
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"rows": self.rows, **({"drops": self.drops} if self.drops is not None else {})}
+        return {"rows": self.rows, **self.evidence}
 
     def settings(self) -> dict[str, Any]:
         return {"features": list(NORM_FEATURES), "measured": self.measured}
@@ -157,10 +173,11 @@ class TrackNorms:
     @classmethod
     def restore(cls, settings: dict, arrays: dict[str, np.ndarray]) -> TrackNorms | None:
         """``None`` when the profile's statistics differ from today's (refit to get them back);
-        profiles fitted before height drops were measured have none (falls keep a fixed confidence)."""
+        profiles fitted before the rules' evidence was measured have none (those rules keep fixed
+        confidences)."""
         if list(settings.get("features", [])) != list(NORM_FEATURES) or "rows" not in arrays:
             return None
-        return cls(arrays["rows"], arrays.get("drops"), dict(settings.get("measured", {})))
+        return cls(arrays["rows"], {k: arrays[k] for k in TRACK_EVIDENCE if k in arrays}, dict(settings.get("measured", {})))
 
 
 #: per blob-track statistics (columns of :attr:`BlobNorms.rows`)

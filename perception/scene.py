@@ -279,13 +279,19 @@ class TrackFacts:
             drift = math.hypot((p1.x - p0.x) * p0.frame_aspect, p1.y - p0.y) / (p1.t - p0.t) / max(p0.h, p1.h, 1e-6)
         return close, since, drift
 
-    def scuffle_s(self, other: TrackFacts, fight_jitter: float, dwell_speed: float) -> float:
-        """Seconds two unnamed tracks stayed within reach of each other in one spot (moving on
-        at no more than ``dwell_speed`` body heights/s) with one of them erratic (velocity
-        changes of ``fight_jitter`` body heights/s or more): a fight's evidence among blobs, which
-        two people walking together (they move on) or standing together (they are steady) lack."""
+    def scuffle_s(self, other: TrackFacts, fight_jitter: float, dwell_speed: float, both: bool = False) -> float:
+        """Seconds two tracks stayed within reach of each other in one spot (moving on at no more
+        than ``dwell_speed`` body heights/s) with one of them erratic (velocity changes of
+        ``fight_jitter`` body heights/s or more), or both of them with ``both`` (detector boxes
+        are steadier than blobs that merge and split; each must then be seen for 1.5 s and five
+        looks to say so); 0 otherwise. A fight's evidence, which two people walking together
+        (they move on) or standing together (they are steady) lack."""
         close, _since, drift = self.close_time(other)
-        return close if max(self.jitter(), other.jitter()) >= fight_jitter and drift <= dwell_speed else 0.0
+        jitters = (self.jitter(), other.jitter())
+        if both and (min(self.duration_s, other.duration_s) < 1.5 or min(len(self.points), len(other.points)) < 5):
+            return 0.0
+        erratic = min(jitters) if both else max(jitters)
+        return close if erratic >= fight_jitter and drift <= dwell_speed else 0.0
 
     def describe(self) -> str:
         """One sentence about the track."""
@@ -560,17 +566,24 @@ def object_facts(objects: DetectedObjects, zones: Sequence[Zone] = (), t0: float
     return out
 
 
-def normal_height_drops(videos: Sequence[tuple[Sequence[Track], tuple[int, int] | None]], classes: Sequence[str],
-                        scale: PersonScale, fallen_height: float, lying_speed: float, group_size: float) -> np.ndarray:
-    """The longest height drop (:meth:`TrackFacts.longest_height_drop`) of every person track the
-    detector names in normal footage (the tracks of each video with its frame size): the
-    yardstick of :attr:`perception.norms.TrackNorms.drops`."""
-    out = []
+def normal_track_evidence(videos: Sequence[tuple[Sequence[Track], tuple[int, int] | None]], classes: Sequence[str],
+                          scale: PersonScale, fallen_height: float, lying_speed: float, group_size: float,
+                          fight_jitter: float, dwell_speed: float) -> dict[str, np.ndarray]:
+    """What the rules on named people measure, over every person track the detector names in
+    normal footage (the tracks of each video with its frame size): ``drops``, the longest each
+    looked fallen (:meth:`TrackFacts.longest_height_drop`), and ``scuffles``, the longest each
+    stayed close to another in one spot, both erratic (:meth:`TrackFacts.scuffle_s`). The
+    yardsticks of :class:`perception.norms.TrackNorms`."""
+    drops: list[float] = []
+    scuffles: list[float] = []
     for tracks, size in videos:
         objects = DetectedObjects.snapshot(tracks, classes, scale, size or (4, 3))
-        out += [f.longest_height_drop(fallen_height, lying_speed, group_size) for f in object_facts(objects)
-                if f.kind == "person" and f.label not in ("", "unknown")]
-    return np.array(out, np.float32)
+        people = [f for f in object_facts(objects) if f.kind == "person" and f.label not in ("", "unknown")]
+        drops += [f.longest_height_drop(fallen_height, lying_speed, group_size) for f in people]
+        for f in people:  # only others seen at the same time for a second can be close that long
+            others = [g for g in people if g is not f and min(f.last_t, g.last_t) - max(f.first_t, g.first_t) >= 1.0]
+            scuffles.append(max((f.scuffle_s(g, fight_jitter, dwell_speed, both=True) for g in others), default=0.0))
+    return {"drops": np.array(drops, np.float32), "scuffles": np.array(scuffles, np.float32)}
 
 
 def combine_facts(blobs: SceneFacts, named: list[TrackFacts], norms: TrackNorms | None = None,

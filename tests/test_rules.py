@@ -308,6 +308,51 @@ def test_a_fight_between_blobs_is_as_sure_as_its_time_close_lies_beyond_the_norm
         assert one.scuffle_s(other, s.fight_jitter, s.dwell_speed) == 0.0
 
 
+def test_a_fight_between_named_people_is_as_sure_as_its_time_close_lies_beyond_the_normal_crowds() -> None:
+    """Two people the detector names, close together in one spot, both erratic, for 2.9 s: sure
+    where normal boxes never jitter together that long; doubtful where a crowd's do. The
+    yardstick is measured on the normal tracks the way the rule measures."""
+    from perception.detect import GROUPS
+    from perception.norms import NORM_FEATURES, TRACK_SETTINGS, TrackNorms
+    from perception.scene import normal_track_evidence
+    from perception.tracking import Observation, PersonScale, Track
+
+    def named(track_id: int, x0: float, sign: float) -> TrackFacts:
+        pts = [TrackPoint(t / 8, x0 + sign * 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8, person_h=0.12) for t in range(24)]
+        return TrackFacts(track_id, "person", pts, label="person")
+
+    pair = [named(1, 0.4, 1.0), named(2, 0.43, -1.0)]
+    s = RuleSettings()
+    measured = {k: float(getattr(s, k)) for k in TRACK_SETTINGS}
+    rng = np.random.default_rng(0)
+
+    def fighting(scuffles: np.ndarray, settings: dict[str, float] = measured) -> object:
+        norms = TrackNorms(np.zeros((0, len(NORM_FEATURES))), {"scuffles": scuffles}, settings)
+        found = {e.event_type: e for e in classify_scene(SceneFacts(0, 3, pair, detected=True, norms=norms))}
+        return found["fighting"]
+
+    quiet = fighting(np.concatenate([np.zeros(280), rng.uniform(0.0, 0.5, 20)]))
+    assert quiet.confidence >= 0.8 and "normal people who come that close" in quiet.evidence
+    assert fighting(rng.uniform(0.0, 8.0, 300)).confidence < 0.8  # a crowd whose boxes jitter together for seconds
+    assert fighting(np.zeros(300), {**measured, "fight_jitter": 0.3}).confidence == 0.85  # measured otherwise
+
+    # measuring normal footage: two people the detector follows side by side, both boxes jerky,
+    # in one spot for 3 s, scuffled that long; one walking past them at a distance never did
+    def track(track_id: int, x: list[float]) -> Track:
+        tr = Track(track_id)
+        person = np.eye(len(GROUPS), dtype=np.float32)[GROUPS.index("person")]
+        for i, xi in enumerate(x):
+            tr.observations.append(Observation(i / 8, (xi - 0.02, 0.38, xi + 0.02, 0.5), 0.9, person, named=0))
+        return tr
+
+    a = track(1, [0.4 + 0.01 * (t % 2) for t in range(24)])
+    b = track(2, [0.43 - 0.01 * (t % 2) for t in range(24)])
+    walker = track(3, [0.1 + 0.02 * t for t in range(24)])
+    scale = PersonScale(0.0, 0.12, 0.02, True)
+    scuffles = normal_track_evidence([([a, b, walker], (360, 240))], ["person"], scale, **measured)["scuffles"]
+    assert sorted(scuffles) == pytest.approx([0.0, 2.875, 2.875])
+
+
 def test_a_fight_from_the_cells_measures_needs_someone_staying_there_and_no_car_driving_through() -> None:
     plaza = Zone(name="plaza", kind="pedestrian", polygon=((0.0, 0.25), (1.0, 0.25), (1.0, 1.0), (0.0, 1.0)))
     idx = {n: i for i, n in enumerate(FEATURES)}
@@ -436,8 +481,8 @@ def test_a_height_drop_fall_is_as_sure_as_its_time_down_lies_beyond_the_normal_c
     """A fall seen as a height drop: sure on a camera where normal people never look that short
     for long; doubtful where crowds hide people below the knees for seconds. The yardstick is
     measured on normal tracks the way the rule measures (a person hidden for a moment, then whole)."""
-    from perception.norms import DROP_SETTINGS, NORM_FEATURES, TrackNorms
-    from perception.scene import normal_height_drops
+    from perception.norms import NORM_FEATURES, TRACK_SETTINGS, TrackNorms
+    from perception.scene import normal_track_evidence
     from perception.tracking import Observation, PersonScale, Track
 
     def person(heights: list[float]) -> TrackFacts:
@@ -446,11 +491,11 @@ def test_a_height_drop_fall_is_as_sure_as_its_time_down_lies_beyond_the_normal_c
 
     fell = SceneFacts(0, 6, [person([0.2] * 16 + [0.07] * 32)], detected=True)  # down for 3.9 s
     s = RuleSettings()
-    measured = {k: float(getattr(s, k)) for k in DROP_SETTINGS}
+    measured = {k: float(getattr(s, k)) for k in TRACK_SETTINGS}
     rng = np.random.default_rng(0)
 
     def confidence(drops: np.ndarray, settings: dict[str, float] = measured) -> float:
-        fell.norms = TrackNorms(np.zeros((0, len(NORM_FEATURES))), drops, settings)
+        fell.norms = TrackNorms(np.zeros((0, len(NORM_FEATURES))), {"drops": drops}, settings)
         found = {e.event_type: e for e in classify_scene(fell, [])}
         return found["falling"].confidence if "falling" in found else 0.0
 
@@ -472,7 +517,7 @@ def test_a_height_drop_fall_is_as_sure_as_its_time_down_lies_beyond_the_normal_c
     hidden = track(1, [0.2] * 16 + [0.07] * 9 + [0.2] * 16)
     whole = track(2, [0.2] * 40)
     scale = PersonScale(0.0, 0.2, 0.02, True)
-    drops = normal_height_drops([([hidden, whole], (360, 240))], ["person"], scale, **measured)
+    drops = normal_track_evidence([([hidden, whole], (360, 240))], ["person"], scale, **measured)["drops"]
     assert sorted(np.round(drops, 2)) == [0.0, 1.0]
 
 
