@@ -20,11 +20,12 @@ percentile, and so are a small object left behind (how long the normal small blo
 blobs look wide and still; ``lying_s`` the least). An intrusion is measured against how long
 the normal movers' feet were inside that restricted zone (``intrusion_s`` the least), and a
 detected person whose box drops short and stays so against the longest the normal people the
-detector names ever looked that short (``lying_s`` the least). A fight between two blob
-tracks is measured against how long the normal person-sized blobs stayed close to another in
-one spot, one of them erratic (no least: where they never do, any such stretch is unusual).
-Fights the detector's boxes or the unusual cell's measures show, and blobs first seen already
-lying, keep fixed confidences.
+detector names ever looked that short (``lying_s`` the least). A fight between two tracks is
+measured against how long the camera's normal people stayed close to another in one spot,
+erratic (the normal person-sized blobs for blob tracks, one of them erratic; the normal people
+the detector names for named ones, both erratic; no least: where they never do, any such
+stretch is unusual). Fights seen only in the unusual cell's measures and blobs first seen
+already lying keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second

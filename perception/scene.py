@@ -224,8 +224,11 @@ class TrackFacts:
         points (0 if none): how long a normal person ever looked fallen this way."""
         pts = [p for p in self.points if not cut_by_frame(p) and p.person_h > 0 and p.size <= max_size]
         rel = np.array([p.h / p.person_h for p in pts])
-        # a drop ends on a point that is down: only those ends are tried
+        # a drop ends on a point that is down: only those ends are tried (the standing height is
+        # at most the highest so far, which rules out most points at once)
+        most = np.maximum.accumulate(rel) if len(rel) else rel
         ends = [k for k in range(6, len(pts) + 1) if pts[k - 1].speed <= lying_speed
+                and rel[k - 1] < fallen_height * most[max(2, k // 3) - 1]
                 and rel[k - 1] < fallen_height * float(np.quantile(rel[: max(2, k // 3)], 0.75))]
         drops = (self.height_drop(fallen_height, lying_speed, max_size, k) for k in ends)
         return max((d[0] for d in drops if d is not None), default=0.0)
@@ -286,12 +289,13 @@ class TrackFacts:
         are steadier than blobs that merge and split; each must then be seen for 1.5 s and five
         looks to say so); 0 otherwise. A fight's evidence, which two people walking together
         (they move on) or standing together (they are steady) lack."""
-        close, _since, drift = self.close_time(other)
-        jitters = (self.jitter(), other.jitter())
         if both and (min(self.duration_s, other.duration_s) < 1.5 or min(len(self.points), len(other.points)) < 5):
             return 0.0
-        erratic = min(jitters) if both else max(jitters)
-        return close if erratic >= fight_jitter and drift <= dwell_speed else 0.0
+        jitters = (self.jitter(), other.jitter())
+        if (min(jitters) if both else max(jitters)) < fight_jitter:
+            return 0.0
+        close, _since, drift = self.close_time(other)
+        return close if drift <= dwell_speed else 0.0
 
     def describe(self) -> str:
         """One sentence about the track."""
@@ -580,8 +584,11 @@ def normal_track_evidence(videos: Sequence[tuple[Sequence[Track], tuple[int, int
         objects = DetectedObjects.snapshot(tracks, classes, scale, size or (4, 3))
         people = [f for f in object_facts(objects) if f.kind == "person" and f.label not in ("", "unknown")]
         drops += [f.longest_height_drop(fallen_height, lying_speed, group_size) for f in people]
-        for f in people:  # only others seen at the same time for a second can be close that long
-            others = [g for g in people if g is not f and min(f.last_t, g.last_t) - max(f.first_t, g.first_t) >= 1.0]
+        # both must be erratic: the steady ones (most people) never scuffle
+        erratic = [f for f in people if f.jitter() >= fight_jitter]
+        scuffles += [0.0] * (len(people) - len(erratic))
+        for f in erratic:  # only others seen at the same time for a second can be close that long
+            others = [g for g in erratic if g is not f and min(f.last_t, g.last_t) - max(f.first_t, g.first_t) >= 1.0]
             scuffles.append(max((f.scuffle_s(g, fight_jitter, dwell_speed, both=True) for g in others), default=0.0))
     return {"drops": np.array(drops, np.float32), "scuffles": np.array(scuffles, np.float32)}
 
