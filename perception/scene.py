@@ -467,13 +467,20 @@ class NormalBlobs:
         s = self.settings
         tracks = scene_facts(self._chunk, self.encoder, self.zones, fps=self.fps, still_speed=s["still_speed"]).tracks
         people = [t for t in tracks if t.kind == "person"]
+        erratic = {id(t) for t in people if t.jitter() >= s["fight_jitter"]}
+
+        def partners(t: TrackFacts) -> list[TrackFacts]:
+            """Who ``t`` could have scuffled with: one of the two erratic, seen at the same time."""
+            return [o for o in people if o is not t and (id(t) in erratic or id(o) in erratic)
+                    and min(t.last_t, o.last_t) > max(t.first_t, o.first_t)]
+
         for t in tracks:
             self._zone_s.append([t.zones.get(z.name, 0.0) for z in self.zones])
             feet = np.median([(p.x, p.y) for p in t.points], axis=0)
             row = {"vehicle_s": t.vehicle_s(s["vehicle_size"]),
                    "rest_s": t.rest_stretch()[1] if t.kind == "small" else math.nan,
                    "lying_s": t.lying(s["lying_aspect"], s["lying_speed"], s["group_size"])[2] if t.kind == "person" else math.nan,
-                   "scuffle_s": max((t.scuffle_s(o, s["fight_jitter"], s["dwell_speed"]) for o in people if o is not t),
+                   "scuffle_s": max((t.scuffle_s(o, s["fight_jitter"], s["dwell_speed"]) for o in partners(t)),
                                     default=0.0) if t.kind == "person" else math.nan,
                    "x": float(feet[0]), "y": float(feet[1])}
             self._rows.append([row[name] for name in BLOB_FEATURES])
@@ -587,8 +594,8 @@ def normal_track_evidence(videos: Sequence[tuple[Sequence[Track], tuple[int, int
         # both must be erratic: the steady ones (most people) never scuffle
         erratic = [f for f in people if f.jitter() >= fight_jitter]
         scuffles += [0.0] * (len(people) - len(erratic))
-        for f in erratic:  # only others seen at the same time for a second can be close that long
-            others = [g for g in erratic if g is not f and min(f.last_t, g.last_t) - max(f.first_t, g.first_t) >= 1.0]
+        for f in erratic:  # only others seen at the same time can be close
+            others = [g for g in erratic if g is not f and min(f.last_t, g.last_t) > max(f.first_t, g.first_t)]
             scuffles.append(max((f.scuffle_s(g, fight_jitter, dwell_speed, both=True) for g in others), default=0.0))
     return {"drops": np.array(drops, np.float32), "scuffles": np.array(scuffles, np.float32)}
 
