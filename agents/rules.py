@@ -24,8 +24,8 @@ detector names ever looked that short (``lying_s`` the least). A fight between t
 measured against how long the camera's normal people stayed close to another in one spot,
 erratic (the normal person-sized blobs for blob tracks, one of them erratic; the normal people
 the detector names for named ones, both erratic; no least: where they never do, any such
-stretch is unusual). Fights seen only in the unusual cell's measures and blobs first seen
-already lying keep fixed confidences.
+stretch is unusual). Fights seen only in the unusual cell's measures or in one jittering blob
+of about two people, and blobs first seen already lying, keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
