@@ -436,8 +436,9 @@ class NormalBlobs:
     """Collects the :class:`perception.norms.BlobNorms` of normal footage while it is read for
     fitting: :func:`scene_facts` over stretches of ``chunk_s`` seconds (events are judged over
     stretches of about that length), one row per blob track, measured with the camera's
-    detection ``settings`` (:data:`perception.norms.BLOB_SETTINGS`), and how long each spent in the camera's restricted ``zones``. Frames are
-    pushed one video after another (:meth:`end_video` after each); one stretch is held at a time."""
+    detection ``settings`` (:data:`perception.norms.BLOB_SETTINGS`), and how long each spent in
+    the camera's restricted ``zones``. Frames are pushed one video after another
+    (:meth:`end_video` after each); one stretch is held at a time."""
 
     def __init__(self, encoder: MotionEncoder, fps: float, settings: dict[str, float], chunk_s: float = 30.0,
                  zones: Sequence[Zone] = ()) -> None:
