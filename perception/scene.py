@@ -26,7 +26,14 @@ import numpy as np
 from perception.detect import GROUPS, group_of
 from perception.encoders.motion import LARGE_BLOB, MotionEncoder
 from perception.norms import BLOB_FEATURES, BlobNorms, TrackNorms
-from perception.tracking import ObjectTracker, PersonScale, Track, TrackerSettings, frame_aspect
+from perception.tracking import (
+    ObjectTracker,
+    PersonScale,
+    Track,
+    TrackerSettings,
+    cut_by_edge,
+    frame_aspect,
+)
 from perception.video import Frame
 from vigil.config import Zone
 
@@ -37,8 +44,8 @@ PERSON_BOX_WIDTH = 0.4
 
 
 def cut_by_frame(p: TrackPoint) -> bool:
-    """Whether a box touches the frame's side or top edge: its shape is not the object's."""
-    return p.x - p.w / 2 <= 0.01 or p.x + p.w / 2 >= 0.99 or p.y - p.h <= 0.01
+    """Whether a point's box touches the frame's side or top edge: its shape is not the object's."""
+    return bool(cut_by_edge(p.x - p.w / 2, p.y - p.h, p.x + p.w / 2))
 
 
 def self_aspect(point: TrackPoint) -> float:

@@ -558,6 +558,12 @@ class FlowCarry:
         return out
 
 
+def cut_by_edge(x1: Any, y1: Any, x2: Any) -> Any:
+    """Whether boxes (normalised left, top, right edges: floats or arrays) touch the frame's side
+    or top edge, where their shape is not the object's (the bottom edge is where feet leave)."""
+    return (x1 <= 0.01) | (x2 >= 0.99) | (y1 <= 0.01)
+
+
 def frame_aspect(frame_size: tuple[int, int]) -> float:
     """Width over height."""
     w, h = frame_size

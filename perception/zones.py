@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.tracking import PersonScale
+from perception.tracking import PersonScale, cut_by_edge
 
 #: the zone kinds whose occupancy is a rule, and the detection setting that says for how long
 RULE_KINDS: dict[str, str] = {"restricted": "intrusion_s", "loitering": "loiter_s"}
@@ -252,7 +252,7 @@ class LeftObjects:
         for look in _new_looks(seen, self._look_t, t1, self.scale, aspect):
             t, boxes, feet, person, longer, half = look.t, look.boxes, look.feet, look.person, look.longer, look.half
             self._look_t = t
-            cut = (boxes[:, 0] <= 0.01) | (boxes[:, 2] >= 0.99) | (boxes[:, 1] <= 0.01)
+            cut = cut_by_edge(boxes[:, 0], boxes[:, 1], boxes[:, 2])
             small = (longer < CARRIED_MAX * person) & ~cut
             big = longer >= CARRIED_MAX * person
             for i in np.flatnonzero(small):

@@ -81,13 +81,18 @@ def test_loitering_needs_someone_lingering_not_a_stream_of_passers_by() -> None:
     assert not any(_run(occ, _looks(stream), 14.0).values())
 
 
+def _floor_frames(hit: ZoneRuleHit, held: range, base: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times and scores of 15 one-second windows at ``base``, those in ``held`` raised to
+    the rule's floor with the rule attached."""
+    windows = [ScoredWindow(i, float(i), i + 2.0, base, hit.floor if i in held else base, (0, 0), (8, 10),
+                            zone_rules=(hit,) if i in held else ()) for i in range(15)]
+    times = np.arange(0.0, 16.0, 0.5)
+    return times, frame_scores(windows, times)
+
+
 def test_a_rule_floor_raises_exactly_its_frames() -> None:
     base = 0.1
-    hit = ZoneRuleHit("keep-out", "restricted", 5.0, 8.0, 0.9, base)
-    windows = [ScoredWindow(i, float(i), i + 2.0, base, 0.9 if 4 <= i <= 7 else base, (0, 0), (8, 10),
-                            zone_rules=(hit,) if 4 <= i <= 7 else ()) for i in range(15)]
-    times = np.arange(0.0, 16.0, 0.5)
-    scores = frame_scores(windows, times)
+    times, scores = _floor_frames(ZoneRuleHit("keep-out", "restricted", 5.0, 8.0, 0.9, base), range(4, 8), base)
     inside = (times >= 5.0) & (times <= 8.0)
     assert np.all(scores[inside] == 0.9) and np.allclose(scores[~inside], base)
 
@@ -95,11 +100,7 @@ def test_a_rule_floor_raises_exactly_its_frames() -> None:
 def test_a_loitering_floor_raises_the_frames_from_when_the_lingering_began() -> None:
     # the rule held from 8.5 s (6 s of lingering); the lingering began at 2.5 s, where its event begins too
     base = 0.1
-    hit = ZoneRuleHit("kiosk", "loitering", 8.5, 12.5, 0.9, base, since_s=2.5)
-    windows = [ScoredWindow(i, float(i), i + 2.0, base, 0.9 if 8 <= i <= 11 else base, (0, 0), (8, 10),
-                            zone_rules=(hit,) if 8 <= i <= 11 else ()) for i in range(15)]
-    times = np.arange(0.0, 16.0, 0.5)
-    scores = frame_scores(windows, times)
+    times, scores = _floor_frames(ZoneRuleHit("kiosk", "loitering", 8.5, 12.5, 0.9, base, since_s=2.5), range(8, 12), base)
     inside = (times >= 2.5) & (times <= 12.5)
     assert np.all(scores[inside] == 0.9) and np.allclose(scores[~inside], base)
 
