@@ -156,7 +156,7 @@ class TrackNorms:
         (the rule's :data:`TRACK_SETTINGS`) differ from those it was measured with."""
         values = self.evidence.get(name)
         if values is None or len(values) < MIN_TRACKS or any(
-                abs(self.measured.get(k, math.nan) - float(v)) > 1e-6 for k, v in settings.items()):
+                k not in self.measured or abs(self.measured[k] - float(v)) > 1e-6 for k, v in settings.items()):
             return None
         key = (name, "", str(float(least)))
         if key not in self._cache:
@@ -244,7 +244,7 @@ class BlobNorms:
         point lies inside ``zone``, its ``high`` at least ``least`` (the rule's configured least
         evidence, in the statistic's unit), or ``None`` with fewer than :data:`MIN_TRACKS` of them
         or when ``settings`` (the rule's) differ from those the rows were measured with."""
-        if settings and any(abs(self.measured.get(k, math.nan) - float(v)) > 1e-6 for k, v in settings.items()):
+        if settings and any(k not in self.measured or abs(self.measured[k] - float(v)) > 1e-6 for k, v in settings.items()):
             return None
         key = (stat, getattr(zone, "name", "") if zone is not None else "", float(least))
         if key not in self._cache:
@@ -278,14 +278,23 @@ class BlobNorms:
 
     @classmethod
     def restore(cls, settings: dict, arrays: dict[str, np.ndarray]) -> BlobNorms | None:
-        """``None`` when the profile's statistics differ from today's (refit to get them back);
-        profiles fitted before zone stays were measured have none."""
-        if list(settings.get("features", [])) != list(BLOB_FEATURES) or "rows" not in arrays:
+        """The stored norms, their columns matched to today's :data:`BLOB_FEATURES` by name: a
+        statistic measured only since the profile was fitted comes back as NaN, so its rule keeps
+        its fixed confidence until the camera is fitted again while the others stay calibrated.
+        ``None`` when the rows do not match their stored names or lack the feet point; profiles
+        fitted before zone stays were measured have none."""
+        stored = [str(name) for name in settings.get("features", [])]
+        rows = np.asarray(arrays.get("rows", np.zeros((0, 0))), np.float32)
+        if "rows" not in arrays or rows.ndim != 2 or rows.shape[1] != len(stored) or not {"x", "y"} <= set(stored):
             return None
+        table = np.full((len(rows), len(BLOB_FEATURES)), np.nan, np.float32)
+        for i, name in enumerate(BLOB_FEATURES):
+            if name in stored:
+                table[:, i] = rows[:, stored.index(name)]
         zones = [(z["name"], z["polygon"]) for z in settings.get("zones", [])]
         if not zones or "zone_s" not in arrays:
-            return cls(arrays["rows"], dict(settings.get("measured", {})))
-        return cls(arrays["rows"], dict(settings.get("measured", {})), arrays["zone_s"], zones)
+            return cls(table, dict(settings.get("measured", {})))
+        return cls(table, dict(settings.get("measured", {})), arrays["zone_s"], zones)
 
 
 def _in_zone(xs: np.ndarray, ys: np.ndarray, zone: Any) -> np.ndarray:

@@ -48,6 +48,25 @@ def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_nor
     assert confidence(norms(rng.uniform(0.0, 8.0, 200))) < 0.8  # a camera where wide, slow blobs are common
 
 
+def test_a_profile_fitted_before_a_blob_statistic_existed_keeps_the_others_calibrated() -> None:
+    from perception.norms import BLOB_FEATURES, BlobNorms
+
+    rng = np.random.default_rng(3)
+    older = [name for name in BLOB_FEATURES if name != "scuffle_s"]  # what such a profile stored
+    rows = rng.uniform(0.0, 0.9, (200, len(older))).astype(np.float32)
+    measured = {"lying_aspect": 1.3, "lying_speed": 1.0, "group_size": 2.5}
+    back = BlobNorms.restore({"features": older, "measured": measured}, {"rows": rows})
+    assert back is not None
+    lying = back.calibration("lying_s", settings=measured)
+    assert lying is not None and lying == BlobNorms(np.column_stack([rows[:, :3], np.full(200, np.nan), rows[:, 3:]]),
+                                                    measured).calibration("lying_s", settings=measured)
+    # the new statistic was never measured there, nor with the settings it needs: its rule keeps
+    # the fixed confidence until the camera is fitted again
+    assert back.calibration("scuffle_s") is None
+    assert back.calibration("lying_s", settings={**measured, "fight_jitter": 0.5}) is None
+    assert BlobNorms.restore({"features": ["vehicle_s", "rest_s"], "measured": {}}, {"rows": rows[:, :2]}) is None
+
+
 def test_an_intrusion_is_as_sure_as_the_stay_lies_beyond_the_normal_movers_time_in_the_zone() -> None:
     from perception.norms import BLOB_FEATURES, BlobNorms
 
