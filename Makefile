@@ -12,6 +12,8 @@ DEMO_OUT ?= demo-out
 # the default data dir; its models/ is the model cache `vigil models pull` fills
 DATA_DIR ?= vigil-data
 MODEL  := $(DATA_DIR)/models/yolov3-tiny/yolov3-tiny.onnx
+# the optional yolo11n (weights licensed AGPL-3.0): only the tests fetch it, to test it
+YOLO11 := $(DATA_DIR)/models/yolo11n/yolo11n.onnx
 
 .PHONY: demo test lint install clean
 
@@ -28,12 +30,15 @@ $(STAMP): pyproject.toml Makefile
 $(MODEL): $(STAMP)
 	@$(BIN)/vigil --data-dir $(DATA_DIR) models pull >&2
 
+$(YOLO11): $(STAMP)
+	@$(BIN)/vigil --data-dir $(DATA_DIR) models pull yolo11n >&2
+
 install: $(STAMP) $(MODEL)
 
 demo: $(STAMP) $(MODEL)
 	$(BIN)/vigil demo --out $(DEMO_OUT)
 
-test: $(STAMP) $(MODEL)
+test: $(STAMP) $(MODEL) $(YOLO11)
 	$(BIN)/ruff check .
 	VIGIL_MODELS_DIR=$(abspath $(DATA_DIR))/models $(BIN)/python -m pytest -q
 

@@ -54,6 +54,9 @@ from vigil.config import CameraConfig, DetectionConfig
 from vigil.errors import DataError
 from vigil.schemas import load_ground_truth
 
+#: detectors that see the frame at an input size fitting chooses (``detection.input_size: auto``)
+GRID_DETECTORS = ("yolov3-tiny", "yolo11n")
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
@@ -338,11 +341,11 @@ def _object_stage(det: DetectionConfig, frames: Sequence[np.ndarray], models_dir
         # the detector looks only where things move in this camera (sky and facades cost time)
         h, w = frames[0].shape[:2]
         region = activity_region(np.concatenate([blobs.regions(f) for f in frames]), (w, h))
-    if det.detector == "yolov3-tiny":
+    if det.detector in GRID_DETECTORS:
         crops = [crop_region(f, region)[0] for f in probe]
-        size = _auto_input_size(crops, models_dir) if det.input_size == "auto" else int(det.input_size)
-        detector = get_detector("yolov3-tiny", models_dir=models_dir, input_size=int(size))
-        if det.precision == "int8" and crops:
+        size = _auto_input_size(crops, models_dir, det.detector) if det.input_size == "auto" else int(det.input_size)
+        detector = get_detector(det.detector, models_dir=models_dir, input_size=int(size))
+        if det.precision == "int8" and crops:  # yolov3-tiny only (the settings say so)
             detector = detector.quantize(crops)  # calibrated on this camera's normal frames
     elif det.detector != "blobs":
         detector = get_detector(det.detector, weights=det.weights)
@@ -366,21 +369,22 @@ def _object_stage(det: DetectionConfig, frames: Sequence[np.ndarray], models_dir
     return ObjectStage(detector, blobs, settings, tracker)
 
 
-def _auto_input_size(pick: Sequence[np.ndarray], models_dir: str | Path | None) -> int:
-    """YOLO's input size for this camera: a generous probe on a few normal frames finds its
-    people; the smaller of them (10th percentile) should be about 32 network pixels tall."""
+def _auto_input_size(pick: Sequence[np.ndarray], models_dir: str | Path | None, name: str = "yolov3-tiny") -> int:
+    """The detector's input size for this camera: a generous probe on a few normal frames finds
+    its people; the smaller of them (10th percentile) should be the detector's ``person_px``
+    network pixels tall (32 for YOLOv3-tiny's boxes)."""
     if not pick:
         return 416
     h, w = pick[0].shape[:2]
     probe = int(min(MAX_INPUT, max(416, round(3 * max(h, w) / 32) * 32)))
-    detector = get_detector("yolov3-tiny", models_dir=models_dir, input_size=probe)
+    detector = get_detector(name, models_dir=models_dir, input_size=probe)
     heights = []
     for dets in detector.detect(pick):
         groups = np.asarray(dets.data.get("groups", np.zeros((0, 1)))) if len(dets) else np.zeros((0, 1))
         for box, conf, g in zip(dets.xyxy, dets.confidence, groups):
             if conf >= 0.3 and int(np.argmax(g)) == 0:  # confident people
                 heights.append(float(box[3] - box[1]))
-    size = input_size_for(np.array(heights), max(h, w))
+    size = input_size_for(np.array(heights), max(h, w), target_px=getattr(detector, "person_px", 32.0))
     log.info("detector input %d px (people found in %d probe frames: %d)", size, len(pick), len(heights))
     return size
 

