@@ -17,7 +17,9 @@ the camera's normal blob tracks (:class:`perception.norms.BlobNorms`: how long p
 together stay merged into one blob that large), with ``vehicle_s`` as the least 99.9th
 percentile, and so are a small object left behind (how long the normal small blobs lie at rest;
 ``object_s`` the least) and a blob seen upright, then lying (how long the normal person-sized
-blobs look wide and still; ``lying_s`` the least). An intrusion is measured against how long
+blobs look wide and still; ``lying_s`` the least), and a running blob (how fast the normal
+person-sized blobs keep going, measured as the rule measures it; no least, as for named
+people: ``run_speed`` says what running is). An intrusion is measured against how long
 the normal movers' feet were inside that restricted zone (``intrusion_s`` the least), and a
 detected person whose box drops short and stays so against the longest the normal people the
 detector names ever looked that short (``lying_s`` the least). A fight between two tracks is
@@ -25,7 +27,8 @@ measured against how long the camera's normal people stayed close to another in 
 erratic (the normal person-sized blobs for blob tracks, one of them erratic; the normal people
 the detector names for named ones, both erratic; no least: where they never do, any such
 stretch is unusual). Fights seen only in the unusual cell's measures or in one jittering blob
-of about two people, and blobs first seen already lying, keep fixed confidences.
+of about two people, blobs first seen already lying, and the hints without a track (a cell's
+speed, a large blob where none go) keep fixed confidences.
 
 =================  ==========================================================================
 running            a person moving at more than ``run_speed`` body heights per second (over one-second
@@ -61,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from perception.norms import NORM_FEATURES
-from perception.scene import SceneFacts, TrackFacts, TrackPoint
+from perception.scene import RUN_MIN_S, SceneFacts, TrackFacts, part_of_vehicle, points_by_time
 from vigil.config import Zone
 
 #: seconds a track must keep a running pace (measured over one-second baselines) to count as a
@@ -189,8 +192,8 @@ def classify_scene(
     found += _falling(local, s, share_in_region, facts)
     found += _abandoned(small, people, s, share_in_region, facts)
     found += _loitering(people, zones, s, c, region, facts)
-    vehicles = _points_by_time(large)
-    found += _running([t for t in reached if not _part_of_vehicle(t, vehicles)], s, c, cells is not None, share_in_region, facts)
+    vehicles = points_by_time(large)
+    found += _running([t for t in reached if not part_of_vehicle(t, vehicles)], s, c, cells is not None, share_in_region, facts)
     # a car driving past where cars belong makes the unusual cell's blob measures its own
     traffic = ordinary_traffic(facts, zones, region, facts.t0, facts.t1) if region is not None else None
     found += _fighting(local, s, c, facts.detected, traffic is not None, facts)
@@ -501,35 +504,6 @@ def _occupied(people: list[TrackFacts], zone: str, gap_s: float = 1.0, entry_s: 
     return best_start, best
 
 
-def _points_by_time(tracks: list[TrackFacts]) -> dict[float, list[TrackPoint]]:
-    """The tracks' points by their time (rounded to the millisecond), to look up what was where
-    at the moment another track was seen."""
-    out: dict[float, list[TrackPoint]] = {}
-    for v in tracks:
-        for q in v.points:
-            out.setdefault(round(q.t, 3), []).append(q)
-    return out
-
-
-def _part_of_vehicle(t: TrackFacts, vehicles: dict[float, list[TrackPoint]], most: float = 0.5) -> bool:
-    """Whether a person-sized track is a piece of a vehicle: for at least ``most`` of its points,
-    its box touches a large track's box seen at the same moment (``vehicles``: the large tracks'
-    :func:`_points_by_time`), widened by a quarter of the vehicle's height (a vehicle's blob
-    splits, and a piece the size of a person, its roof or the strip of shadow under it, goes at
-    the vehicle's pace)."""
-    if not vehicles or not t.points:
-        return False
-    inside = 0
-    for p in t.points:
-        for q in vehicles.get(round(p.t, 3), ()):
-            pad = 0.25 * q.h
-            if (p.x - p.w / 2 <= q.x + q.w / 2 + pad and q.x - q.w / 2 - pad <= p.x + p.w / 2
-                    and p.y - p.h <= q.y + pad and q.y - q.h - pad <= p.y):
-                inside += 1
-                break
-    return inside >= most * len(t.points)
-
-
 def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cells: bool, share: Any,
              facts: SceneFacts) -> list[TypeEvidence]:
     out = []
@@ -539,7 +513,7 @@ def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cel
         # the detector's own speed at the unusual cell must agree, when it has one, unless the
         # track kept the pace a while (the unusual cell may be something else, a car passing by)
         agreed = not have_cells or c.speed >= 0.5 * s.run_speed or t.fast_span(s.run_speed, max_size=s.group_size) >= RUN_KEPT_S
-        if fast >= s.run_speed and t.duration_s >= 1.5 and agreed:
+        if fast >= s.run_speed and t.duration_s >= RUN_MIN_S and agreed:
             onset = next((p.t for p in t.points[1:] if p.speed >= s.run_speed and p.size <= s.group_size), t.first_t)
             conf, versus = None, "walking is about 0.8"
             if t.stats is not None and facts.norms is not None:
@@ -548,6 +522,14 @@ def _running(people: list[TrackFacts], s: RuleSettings, c: CellSignals, have_cel
                 if cal is not None:
                     conf = cal(float(t.stats[NORM_FEATURES.index("speed")]))
                     versus = f"99.9% of the camera's normal people stay under {cal.high:.1f}"
+            elif not t.label:
+                # a blob: against the camera's normal person-sized blobs measured the same way (a
+                # blob that splits or merges jumps for a moment); as for named people, the rule's
+                # own run_speed says what running is and the normal pace how unusual it is here
+                cal = _blob_calibration(facts, "speed", None, 0.0, group_size=s.group_size)
+                if cal is not None:
+                    conf = cal(fast)
+                    versus = f"99.9% of the camera's normal people keep under {cal.high:.1f}"
             if conf is None:
                 conf = min(0.95, 0.8 + 0.1 * (fast - s.run_speed) + 0.05 * share(t))
             out.append(TypeEvidence("running", conf, f"a person moved at {fast:.1f} body heights/s for {t.duration_s:.1f} s "

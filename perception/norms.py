@@ -181,7 +181,7 @@ class TrackNorms:
 
 
 #: per blob-track statistics (columns of :attr:`BlobNorms.rows`)
-BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "rest_s", "lying_s", "scuffle_s", "x", "y")
+BLOB_FEATURES: tuple[str, ...] = ("vehicle_s", "rest_s", "lying_s", "scuffle_s", "speed", "x", "y")
 
 
 #: the ``detection`` settings :data:`BLOB_FEATURES` are measured with
@@ -196,14 +196,17 @@ class BlobNorms:
     object (:meth:`perception.scene.TrackFacts.rest_stretch`), how long it looked like someone
     lying if it was person-sized (:meth:`perception.scene.TrackFacts.lying`), how long it stayed
     within reach of another person-sized track in one spot with one of them erratic if it was
-    person-sized (:meth:`perception.scene.TrackFacts.scuffle_s`, its longest with any other; each
-    NaN for the other kinds), and its median feet point.
+    person-sized (:meth:`perception.scene.TrackFacts.scuffle_s`, its longest with any other),
+    how fast it kept going if it was person-sized, seen 1.5 s and not a piece of a vehicle
+    (:meth:`perception.scene.TrackFacts.sustained_speed`, the running rule's measure; each NaN
+    for the other kinds), and its median feet point.
 
     The yardstick of the rules on unnamed blobs: people walking together merge into one
     vehicle-sized blob for a moment, pieces of people (a shadow, a limb) lie still for a moment,
     two people walking side by side make one wide, slow blob for a moment, blobs of people
-    passing each other merge and split erratically for a moment, and how long such moments last
-    is the camera's own.
+    passing each other merge and split erratically for a moment, a blob that splits or merges
+    jumps for a moment, and how long such moments last and how fast such jumps look is the
+    camera's own.
 
     Per restricted zone of the camera at fitting time, it also keeps how long each track's feet
     were inside it (:meth:`zone_calibration`): nobody belongs there, so on most cameras that is

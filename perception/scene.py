@@ -41,6 +41,9 @@ STILL_SPEED = 0.25  # body heights per second (default of detection.still_speed)
 #: width of a standing person's box as a share of its height (arms and stride included): a
 #: detector box's area over this many squared person heights is its size in person areas
 PERSON_BOX_WIDTH = 0.4
+#: seconds a person-sized track must be seen for its speed to say whether it ran (the running
+#: rule's, and the normal tracks' it is compared with)
+RUN_MIN_S = 1.5
 
 
 def cut_by_frame(p: TrackPoint) -> bool:
@@ -439,6 +442,35 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
     return facts
 
 
+def points_by_time(tracks: list[TrackFacts]) -> dict[float, list[TrackPoint]]:
+    """The tracks' points by their time (rounded to the millisecond), to look up what was where
+    at the moment another track was seen."""
+    out: dict[float, list[TrackPoint]] = {}
+    for v in tracks:
+        for q in v.points:
+            out.setdefault(round(q.t, 3), []).append(q)
+    return out
+
+
+def part_of_vehicle(t: TrackFacts, vehicles: dict[float, list[TrackPoint]], most: float = 0.5) -> bool:
+    """Whether a person-sized track is a piece of a vehicle: for at least ``most`` of its points,
+    its box touches a large track's box seen at the same moment (``vehicles``: the large tracks'
+    :func:`points_by_time`), widened by a quarter of the vehicle's height (a vehicle's blob
+    splits, and a piece the size of a person, its roof or the strip of shadow under it, goes at
+    the vehicle's pace)."""
+    if not vehicles or not t.points:
+        return False
+    inside = 0
+    for p in t.points:
+        for q in vehicles.get(round(p.t, 3), ()):
+            pad = 0.25 * q.h
+            if (p.x - p.w / 2 <= q.x + q.w / 2 + pad and q.x - q.w / 2 - pad <= p.x + p.w / 2
+                    and p.y - p.h <= q.y + pad and q.y - q.h - pad <= p.y):
+                inside += 1
+                break
+    return inside >= most * len(t.points)
+
+
 class NormalBlobs:
     """Collects the :class:`perception.norms.BlobNorms` of normal footage while it is read for
     fitting: :func:`scene_facts` over stretches of ``chunk_s`` seconds (events are judged over
@@ -482,6 +514,7 @@ class NormalBlobs:
             return [o for o in people if o is not t and (id(t) in erratic or id(o) in erratic)
                     and min(t.last_t, o.last_t) > max(t.first_t, o.first_t)]
 
+        vehicles = points_by_time([t for t in tracks if t.kind == "large"])
         for t in tracks:
             self._zone_s.append([t.zones.get(z.name, 0.0) for z in self.zones])
             feet = np.median([(p.x, p.y) for p in t.points], axis=0)
@@ -490,6 +523,9 @@ class NormalBlobs:
                    "lying_s": t.lying(s["lying_aspect"], s["lying_speed"], s["group_size"])[2] if t.kind == "person" else math.nan,
                    "scuffle_s": max((t.scuffle_s(o, s["fight_jitter"], s["dwell_speed"]) for o in partners(t)),
                                     default=0.0) if t.kind == "person" else math.nan,
+                   "speed": (t.sustained_speed(0.75, max_size=s["group_size"])
+                             if t.kind == "person" and t.duration_s >= RUN_MIN_S and not part_of_vehicle(t, vehicles)
+                             else math.nan),
                    "x": float(feet[0]), "y": float(feet[1])}
             self._rows.append([row[name] for name in BLOB_FEATURES])
         self._chunk.clear()

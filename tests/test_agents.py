@@ -169,3 +169,6 @@ def test_a_fitted_camera_keeps_its_normal_blob_tracks_as_the_yardstick_of_the_bl
     cal = norms.calibration("vehicle_s", least=camera.detection.vehicle_s)
     assert cal is not None and cal.high >= camera.detection.vehicle_s
     assert cal.median < 0.5  # people walking are not vehicle-sized blobs
+    pace = norms.calibration("speed", least=camera.detection.run_speed,
+                             settings={"group_size": camera.detection.group_size})
+    assert pace is not None and 0.3 < pace.median < camera.detection.run_speed  # people walk, at their own pace

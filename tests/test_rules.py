@@ -19,6 +19,17 @@ def _track(points: list[tuple[float, float, float, float, float, float, float]],
     return TrackFacts(1, kind, [TrackPoint(t, x, y, w, h, size, speed) for t, x, y, w, h, size, speed in points])
 
 
+def _blob_rows(**columns: np.ndarray) -> np.ndarray:
+    """Rows of :data:`perception.norms.BLOB_FEATURES`: the columns given by name, NaN elsewhere."""
+    from perception.norms import BLOB_FEATURES
+
+    n = len(next(iter(columns.values())))
+    rows = np.full((n, len(BLOB_FEATURES)), np.nan, np.float32)
+    for name, values in columns.items():
+        rows[:, BLOB_FEATURES.index(name)] = values
+    return rows
+
+
 def test_a_person_who_goes_down_and_stays_down_is_a_fall() -> None:
     walk = [(t / 4, 0.4 + t * 0.005, 0.6, 0.04, 0.12, 1.0, 0.8) for t in range(8)]
     down = [(2 + t / 4, 0.44, 0.6, 0.12, 0.04, 1.0, 0.05) for t in range(12)]
@@ -36,8 +47,7 @@ def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_nor
 
     def norms(lying_s: np.ndarray) -> BlobNorms:
         n = len(lying_s)
-        return BlobNorms(np.column_stack([np.zeros(n), np.full(n, np.nan), lying_s, np.full(n, np.nan), rng.uniform(0, 1, n),
-                                          rng.uniform(0, 1, n)]),
+        return BlobNorms(_blob_rows(vehicle_s=np.zeros(n), lying_s=lying_s, x=rng.uniform(0, 1, n), y=rng.uniform(0, 1, n)),
                          {"lying_aspect": 1.3, "lying_speed": 1.0, "group_size": 2.5})
 
     def confidence(blob_norms: BlobNorms) -> float:
@@ -180,8 +190,7 @@ def test_a_resting_object_counts_as_left_behind_by_how_long_it_outlasts_the_came
 
     def norms(rest: np.ndarray) -> BlobNorms:
         n = len(rest)
-        return BlobNorms(np.column_stack([np.zeros(n), rest, np.full(n, np.nan), np.full(n, np.nan), rng.uniform(0, 1, n),
-                                          rng.uniform(0, 1, n)]),
+        return BlobNorms(_blob_rows(vehicle_s=np.zeros(n), rest_s=rest, x=rng.uniform(0, 1, n), y=rng.uniform(0, 1, n)),
                          {"still_speed": 0.25})
 
     quiet = norms(rng.uniform(0.0, 1.5, 200))  # shadows and limbs lie still for a moment
@@ -256,8 +265,8 @@ def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_ca
     rng = np.random.default_rng(0)
     # a camera where people walking together often stay merged into a vehicle-sized blob for up to ~2.5 s
     def norms(vehicle_s: np.ndarray) -> BlobNorms:
-        other = np.full(len(vehicle_s), np.nan)  # rows of blobs that were neither small objects nor person-sized
-        return BlobNorms(np.column_stack([vehicle_s, other, other, other, rng.uniform(0, 1, 300), rng.uniform(0.3, 1, 300)]),
+        # rows of blobs that were neither small objects nor person-sized: NaN but for these
+        return BlobNorms(_blob_rows(vehicle_s=vehicle_s, x=rng.uniform(0, 1, 300), y=rng.uniform(0.3, 1, 300)),
                          {"vehicle_size": 3.5, "still_speed": 0.25})
 
     crowded = norms(rng.uniform(0, 2.5, 300))
@@ -626,3 +635,31 @@ def test_vehicles_one_after_another_in_a_pedestrian_zone_began_with_the_first() 
     found = {e.event_type: e for e in classify_scene(SceneFacts(0, 14, [cart(1, 2.0, 13), cart(2, 6.0, 25)]), [plaza])}
     assert found["vehicle"].track_id == 2
     assert found["vehicle"].start_s == pytest.approx(2.0)
+
+
+def test_a_running_blob_is_as_sure_as_its_pace_lies_beyond_the_cameras_normal_person_blobs() -> None:
+    from perception.norms import BlobNorms
+
+    # a blob crossing at 0.24 frame widths/s, a person 0.1 tall: 2.4 body heights/s for 3.4 s
+    runner = TrackFacts(9, "person", [TrackPoint(17 + t / 8, 0.9 - t * 0.03, 0.4, 0.03, 0.1, 1.0, 2.4, person_h=0.1)
+                                      for t in range(28)])
+    rng = np.random.default_rng(4)
+
+    def confidence(speeds: np.ndarray | None, measured: dict[str, float] | None = None) -> float:
+        norms = None
+        if speeds is not None:
+            rows = _blob_rows(speed=speeds, x=np.full(len(speeds), 0.5), y=np.full(len(speeds), 0.5))
+            norms = BlobNorms(rows, measured if measured is not None else {"group_size": 2.5})
+        found = {e.event_type: e for e in classify_scene(SceneFacts(15, 22, [runner], blob_norms=norms), [])}
+        return found["running"].confidence if "running" in found else 0.0
+
+    walkers = rng.normal(0.8, 0.12, 400)  # people walk at about 0.8 body heights/s here
+    assert confidence(walkers) >= 0.9
+    # where split and merged blobs often look that fast, the same pace says less
+    jumpy = np.concatenate([walkers[:300], rng.uniform(1.5, 3.5, 100)])
+    assert confidence(jumpy) < 0.8
+    # without norms, or measured with another group size: the fixed confidence
+    assert confidence(None) == confidence(walkers, {"group_size": 4.0}) >= 0.8
+    found = classify_scene(SceneFacts(15, 22, [runner], blob_norms=BlobNorms(
+        _blob_rows(speed=walkers, x=np.full(400, 0.5), y=np.full(400, 0.5)), {"group_size": 2.5})), [])
+    assert "normal people keep under" in found[0].evidence
