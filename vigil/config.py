@@ -187,7 +187,7 @@ class DetectionConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_precision(self) -> DetectionConfig:
-        if self.precision == "int8" and self.detector != "yolov3-tiny":
+        if self.precision == "int8" and self.detector in ("yolo11n", "ultralytics", "rfdetr"):
             raise ValueError(f"precision int8 quantises yolov3-tiny only; {self.detector} runs in fp32")
         return self
 
