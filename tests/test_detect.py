@@ -326,3 +326,12 @@ def test_between_looks_a_track_moves_with_what_its_box_holds() -> None:
         assert o.by_flow == (i % 8 != 0) and o.confidence == pytest.approx(0.9)
     # without carrying, a walker who moves two box widths between looks is a new object at each
     assert run(carry=False) == []
+
+
+def test_int8_is_refused_for_a_detector_it_cannot_quantise(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text("cameras:\n  c:\n    detection: {precision: int8}\n")
+    code = main(["--config", str(config), "--data-dir", str(tmp_path / "data"), "fit", "--camera", "c",
+                 "--normal", str(tmp_path / "none.mp4"), "--detector", "yolo11n"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "precision int8 quantises yolov3-tiny only" in err and len(err.splitlines()) == 1, err

@@ -748,6 +748,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     options = FitOptions(encoder=args.encoder, scorer="knn" if learned else args.scorer, engram=not args.no_engram,
                          models_dir=settings.model_cache)
     if args.detector:
+        if camera.detection.precision == "int8" and args.detector in ("yolo11n", "ultralytics", "rfdetr"):
+            raise ConfigError(f"--detector {args.detector}: the camera's detection.precision int8 quantises "
+                              "yolov3-tiny only; set precision: fp32")
         camera = camera.model_copy(update={"detection": camera.detection.model_copy(update={"detector": args.detector})})
     if args.encoder_model:
         if args.encoder != "vjepa2":
