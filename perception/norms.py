@@ -78,6 +78,13 @@ class TailCalibration:
         return self.high + math.log(c / (1 - c)) / math.log(19.0) * max(self.high - self.median, 1e-9)
 
 
+def measured_otherwise(measured: dict[str, float], settings: dict[str, float]) -> bool:
+    """Whether normal statistics ``measured`` with some ``detection`` settings were measured
+    otherwise than a rule with ``settings`` measures (a setting they were not measured with at all
+    counts as different)."""
+    return any(k not in measured or abs(measured[k] - float(v)) > 1e-6 for k, v in settings.items())
+
+
 class TrackNorms:
     """The camera's normal tracks as statistics rows (see the module docstring).
 
@@ -155,8 +162,7 @@ class TrackNorms:
         least ``least``, or ``None`` with fewer than :data:`MIN_TRACKS` values or when ``settings``
         (the rule's :data:`TRACK_SETTINGS`) differ from those it was measured with."""
         values = self.evidence.get(name)
-        if values is None or len(values) < MIN_TRACKS or any(
-                k not in self.measured or abs(self.measured[k] - float(v)) > 1e-6 for k, v in settings.items()):
+        if values is None or len(values) < MIN_TRACKS or measured_otherwise(self.measured, settings):
             return None
         key = (name, "", str(float(least)))
         if key not in self._cache:
@@ -247,7 +253,7 @@ class BlobNorms:
         point lies inside ``zone``, its ``high`` at least ``least`` (the rule's configured least
         evidence, in the statistic's unit), or ``None`` with fewer than :data:`MIN_TRACKS` of them
         or when ``settings`` (the rule's) differ from those the rows were measured with."""
-        if settings and any(k not in self.measured or abs(self.measured[k] - float(v)) > 1e-6 for k, v in settings.items()):
+        if settings and measured_otherwise(self.measured, settings):
             return None
         key = (stat, getattr(zone, "name", "") if zone is not None else "", float(least))
         if key not in self._cache:

@@ -504,23 +504,24 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     rows = []
+    broken = False
     for name, files in KNOWN.items():
         folder = files.folder(settings.model_cache)
-        if files.licence and not folder.exists():
+        if files.licence and not folder.exists():  # optional, never pulled: not a fault
             status = f"not pulled (optional; weights licensed {files.licence}): vigil models pull {name}"
         else:
             try:
                 files.check(settings.model_cache)
                 status = "ok"
             except WeightsError as exc:
-                status = str(exc)
+                status, broken = str(exc), True
         rows.append({"model": name, "folder": str(folder), "status": status})
     if args.json:
         _print_json(rows)
     else:
         for r in rows:
             print(f"{r['model']:<14} {r['status'] if r['status'] != 'ok' else 'ok   ' + r['folder']}")
-    return 0 if all(r["status"] == "ok" or r["status"].startswith("not pulled") for r in rows) else 2
+    return 2 if broken else 0
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -748,10 +749,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     options = FitOptions(encoder=args.encoder, scorer="knn" if learned else args.scorer, engram=not args.no_engram,
                          models_dir=settings.model_cache)
     if args.detector:
-        if camera.detection.precision == "int8" and args.detector in ("yolo11n", "ultralytics", "rfdetr"):
-            raise ConfigError(f"--detector {args.detector}: the camera's detection.precision int8 quantises "
-                              "yolov3-tiny only; set precision: fp32")
-        camera = camera.model_copy(update={"detection": camera.detection.model_copy(update={"detector": args.detector})})
+        camera = camera.model_copy(update={"detection": camera.detection.with_detector(args.detector)})
     if args.encoder_model:
         if args.encoder != "vjepa2":
             raise ConfigError("--encoder-model applies to --encoder vjepa2 only")

@@ -191,6 +191,15 @@ class DetectionConfig(BaseModel):
             raise ValueError(f"precision int8 quantises yolov3-tiny only; {self.detector} runs in fp32")
         return self
 
+    def with_detector(self, detector: str) -> DetectionConfig:
+        """These settings with another ``detector`` (``vigil fit --detector``), checked as a
+        config file's are; :class:`ConfigError` naming the problem otherwise."""
+        try:
+            return DetectionConfig.model_validate({**self.model_dump(), "detector": detector})
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise ConfigError(f"--detector {detector}: {msg.removeprefix('Value error, ')}") from None
+
     # --- foreground (learned from the camera's normal footage)
     fg_sigma: float = Field(6.0, gt=0, le=50, description="Robust spreads of the normal pixel noise above which a pixel "
                             "is foreground (compressed video has heavy-tailed noise: 6 keeps its artefacts out).")
