@@ -483,6 +483,31 @@ def source_kind(source: str | int | Path) -> SourceKind:
     return "file"
 
 
+def check_local_source(source: str | int | Path) -> None:
+    """Refuse a local source that is neither a regular file nor a folder, in one line.
+
+    Reads only the file system's metadata (``stat``), never the file: opening a FIFO, a device
+    or a socket can block forever or never end, so they are refused before anything opens them.
+    Streams and webcams pass unchecked.
+
+    Raises:
+        VideoError: a missing path, or one that names a FIFO, device, socket or the like.
+    """
+    import stat
+
+    if source_kind(source) in ("stream", "webcam"):
+        return
+    path = Path(str(source)).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise VideoError(f"video not found: {path}") from None
+    except OSError as exc:
+        raise VideoError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise VideoError(f"{path} is not a regular file or folder (a pipe, device or socket is never read)")
+
+
 @dataclass(frozen=True)
 class SourceId:
     """How the store knows a source, whatever spelling was typed.
