@@ -19,8 +19,10 @@ by :func:`data_engine.hivau.load_annotations` like any other annotation file.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -279,10 +281,20 @@ def quiet_stretch(windows: Sequence[tuple[float, float, float]], duration: float
     return round(t0, 2), round(t0 + length_s, 2)
 
 
+def videos_root(paths: Sequence[str]) -> Path:
+    """The deepest folder holding every one of ``paths`` (absolute): what FG-CLIP entries are relative to."""
+    return Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]))
+
+
 def fgclip_entries(raw: dict[str, RawVideo], footage: Sequence[FootageVideo],
                    quiet: dict[str, tuple[float, float]] | None = None,
-                   tracks: dict[str, list[dict[str, Any]]] | None = None, box_every_s: float = 1.0) -> list[dict[str, Any]]:
+                   tracks: dict[str, list[dict[str, Any]]] | None = None, box_every_s: float = 1.0,
+                   root: str | Path | None = None) -> list[dict[str, Any]]:
     """The annotations in the FG-CLIP format (:mod:`perception.fgclip`), one entry per video.
+
+    Each entry's ``video`` is its path relative to ``root`` (default :func:`videos_root` of the
+    footage), the folder ``vigil train fgclip --videos`` is then given: names in an annotation
+    file never lead outside that folder.
 
     The global caption is the video summary's description; each alert is a region captioned by
     its event summary's description, its box the alert's region on one source frame per
@@ -292,9 +304,11 @@ def fgclip_entries(raw: dict[str, RawVideo], footage: Sequence[FootageVideo],
     the whole video) as ``timestamps``.
     """
     out = []
+    base = os.path.abspath(root if root is not None else videos_root([v.path for v in footage]))
     for v in footage:
         r = raw[v.name]
-        entry: dict[str, Any] = {"video": str(v.path), "global_caption": r.video_summary_split.description}
+        rel = Path(os.path.relpath(os.path.abspath(v.path), base)).as_posix()
+        entry: dict[str, Any] = {"video": rel, "global_caption": r.video_summary_split.description}
         alerts = sorted(v.events, key=lambda e: e.start_s)
         if not alerts:
             span = (quiet or {}).get(v.name, (0.0, round(v.duration_s, 2)))

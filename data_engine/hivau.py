@@ -5,7 +5,9 @@ The raw annotation format (HIVAU-70k, one JSON object keyed by video name) holds
 (``[start_s, end_s]``), ``clips`` (per event, ``[start_s, end_s]`` each), ``clips_caption``
 (per event, one caption per clip), ``events_summary`` / ``video_summary`` (free text) and their
 split forms ``events_summary_split`` / ``video_summary_split`` with ``judgement``,
-``description`` and (anomalous videos only) ``analysis``.
+``description`` and (anomalous videos only) ``analysis``. A file may come from anywhere, so a
+video's name must be a plain file name (it becomes file names under ``--out`` and ``--videos``)
+and every event and clip must lie inside its video.
 
 From it we write three levels of items:
 
@@ -34,12 +36,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from prompts import load_pool
 from vigil.errors import DataError
+from vigil.paths import name_problem
 
 Level = Literal["clip", "event", "video"]
 Task = Literal["caption", "judgement", "description", "analysis"]
 TASKS: tuple[Task, ...] = ("caption", "judgement", "description", "analysis")
 LEVELS: tuple[Level, ...] = ("clip", "event", "video")
 ANSWER_KEY = "anwser"  # the upstream spelling; "answer" is accepted when reading
+#: how far past ``n_frames / fps`` a span may end: the official UCF-Crime annotations end up to
+#: two frames past their own frame count (frame counts differ by a frame or two between decoders)
+END_TOLERANCE_FRAMES = 3
 
 
 class SummarySplit(BaseModel):
@@ -55,7 +61,7 @@ class SummarySplit(BaseModel):
 class RawVideo(BaseModel):
     """One video's raw hierarchical annotation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     n_frames: int = Field(ge=1)
     fps: float = Field(gt=0)
@@ -77,10 +83,24 @@ class RawVideo(BaseModel):
         for k, (clips, caps) in enumerate(zip(self.clips, self.clips_caption)):
             if len(clips) != len(caps):
                 raise ValueError(f"event {k}: {len(clips)} clips but {len(caps)} captions")
-        for k, (s, e) in enumerate(self.events):
-            if e < s:
-                raise ValueError(f"event {k} ends ({e}) before it starts ({s})")
+        for k, span in enumerate(self.events):
+            self._check_span(f"event {k}", span)
+        for k, clips in enumerate(self.clips):
+            for j, span in enumerate(clips):
+                self._check_span(f"event {k} clip {j}", span)
         return self
+
+    def _check_span(self, what: str, span: tuple[float, float]) -> None:
+        """A span is cut from the video: it must lie inside it, start before it ends."""
+        s, e = span
+        duration = self.n_frames / self.fps
+        if s < 0:
+            raise ValueError(f"{what} starts before the video ({s} s)")
+        if e < s:
+            raise ValueError(f"{what} ends ({e}) before it starts ({s})")
+        if e > duration + END_TOLERANCE_FRAMES / self.fps:
+            raise ValueError(f"{what} ends at {e} s, past the end of the video ({duration:.3f} s: "
+                             f"{self.n_frames} frames at {self.fps:g} fps)")
 
     @property
     def anomalous(self) -> bool:
@@ -100,12 +120,16 @@ def load_annotations(path: str | Path) -> dict[str, RawVideo]:
         raise DataError(f"{path}: expected an object keyed by video name")
     out = {}
     for name, entry in raw.items():
+        why = name_problem(name, subdirs=False)  # the name becomes file names under --out and --videos
+        if why:
+            raise DataError(f"{path}: video {name!r} {why}; a video's name must be a plain file name")
         try:
             out[name] = RawVideo.model_validate(entry)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
-            raise DataError(f"{path}: video {name!r}: {loc + ': ' if loc else ''}{err['msg']}") from None
+            msg = err["msg"].removeprefix("Value error, ")
+            raise DataError(f"{path}: video {name!r}: {loc + ': ' if loc else ''}{msg}") from None
     return out
 
 
@@ -153,12 +177,22 @@ class Item:
 
 
 def media_path(dataset: str, split: str, name: str, event: int | None = None, clip: int | None = None) -> str:
-    """Where an item's video lives inside the dataset: videos/, events/ or clips/."""
+    """Where an item's video lives inside the dataset: videos/, events/ or clips/.
+
+    Raises:
+        DataError: the path would lead outside the dataset (a name or ``--dataset``/``--split``
+            with ``..``, an absolute path, ...).
+    """
     if event is None:
-        return f"{dataset}/videos/{split}/{name}.mp4"
-    if clip is None:
-        return f"{dataset}/events/{split}/{name}_E{event}.mp4"
-    return f"{dataset}/clips/{split}/{name}_E{event}C{clip}.mp4"
+        path = f"{dataset}/videos/{split}/{name}.mp4"
+    elif clip is None:
+        path = f"{dataset}/events/{split}/{name}_E{event}.mp4"
+    else:
+        path = f"{dataset}/clips/{split}/{name}_E{event}C{clip}.mp4"
+    why = name_problem(path)
+    if why:
+        raise DataError(f"media path {path!r} {why}; check the video name, --dataset and --split")
+    return path
 
 
 class PromptPools:
@@ -224,8 +258,12 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+    with path.open("rb") as fh:  # decoded line by line, so a bad byte is named by its line
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f"{path}:{n}: not UTF-8 text") from None
             if not line.strip():
                 continue
             try:

@@ -20,6 +20,7 @@ import numpy as np
 
 from perception.video import Mp4Writer, open_video
 from vigil.errors import VideoError
+from vigil.paths import inside
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,23 @@ class CutReport:
 
 
 def find_source(videos_dir: Path, name: str) -> Path | None:
-    """The source video of ``name`` in ``videos_dir`` (any common suffix, also one folder down)."""
+    """The source video of ``name`` in ``videos_dir`` (any common suffix, also one folder down).
+
+    Raises:
+        DataError: ``name`` is not a plain file name (it would lead outside ``videos_dir``).
+    """
+    inside(videos_dir, name, subdirs=False, what="source video")
     for suffix in VIDEO_SUFFIXES:
         p = videos_dir / f"{name}{suffix}"
         if p.is_file():
             return p
+    # one folder down, by the exact name: a glob of the name would read "*" or "[a]" as patterns
+    folders = sorted(d for d in videos_dir.iterdir() if d.is_dir())
     for suffix in VIDEO_SUFFIXES:
-        hits = sorted(videos_dir.glob(f"*/{name}{suffix}"))
-        if hits:
-            return hits[0]
+        for d in folders:
+            p = d / f"{name}{suffix}"
+            if p.is_file():
+                return p
     return None
 
 
@@ -62,17 +71,22 @@ def cut_media(
         videos: folder with the source videos (``<name>.mp4`` ...), or name -> path.
         out_dir: the dataset root the relative paths are under.
         progress: called with 1 after each file.
+
+    Raises:
+        DataError: a relative path or source name that would lead outside ``out_dir`` or the
+            videos folder (checked for every segment before anything is written).
     """
     out_dir = Path(out_dir)
     report = CutReport()
+    targets = [inside(out_dir, rel, what="media file") for _name, _level, _span, rel in segments]
     sources: dict[str, Path | None] = {}
-    for name, level, (t0, t1), rel in segments:
+    for name, _level, _span, _rel in segments:
         if name not in sources:
             sources[name] = videos.get(name) if isinstance(videos, dict) else find_source(Path(videos), name)
             if sources[name] is None:
                 report.missing_sources.append(name)
+    for (name, level, (t0, t1), rel), target in zip(segments, targets):
         src = sources[name]
-        target = out_dir / rel
         if src is None:
             pass
         elif target.is_file() and target.stat().st_size > 0:

@@ -12,6 +12,7 @@ streams that drop are reopened with bounded exponential backoff.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import math
@@ -613,12 +614,18 @@ def open_video(
 
 
 def find_video(root: str | Path, rel: str) -> Path | None:
-    """A dataset item's video: ``root/<rel>``, or a file of the same name anywhere below ``root``."""
+    """A dataset item's video: ``root/<rel>``, or a file of the same name anywhere below ``root``.
+
+    Raises:
+        DataError: ``rel`` would lead outside ``root`` (``..``, an absolute path, ...).
+    """
+    from vigil.paths import inside
+
     root = Path(root)
-    p = root / rel
+    p = inside(root, rel, what="video")
     if p.is_file():
         return p
-    hits = sorted(root.rglob(Path(rel).name))
+    hits = sorted(root.rglob(glob.escape(p.name)))  # the name as it is, not as a pattern
     return hits[0] if hits else None
 
 

@@ -140,6 +140,128 @@ def test_media_files_are_cut_from_source_videos(synth_small: Path, tmp_path: Pat
     assert code == 0 and json.loads((out / "stats.json").read_text())["media"]["written"] == 0
 
 
+def _entry(n_frames: int = 100, fps: float = 10.0, events: list[list[float]] | None = None,
+           clips: list[list[list[float]]] | None = None) -> dict[str, Any]:
+    """A small valid raw annotation: one anomalous event of one clip in a 10 s video."""
+    events = events if events is not None else [[2.0, 6.0]]
+    clips = clips if clips is not None else [[list(e)] for e in events]
+    split = {"judgement": "An anomaly exists.", "description": "A man falls.", "analysis": "He stays down."}
+    return {"n_frames": n_frames, "fps": fps, "label": ["Falling"], "events": events, "clips": clips,
+            "clips_caption": [["A man falls."] * len(c) for c in clips], "events_summary": ["A fall."] * len(events),
+            "video_summary": "A fall.", "events_summary_split": [split] * len(events), "video_summary_split": split}
+
+
+@pytest.mark.parametrize("name", ["../../../../evil", "ABSOLUTE", "sub/evil", "..", "ev\\il", "C:evil", "ev\u0000il"])
+def test_data_build_refuses_video_names_that_leave_out_or_videos(tmp_path: Path, name: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A downloaded annotation file names its videos; a name that is not a plain file name would
+    read a source outside --videos and write event and clip files outside --out: one line naming
+    it, exit 2, nothing written anywhere."""
+    from helpers import write_clip
+
+    name = str(tmp_path / "evil") if name == "ABSOLUTE" else name
+    videos = tmp_path / "v1" / "v2" / "v3" / "videos"  # "../../../../evil" from here is tmp_path/evil
+    videos.mkdir(parents=True)
+    write_clip(tmp_path / "evil.mp4", 100, fps=10.0)
+    write_clip(videos / "ok.mp4", 100, fps=10.0)
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps({"ok": _entry(), name: _entry()}))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = tmp_path / "out"
+    assert main(["data", "build", "--annotations", str(ann), "--out", str(out), "--videos", str(videos),
+                 "--dataset", "ds"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("vigil: error:") and f"video {name!r}" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and not out.exists()
+
+
+def test_media_paths_from_flags_stay_inside_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--dataset and --split are part of every media path: one leading out is refused before anything is written."""
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps({"ok": _entry()}))
+    out = tmp_path / "out"
+    assert main(["data", "build", "--annotations", str(ann), "--out", str(out), "--dataset", "../../x"]) == 2
+    assert "media path '../../x/videos/test/ok.mp4' has a '..' part" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path.parent / "x").exists()
+
+
+def test_find_source_takes_the_name_as_it_is(tmp_path: Path) -> None:
+    """A source one folder down is found by its exact name: "*" is not a pattern that picks another video."""
+    from data_engine.media import find_source
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "robbery.mp4").write_bytes(b"x")
+    assert find_source(tmp_path, "robbery") == tmp_path / "a" / "robbery.mp4"
+    assert find_source(tmp_path, "*") is None and find_source(tmp_path, "rob[b]ery") is None
+    with pytest.raises(DataError, match="has a '..' part"):
+        find_source(tmp_path / "a", "../a/robbery")
+
+
+@pytest.mark.parametrize(
+    "events, clips, message",
+    [
+        ([[-1.0, 2.0]], None, "event 0 starts before the video (-1.0 s)"),
+        ([[float("nan"), 2.0]], None, "events.0.0: Input should be a finite number"),
+        ([[2.0, float("inf")]], None, "events.0.1: Input should be a finite number"),
+        ([[2.0, 60.0]], None, "event 0 ends at 60.0 s, past the end of the video (10.000 s"),
+        ([[2.0, 6.0]], [[[2.0, 4.0], [4.0, 10.5]]], "event 0 clip 1 ends at 10.5 s, past the end"),
+        ([[2.0, 6.0]], [[[4.0, 3.0]]], "event 0 clip 0 ends (3.0) before it starts (4.0)"),
+    ],
+)
+def test_data_build_refuses_spans_outside_the_video(tmp_path: Path, events: Any, clips: Any, message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Events and clips at negative, NaN or past-the-end times are refused like reversed ones."""
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps({"v": _entry(events=events, clips=clips)}))
+    out = tmp_path / "out"
+    assert main(["data", "build", "--annotations", str(ann), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "video 'v'" in err and message in err, err
+    assert not out.exists()
+
+
+def test_spans_may_end_a_frame_or_two_past_the_frame_count(tmp_path: Path) -> None:
+    """The official annotations end up to two frames past their frame count; that is kept as it is."""
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps({"v": _entry(events=[[2.0, 10.2]])}))
+    assert load_annotations(ann)["v"].events == [(2.0, 10.2)]
+
+
+def test_eval_predict_reads_no_video_outside_videos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An instruction row naming ../secret.mp4 is refused, not read from beside --videos."""
+    from helpers import write_clip
+
+    write_clip(tmp_path / "secret.mp4", 20, fps=10.0)
+    (tmp_path / "ds").mkdir()
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"id": 0, "type": "video", "task": "description", "video": "../secret.mp4",
+                                "prompt": "What happens?", "anwser": "Nothing."}) + "\n")
+    server = FakeOpenAI(lambda req: (200, chat_reply("Nothing.")))
+    try:
+        code = main(["eval", "predict", "--instructions", str(rows), "--videos", str(tmp_path / "ds"),
+                     "--vlm-url", server.url, "--vlm-model", "fake", "--out", str(tmp_path / "pred.jsonl")])
+    finally:
+        server.close()
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "video '../secret.mp4' has a '..' part" in err and len(err.splitlines()) == 1, err
+    assert server.requests == []  # nothing was sent from the file outside
+
+
+def test_fgclip_annotations_name_videos_inside_videos(tmp_path: Path) -> None:
+    """vigil train fgclip reads entries' videos under --videos only: ../ and absolute paths are refused."""
+    from perception.fgclip.data import FGClipDataset, FGClipEntry
+    from perception.fgclip.data import load_annotations as load_fgclip
+
+    for video in ("../secret.mp4", str(tmp_path / "secret.mp4")):
+        path = tmp_path / "fg.json"
+        path.write_text(json.dumps([{"video": "ok.mp4", "global_caption": "A plaza."},
+                                    {"video": video, "global_caption": "A plaza."}]))
+        with pytest.raises(DataError, match=r"entry 1: video .* it must be relative to --videos"):
+            load_fgclip(path)
+    with pytest.raises(DataError, match="video '../secret.mp4' has a '..' part"):
+        FGClipDataset([FGClipEntry(video="../secret.mp4", global_caption="A plaza.")], tmp_path / "videos")[0]
+
+
 # ----------------------------------------------------------------------------- from footage
 @pytest.fixture(scope="module")
 def footage(synth_small: Path, fitted_camera: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -203,6 +325,9 @@ def test_from_footage_writes_fgclip_annotations_with_the_alerts_regions(footage:
     assert code == 0, text
     entries = {Path(e.video).stem: e for e in load_fgclip(out / "fgclip.json")}
     assert set(entries) == set(footage["picks"]) and json.loads(text)["videos"] == 3
+    # videos are named relative to their common folder, the --videos of vigil train fgclip
+    videos_dir = Path(json.loads(text)["videos_dir"])
+    assert videos_dir == synth_small / "test" and {e.video for e in entries.values()} == {f"{n}.mp4" for n in entries}
     with Store(footage["data"] / "vigil.db") as store:
         # each video's first alert, which its first region is about
         alerts = {}
@@ -242,7 +367,7 @@ def test_from_footage_writes_fgclip_annotations_with_the_alerts_regions(footage:
     placed = {b["frame"]: b["bbox"] for b in entry["box_infos"][0]}
     assert placed[int(round(mid * fps))] == pytest.approx(inside["keyframe_box"], abs=1e-3)
     assert [0.9, 0.9, 0.95, 0.99] not in placed.values()
-    sample = FGClipDataset(list(entries.values()), ".", frames=4, size=32, cache=False)[0]
+    sample = FGClipDataset(list(entries.values()), videos_dir, frames=4, size=32, cache=False)[0]
     assert sample.frames.shape == (4, 32, 32, 3)
     assert _run(["data", "build", "--annotations", str(out / "fgclip.json"), "--out", str(tmp_path / "x"),
                  "--format", "fgclip"])[0] == 2

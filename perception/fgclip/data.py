@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from perception.video import open_video
 from vigil.errors import DataError, VideoError
+from vigil.paths import inside, name_problem
 
 #: the full frame, the box of a normal video's one region
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
@@ -81,6 +82,9 @@ def load_annotations(path: str | Path) -> list[FGClipEntry]:
             err = exc.errors()[0]
             raise DataError(f"{path}: entry {i}: {'.'.join(str(p) for p in err['loc'])}: "
                             f"{err['msg'].removeprefix('Value error, ')}") from None
+        why = name_problem(entry.video)  # refused before training starts; _load checks it again
+        if why:
+            raise DataError(f"{path}: entry {i}: video {entry.video!r} {why}; it must be relative to --videos")
         if len(entry.box_infos) != len(entry.region_captions):
             raise DataError(f"{path}: entry {i} ({entry.video}): {len(entry.region_captions)} region captions but "
                             f"{len(entry.box_infos)} box lists")
@@ -150,7 +154,7 @@ class FGClipDataset:
         import cv2
 
         entry = self.entries[i]
-        path = self.root / entry.video
+        path = inside(self.root, entry.video, what="video")
         try:
             with open_video(path, fps=1.0, width=64) as probe:
                 fps = probe.info.fps or 25.0
