@@ -5,7 +5,9 @@ Rows of the ground truth and of the predictions (the instruction test schema, an
 each level/task pair) the answers are tokenised with the PTB tokenizer and scored with
 pycocoevalcap's BLEU-1..4, METEOR, ROUGE-L and CIDEr, exactly as the COCO caption toolkit does
 (one reference per item). CIDEr's document frequencies come from the group's own references,
-so a small group makes it noisy; such groups are flagged.
+so a small group makes it noisy; such groups are flagged. Rows that cannot be scored (an id
+given twice, an answer that is not text) are refused, and so is a set of predictions whose ids
+all name another item than the ground truth (the message says what differs).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from data_engine.hivau import ANSWER_KEY
 from vigil.errors import DataError
 from vigil.imports import require
 
@@ -32,10 +35,36 @@ class Matched:
     missing: list[Any] = field(default_factory=list)   # ids with no prediction
     extra: list[Any] = field(default_factory=list)     # predicted ids not in the ground truth
     mismatched: list[Any] = field(default_factory=list)  # same id, different video/type/task
+    differences: list[str] = field(default_factory=list)  # what differs, per mismatched id
+
+
+def check_rows(rows: list[dict[str, Any]], where: str) -> None:
+    """Refuse rows that cannot be scored: an id that is not an integer or text, an id given
+    twice, an answer that is not text (``null``, a number, a lone surrogate).
+
+    Raises:
+        DataError: one line naming ``where`` and the id.
+    """
+    seen: set[Any] = set()
+    for r in rows:
+        i = r["id"]
+        if isinstance(i, bool) or not isinstance(i, (int, str)):
+            raise DataError(f"{where}: id {i!r} is not an integer or text")
+        if i in seen:
+            raise DataError(f"{where}: id {i!r} appears more than once; every row needs its own id")
+        seen.add(i)
+        answer = r[ANSWER_KEY]
+        if not isinstance(answer, str):
+            kind = "null" if answer is None else type(answer).__name__
+            raise DataError(f"{where}: id {i!r}: the answer is {kind}, not text")
+        try:
+            answer.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(f"{where}: id {i!r}: the answer is not valid text (it holds a lone surrogate)") from None
 
 
 def match(gt_rows: list[dict[str, Any]], pred_rows: list[dict[str, Any]]) -> Matched:
-    """Pair rows by ``id``; note what is missing, extra, or about another item."""
+    """Pair rows by ``id``; note what is missing, extra, or about another item (and how)."""
     preds = {r["id"]: r for r in pred_rows}
     gt_ids = {r["id"] for r in gt_rows}
     out = Matched([])
@@ -44,8 +73,11 @@ def match(gt_rows: list[dict[str, Any]], pred_rows: list[dict[str, Any]]) -> Mat
         if p is None:
             out.missing.append(g["id"])
             continue
-        if any(k in p and p[k] != g[k] for k in ("video", "type", "task")):
+        differ = [k for k in ("video", "type", "task") if k in p and p[k] != g[k]]
+        if differ:
             out.mismatched.append(g["id"])
+            out.differences.append(f"id {g['id']!r}: " + ", ".join(
+                f"{k} {p[k]!r} (ground truth {g[k]!r})" for k in differ))
             continue
         out.pairs.append((g, p))
     out.extra = [i for i in preds if i not in gt_ids]
@@ -109,9 +141,22 @@ def _rank(group: str) -> int:
     return 0 if group == "overall" else 1 if group.startswith("level:") else 2 if group.startswith("task:") else 3
 
 
-def evaluate_captions(gt_rows: list[dict[str, Any]], pred_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every metric for every group, with warnings; see the module docstring."""
+def evaluate_captions(gt_rows: list[dict[str, Any]], pred_rows: list[dict[str, Any]],
+                      gt_name: str = "ground truth", pred_name: str = "predictions") -> dict[str, Any]:
+    """Every metric for every group, with warnings; see the module docstring.
+
+    Args:
+        gt_name, pred_name: what messages call the two sets of rows (their files).
+
+    Raises:
+        DataError: rows :func:`check_rows` refuses, or nothing to score.
+    """
+    check_rows(gt_rows, gt_name)
+    check_rows(pred_rows, pred_name)
     m = match(gt_rows, pred_rows)
+    if not m.pairs and m.mismatched:
+        raise DataError(f"{len(m.mismatched)} prediction id(s) match ground-truth ids but are about another item "
+                        f"(first: {m.differences[0]}); nothing to score")
     if not m.pairs:
         raise DataError("no prediction matches a ground-truth id; nothing to score")
     gts_raw = {g["id"]: _one_line(g["anwser"]) for g, _ in m.pairs}
@@ -142,7 +187,7 @@ def evaluate_captions(gt_rows: list[dict[str, Any]], pred_rows: list[dict[str, A
         warnings.append(f"{len(m.extra)} predicted id(s) are not in the ground truth (first: {m.extra[:5]}); ignored")
     if m.mismatched:
         warnings.append(f"{len(m.mismatched)} id(s) name another video, level or task than the ground truth "
-                        f"(first: {m.mismatched[:5]}); not scored")
+                        f"(first: {m.differences[0]}); not scored")
     return {"scored": len(m.pairs), "missing": len(m.missing), "extra": len(m.extra), "mismatched": len(m.mismatched),
             "paper_table": paper_table(results), "groups": results, "warnings": warnings}
 
