@@ -31,12 +31,17 @@ import numpy as np
 import yaml
 
 from perception.video import Mp4Writer
+from vigil.errors import DataError
 from vigil.schemas import ANOMALY_TYPES, frame_labels
 
 log = logging.getLogger(__name__)
 
 CAMERA_NAME = "plaza"
 GENERATOR_VERSION = 3
+#: the files a dataset writes beside its train/ and test/ videos
+DATASET_FILES = ("gt.json", "fgclip.json", "hivau.json", "scene.json", "vigil.yaml")
+#: every top-level entry a dataset writes in its folder
+DATASET_ENTRIES = ("train", "test", *DATASET_FILES)
 
 # Named colours (RGB) so captions can say what they show.
 CLOTHES: dict[str, tuple[int, int, int]] = {
@@ -1251,17 +1256,37 @@ def plan_dataset(spec: SynthSpec) -> tuple[Layout, list[VideoPlan]]:
     return layout, plans
 
 
-def synthesize(spec: SynthSpec, out_dir: str | Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def dataset_files(spec: SynthSpec, out_dir: str | Path) -> list[Path]:
+    """Every file :func:`synthesize` writes for ``spec`` in ``out_dir``."""
+    out = Path(out_dir)
+    _layout, plans = plan_dataset(spec)
+    return [out / f"{plan.split}/{plan.name}.mp4" for plan in plans] + [out / name for name in DATASET_FILES]
+
+
+def synthesize(spec: SynthSpec, out_dir: str | Path, progress: Callable[[int], None] | None = None,
+               force: bool = False) -> dict[str, Any]:
     """Render a dataset and write its videos and ground-truth files.
 
     Writes ``train/*.mp4`` (normal activity only), ``test/*.mp4`` (one anomaly each, plus
     normal-only ones), ``gt.json``, ``fgclip.json``, ``hivau.json``, ``scene.json`` and a
     ``vigil.yaml`` with the camera's zones.
 
+    Args:
+        force: overwrite those files where they are already there (a user's edited
+            ``vigil.yaml``, say); without it they are refused before anything is written.
+
     Returns:
         A summary: paths written and counts.
+
+    Raises:
+        DataError: without ``force``, a file it would write is already there.
     """
     out = Path(out_dir)
+    if not force:
+        taken = [f for f in dataset_files(spec, out) if f.exists() or f.is_symlink()]
+        if taken:
+            raise DataError(f"{taken[0]} is already there ({len(taken)} file(s) would be overwritten); "
+                            "give --force to overwrite them, or another folder")
     out.mkdir(parents=True, exist_ok=True)
     layout, plans = plan_dataset(spec)
     renderer = Renderer(layout, spec.seed)
@@ -1312,7 +1337,7 @@ def synthesize(spec: SynthSpec, out_dir: str | Path, progress: Callable[[int], N
         "anomalous_test_videos": sum(1 for v in tests if v.events),
         "frames": sum(v.n_frames for v in rendered),
         "footage_s": round(sum(v.n_frames / v.fps for v in rendered), 1),
-        "files": {name: str(out / name) for name in ("gt.json", "fgclip.json", "hivau.json", "scene.json", "vigil.yaml")},
+        "files": {name: str(out / name) for name in DATASET_FILES},
     }
 
 

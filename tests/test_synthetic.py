@@ -136,3 +136,62 @@ def test_same_seed_same_files(tmp_path: Path) -> None:
 def test_bad_specs_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SynthSpec(**kwargs)
+
+
+# ----------------------------------------------------------------------------- files it writes
+_SMALL = ["--train", "0", "--per-type", "0", "--normal", "1", "--fps", "5", "--size", "160x120"]
+
+
+def test_synth_refuses_to_overwrite_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder with a vigil.yaml and gt.json of the user's: refused, untouched, nothing rendered; --force overwrites."""
+    from vigil.cli import main
+
+    (tmp_path / "vigil.yaml").write_text("# my cameras\n")
+    (tmp_path / "gt.json").write_text("{}")
+    assert main(["data", "synth", str(tmp_path), *_SMALL]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "(2 file(s) would be overwritten); give --force" in err, err
+    assert (tmp_path / "vigil.yaml").read_text() == "# my cameras\n" and (tmp_path / "gt.json").read_text() == "{}"
+    assert not (tmp_path / "test").exists()
+    assert main(["data", "synth", str(tmp_path), *_SMALL, "--force"]) == 0
+    assert "cameras:" in (tmp_path / "vigil.yaml").read_text() and (tmp_path / "test" / "test_000_normal.mp4").is_file()
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`vigil demo --out DIR` where DIR holds another scene and the user's data: refused, nothing deleted."""
+    from vigil.cli import main
+
+    (tmp_path / "scene.json").write_text(json.dumps({"seed": 99, "generator_version": 1}))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "keep.txt").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not empty and was not made by vigil demo" in err, err
+    assert (tmp_path / "data" / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "scene.json"]
+
+
+def test_demo_folder_owns_only_what_the_demo_wrote(tmp_path: Path) -> None:
+    """The demo's folder: claimed when new, its scene reused for the same seed, and for another
+    seed only the entries it wrote are removed; what a user put beside them stays."""
+    from data_engine.owned import MARKER, OwnedFolder, demo_folder
+    from data_engine.synthetic import DATASET_ENTRIES, GENERATOR_VERSION
+    from vigil.errors import DataError
+
+    out = tmp_path / "demo"
+    folder, fresh = demo_folder(out, 3)
+    assert fresh and set(json.loads((out / MARKER).read_text())["entries"]) == set(DATASET_ENTRIES)
+    (out / "test").mkdir()
+    (out / "test" / "x.mp4").write_bytes(b"x")
+    (out / "scene.json").write_text(json.dumps({"seed": 3, "generator_version": GENERATOR_VERSION}))
+    (out / "notes.txt").write_text("mine")
+    assert demo_folder(out, 3)[1] is False                       # the same scene: reused
+    folder, fresh = demo_folder(out, 4)                          # another seed: its own files go
+    assert fresh and not (out / "test").exists() and not (out / "scene.json").exists()
+    assert (out / "notes.txt").read_text() == "mine"
+    (out / "data").mkdir()                                       # not written by the demo: never removed
+    with pytest.raises(DataError, match="was not made by vigil demo"):
+        folder.remove("data")
+    assert (out / "data").is_dir()
+    with pytest.raises(DataError, match="was made by vigil demo, not vigil other"):
+        OwnedFolder.claim(out, "vigil other")

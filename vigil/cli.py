@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
              "vigil demo --out demo-out",
              "Renders a synthetic camera (or reuses it), fits it on its normal footage, watches its test "
              "videos, prints the explained alerts, scores them against the ground truth and writes an "
-             "HTML report. Runs on a CPU in a few minutes, no downloads.")
+             "HTML report. Runs on a CPU in a few minutes, no downloads. --out must be a new or empty "
+             "folder, or one an earlier demo made (it touches only what it wrote there).")
     p.add_argument("--out", default="demo-out", help="folder for footage, data and report (default demo-out)")
     p.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     _llm_args(p)
@@ -316,8 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
              "vigil data synth demo-out --seed 0 --per-type 2",
              "Render a fixed-camera plaza: normal training videos, test videos with one anomaly each "
              "(running, falling, fighting, loitering, intrusion, vehicle, abandoned object) and some "
-             "without, plus gt.json, fgclip.json, hivau.json, scene.json and a vigil.yaml with the zones.")
+             "without, plus gt.json, fgclip.json, hivau.json, scene.json and a vigil.yaml with the zones. "
+             "Files already there (an edited vigil.yaml, say) are refused unless --force is given.")
     p.add_argument("out", help="output folder")
+    p.add_argument("--force", action="store_true", help="overwrite the files of an earlier dataset in OUT")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files (default 0)")
     p.add_argument("--train", type=int, default=4, help="normal-only training videos (default 4)")
     p.add_argument("--per-type", type=int, default=1, help="test videos per anomaly type (default 1)")
@@ -631,7 +634,7 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
     total = sum(int(round(p.duration * p.fps)) for p in plans)
     started = time.perf_counter()
     with tqdm(total=total, unit="frame", desc="rendering", file=sys.stderr, disable=None, leave=False) as bar:
-        summary = synthesize(spec, out, progress=bar.update)
+        summary = synthesize(spec, out, progress=bar.update, force=args.force)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         _print_json(summary)
@@ -1590,6 +1593,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from data_engine.owned import demo_folder
     from eval.alerts import evaluate_alerts, format_alert_report
     from vigil.config import load_settings
     from vigil.report import write_report
@@ -1597,18 +1601,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from vigil.store import DataDir
 
     out = Path(args.out)
-    scene = out / "scene.json"
-    fresh = True
-    if scene.is_file():
-        from data_engine.synthetic import GENERATOR_VERSION
-
-        meta = json.loads(scene.read_text())
-        fresh = not (meta.get("seed") == args.seed and meta.get("generator_version") == GENERATOR_VERSION)
+    folder, fresh = demo_folder(out, args.seed)  # only a folder the demo made; it touches only what it wrote
     started = time.perf_counter()
     if fresh:
         print(f"rendering a synthetic camera into {out}/ ...", file=sys.stderr)
         synth_args = argparse.Namespace(out=str(out), seed=args.seed, train=4, per_type=1, normal=3, types=None,
-                                        duration=45.0, fps=15.0, size="320x240", json=False)
+                                        duration=45.0, fps=15.0, size="320x240", json=False, force=False)
         with _quiet_stdout():
             _cmd_data_synth(synth_args)
     # the demo keeps its own data dir, but detectors come from the usual model cache
@@ -1621,10 +1619,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     camera = settings.camera(camera_id, must_exist=True)
     data = DataDir(settings.data_dir)
     if fresh or not (data.profile_dir(camera_id) / "profile.json").is_file():
-        import shutil
-
-        if data.root.exists():
-            shutil.rmtree(data.root)  # a new scene: start from a clean data dir
+        folder.remove("data")  # a new scene: start from a clean data dir (the demo's own, never another)
+        folder.add("data")
         print("fitting the camera on its normal footage ...", file=sys.stderr)
         from perception.fitting import FitOptions, fit_profile
 
@@ -1650,6 +1646,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         summary = format_alert_report(report)
         summary += (f"\nLLM calls per minute of normal footage: {60 * normal_calls / max(normal_s, 1e-9):.2f} "
                     f"({'rule policy' if backend is None else backend.label})")
+        folder.add("report.html")
         html = write_report(store, camera_id, out / "report.html", truth=truth, threshold=camera.threshold,
                             title="Vigil demo: synthetic plaza", summary=summary)
     elapsed = time.perf_counter() - started
@@ -1764,21 +1761,23 @@ def _cmd_data_build(args: argparse.Namespace) -> int:
 
 def _write_fgclip(args: argparse.Namespace, out: Path, videos: Any, extra: dict[str, Any]) -> int:
     """``--format fgclip``: the footage's annotations as ``fgclip.json``, for review and ``vigil train fgclip``."""
-    from data_engine.footage import fgclip_entries
+    from data_engine.footage import fgclip_entries, videos_root
 
-    entries = fgclip_entries(videos, extra.pop("footage"), extra.pop("quiet"), extra.pop("tracks"))
+    root = videos_root(args.from_footage)  # entries name their videos relative to it
+    entries = fgclip_entries(videos, extra.pop("footage"), extra.pop("quiet"), extra.pop("tracks"), root=root)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "fgclip.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(entries, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
-    summary = {"fgclip": str(path), "videos": len(entries), "normal": sum(not e["region_captions"] for e in entries),
+    summary = {"fgclip": str(path), "videos_dir": str(root), "videos": len(entries),
+               "normal": sum(not e["region_captions"] for e in entries),
                "regions": sum(len(e["region_captions"]) for e in entries), **extra}
     if args.json:
         _print_json(summary)
     else:
         print(f"wrote {path}: {summary['videos']} video(s), {summary['regions']} region(s), {summary['normal']} normal "
-              f"(review it, then: vigil train fgclip --annotations {path} --videos . --model ID|DIR)")
+              f"(review it, then: vigil train fgclip --annotations {path} --videos {root} --model ID|DIR)")
     return 0
 
 
@@ -1899,7 +1898,7 @@ def _cmd_eval_captions(args: argparse.Namespace) -> int:
     from data_engine.hivau import read_rows
     from eval.captions import evaluate_captions, format_caption_report
 
-    report = evaluate_captions(read_rows(args.gt), read_rows(args.pred))
+    report = evaluate_captions(read_rows(args.gt), read_rows(args.pred), gt_name=args.gt, pred_name=args.pred)
     for w in report["warnings"]:
         print(f"vigil: warning: {w}", file=sys.stderr)
     if args.json:
