@@ -1,9 +1,16 @@
 """Video input: files (decord), live streams and webcams (OpenCV), and image folders.
 
-Every source yields :class:`Frame` objects sampled at a target rate, resized on the way in,
-with timestamps read from the container rather than counted. Files that decord cannot open
-fall back to OpenCV with a warning; a frame that fails to decode is skipped and logged; live
-streams that drop are reopened with bounded exponential backoff.
+Every source yields :class:`Frame` objects sampled at a target rate, upright (the container's
+display rotation applied), resized on the way in to the working size :func:`output_size`
+computes, with timestamps read from the container rather than counted. Files that decord cannot
+open fall back to OpenCV with a warning; a frame that fails to decode is skipped and logged; live
+streams that drop are reopened with bounded exponential backoff, finite media end at their end.
+A local path that is not a regular file or folder (a FIFO, a device) is refused before anything
+opens it.
+
+This module holds files and folders and :func:`open_video`; streams live in
+:mod:`perception.capture`, the shared types in :mod:`perception.frame_source`, the MP4 writer in
+:mod:`perception.video_writer`. Import any of them from here.
 
 >>> with open_video("lobby.mp4", fps=8, width=320) as video:   # doctest: +SKIP
 ...     for frame in video.frames():
@@ -15,170 +22,71 @@ from __future__ import annotations
 import glob
 import hashlib
 import logging
-import math
 import os
 import re
-import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from vigil.errors import StreamError, VideoError
+from perception.capture import CaptureFactory, CaptureSource, ReconnectPolicy
+from perception.frame_source import (
+    MAX_ASPECT,
+    MAX_FRAME_PIXELS,
+    Frame,
+    FrameSizeError,
+    RateSampler,
+    SourceKind,
+    VideoInfo,
+    VideoSource,
+    output_size,
+    sample_indices,
+)
+from perception.video_writer import Mp4Writer, write_clip
+from vigil.errors import VideoError
 
 # Decoder chatter ("[h264 @ 0x..] Invalid NAL unit size") goes to the raw stderr; Vigil reports
 # damaged input through its own log instead. Set the variable yourself to see FFmpeg's output.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402  (after the log level, which OpenCV reads when its FFmpeg backend loads)
 
+__all__ = [
+    "IMAGE_SUFFIXES", "MAX_ASPECT", "MAX_FRAME_PIXELS", "STREAM_SCHEMES", "CaptureFactory", "CaptureSource", "FileSource",
+    "FolderSource", "Frame", "FrameSizeError", "Mp4Writer", "RateSampler", "ReconnectPolicy", "SourceId", "SourceKind", "VideoInfo",
+    "VideoSource", "check_local_source", "find_video", "identify_source", "open_video", "output_size",
+    "sample_indices", "source_kind", "write_clip",
+]
+
 log = logging.getLogger(__name__)
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-SourceKind = Literal["file", "stream", "webcam", "folder"]
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One sampled frame.
-
-    Attributes:
-        index: index of the frame in the source (files and folders) or frames read so far
-            (streams).
-        t: seconds since the start of the source, from the container's timestamps.
-        image: ``(H, W, 3)`` uint8 RGB, already resized.
-    """
-
-    index: int
-    t: float
-    image: np.ndarray
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What is known about a source before decoding it."""
-
-    source: str
-    kind: SourceKind
-    width: int
-    height: int
-    fps: float | None
-    n_frames: int | None
-    duration_s: float | None
-
-    @property
-    def is_live(self) -> bool:
-        """True for streams and webcams, which have no known end."""
-        return self.kind in ("stream", "webcam")
-
-
-@dataclass(frozen=True)
-class ReconnectPolicy:
-    """How a dropped live stream is retried: ``attempts`` tries, delays doubling to a cap."""
-
-    attempts: int = 5
-    initial_delay_s: float = 0.5
-    max_delay_s: float = 10.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before reconnect attempt ``attempt`` (0-based)."""
-        return min(self.max_delay_s, self.initial_delay_s * (2**attempt))
-
-
-class RateSampler:
-    """Keeps frames so that their timestamps follow a target rate.
-
-    A frame is kept when it is the first at or after the next tick of a ``1 / fps`` grid
-    anchored at the first frame (with half a source frame of tolerance). Sources slower than
-    the target keep every frame; nothing is ever duplicated.
-    """
-
-    def __init__(self, fps: float, tolerance_s: float = 1e-3) -> None:
-        if fps <= 0:
-            raise ValueError(f"fps must be > 0, got {fps}")
-        self.period = 1.0 / fps
-        self.tolerance_s = tolerance_s
-        self._t0: float | None = None
-        self._next = 0.0
-
-    def accept(self, t: float) -> bool:
-        """Whether the frame at time ``t`` is kept."""
-        if self._t0 is None:
-            self._t0 = t
-            self._next = t + self.period
-            return True
-        if t + self.tolerance_s < self._next:
-            return False
-        ticks = math.floor((t + self.tolerance_s - self._t0) / self.period) + 1
-        self._next = self._t0 + ticks * self.period
-        return True
-
-
-def sample_indices(times: np.ndarray, fps: float) -> np.ndarray:
-    """Indices of the frames with timestamps ``times`` that sampling at ``fps`` keeps."""
-    times = np.asarray(times, dtype=np.float64)
-    if times.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    steps = np.diff(times)
-    tolerance = 0.5 * float(np.median(steps)) if steps.size and np.median(steps) > 0 else 1e-3
-    sampler = RateSampler(fps, tolerance_s=min(tolerance, 0.5 / fps))
-    return np.array([i for i, t in enumerate(times) if sampler.accept(float(t))], dtype=np.int64)
-
-
-def output_size(width: int, height: int, target_width: int) -> tuple[int, int]:
-    """Resized (width, height) with the aspect ratio kept and both sides even."""
-    if width <= 0 or height <= 0:
-        raise VideoError(f"invalid frame size {width}x{height}")
-    out_w = max(2, int(round(target_width / 2)) * 2)
-    out_h = max(2, int(round(target_width * height / width / 2)) * 2)
-    return out_w, out_h
-
-
-class VideoSource(ABC):
-    """A source of sampled, resized frames. Use as a context manager."""
-
-    info: VideoInfo
-    size: tuple[int, int]  # (width, height) of the frames yielded
-
-    @abstractmethod
-    def frames(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
-        """Sampled frames in time order (files and folders: only those in ``[start_s, end_s]``)."""
-
-    def source_times(self) -> np.ndarray | None:
-        """Timestamps of every source frame, for files and folders; ``None`` when live."""
-        return None
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release decoder resources."""
-
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class FileSource(VideoSource):
-    """A video file decoded with decord (resizing inside the decoder)."""
+    """A video file decoded with decord (turned upright and resized inside the decoder)."""
 
     BATCH = 32
 
-    def __init__(self, path: Path, *, fps: float, width: int) -> None:
+    def __init__(self, path: Path, *, fps: float, width: int, geometry: tuple[int, int, int] | None = None) -> None:
+        """Open ``path``; ``geometry``: its :func:`_container_geometry`, when already read."""
         import decord
 
         decord.logging.set_level(decord.logging.QUIET)
         self.path = path
         self.fps = fps
-        src_w, src_h = _container_size(path) or (0, 0)
+        # decord applies the display rotation itself (transposing before it scales), so it is
+        # asked for the upright size; the size the container records is the stored one
+        src_w, src_h = _upright(geometry or _container_geometry(path) or (0, 0, 0))
         last: Exception | None = None
         # decord decodes ahead while opening; damage later in the file can make that fail
         # once and succeed the next time, so it gets a second chance
         for _attempt in range(2):
             try:
-                if src_w <= 0:
+                if src_w <= 0:  # decord's own frame is upright already
                     probe = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
                     src_h, src_w = probe[0].shape[:2]
                     del probe
@@ -196,6 +104,12 @@ class FileSource(VideoSource):
             raise VideoError(f"decord cannot read {path}: {_first_line(last or RuntimeError('unknown'))}") from None
         if n <= 0:
             raise VideoError(f"{path} has no video frames")
+        if self.size[0] < 64:
+            # decord takes a padded row of fewer than 64 pixels for extra colour channels (a 24-pixel
+            # RGB row padded to 96 bytes comes out as 4 channels): such frames are read with OpenCV
+            shape = self._reader[0].shape
+            if tuple(shape) != (self.size[1], self.size[0], 3):
+                raise VideoError(f"decord delivers {self.size[0]}-pixel-wide frames malformed ({tuple(shape)})")
         self._times = self._timestamps(n, avg_fps)
         duration = float(self._times[-1] + (1.0 / avg_fps if avg_fps > 0 else 0.0))
         self.info = VideoInfo(str(path), "file", src_w, src_h, avg_fps or None, n, duration)
@@ -253,6 +167,7 @@ class FileSource(VideoSource):
         if not cap.isOpened():
             log.warning("%s: OpenCV cannot open the file either; %d frames lost", self.path, wanted.size)
             return
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright, as decord delivers them
         wanted_set = set(wanted.tolist())
         last = int(wanted[0]) - 1
         failures = 0
@@ -282,157 +197,6 @@ class FileSource(VideoSource):
 
     def close(self) -> None:
         self._reader = None  # type: ignore[assignment]
-
-
-CaptureFactory = Callable[[Any], Any]
-
-
-class CaptureSource(VideoSource):
-    """A stream, webcam, or (as a fallback) file read through ``cv2.VideoCapture``.
-
-    Live sources that stop delivering frames are reopened according to ``reconnect``;
-    finite media (files, or an HTTP URL of a file) end at their last frame instead.
-    """
-
-    def __init__(
-        self,
-        target: str | int,
-        *,
-        kind: SourceKind,
-        fps: float,
-        width: int,
-        reconnect: ReconnectPolicy | None = None,
-        capture_factory: CaptureFactory | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.target = target
-        self.fps = fps
-        self.reconnect = reconnect or ReconnectPolicy()
-        self._factory = capture_factory or cv2.VideoCapture
-        self._sleep = sleep
-        self._cap = self._open()
-        if self._cap is None:
-            if kind == "webcam":
-                raise StreamError(f"cannot open webcam {target}: no such camera device, or it is in use")
-            if kind == "stream":
-                raise StreamError(f"cannot open stream {target}: check the address, credentials and that it is reachable")
-            raise VideoError(f"cannot decode {target}: not a video file, or corrupt")
-        src_w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-        src_h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-        nominal = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self._n_frames = count if count > 0 else None
-        if src_w <= 0 or src_h <= 0:
-            # some streams report no size until the first frame
-            ok, first = self._cap.read()
-            if not ok or first is None:
-                raise (StreamError if kind != "file" else VideoError)(f"{target}: opened but delivered no frames")
-            src_h, src_w = first.shape[:2]
-            self._pending = first
-        else:
-            self._pending = None
-        self.size = output_size(src_w, src_h, width)
-        duration = count / nominal if count > 0 and nominal > 0 else None
-        self.info = VideoInfo(str(target), kind, src_w, src_h, nominal or None, self._n_frames, duration)
-
-    def _open(self) -> Any | None:
-        try:
-            cap = self._factory(self.target)
-        except Exception as exc:  # backends raise on malformed URLs
-            log.debug("opening %s failed: %s", self.target, exc)
-            return None
-        if cap is None or not cap.isOpened():
-            return None
-        return cap
-
-    def _finite(self) -> bool:
-        return self._n_frames is not None and self.info.kind != "webcam"
-
-    def frames(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
-        nominal = self.info.fps or 25.0
-        # tolerate timestamp jitter of under half a source frame
-        sampler = RateSampler(self.fps, tolerance_s=min(0.25 / self.fps, 0.45 / nominal))
-        index = -1
-        offset = 0.0
-        last_t = -math.inf
-        clock0 = time.monotonic()
-        failures = 0
-        while True:
-            if self._pending is not None:
-                ok, bgr, self._pending = True, self._pending, None
-            else:
-                ok, bgr = self._cap.read() if self._cap is not None else (False, None)
-            if ok and bgr is not None:
-                failures = 0
-                index += 1
-                t = self._timestamp(index, nominal, clock0) + offset
-                if self.info.kind == "file" and t > 0:
-                    # the decoder drops damaged frames silently: count by time, not by reads
-                    index = max(index, int(round(t * nominal)))
-                if t <= last_t:  # container clocks restart after a reconnect
-                    offset += last_t - t + 1.0 / nominal
-                    t = last_t + 1.0 / nominal
-                last_t = t
-                if end_s is not None and t > end_s:
-                    return
-                if start_s is not None and t < start_s:
-                    continue
-                if sampler.accept(t):
-                    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                    if rgb.shape[1] != self.size[0] or rgb.shape[0] != self.size[1]:
-                        rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-                    yield Frame(index, float(t), rgb)
-                continue
-            if self._finite() and index + 1 >= (self._n_frames or 0) - 1:
-                return  # end of finite media
-            if self.info.kind == "file":
-                # a damaged frame inside a file: skip a few before calling it the end
-                failures += 1
-                index += 1
-                if failures > 10:
-                    # one line for the run of bad frames: the file ends here, whatever its header says
-                    log.warning("%s: the file cannot be decoded after frame %d (%d unreadable frames in a row); "
-                                "reading stops there", self.target, index - failures, failures)
-                    return
-                (log.warning if failures == 1 else log.debug)("%s: skipping unreadable frame %d", self.target, index)
-                continue
-            self._reopen(index)
-
-    def _timestamp(self, index: int, nominal: float, clock0: float) -> float:
-        pos = float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
-        if pos > 0 or index == 0:
-            return pos
-        if self.info.is_live and not self._finite():
-            return time.monotonic() - clock0
-        return index / nominal
-
-    def _reopen(self, index: int) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-        for attempt in range(self.reconnect.attempts):
-            delay = self.reconnect.delay(attempt)
-            log.warning(
-                "%s: stream dropped; reconnecting in %.1f s (attempt %d of %d)",
-                self.target, delay, attempt + 1, self.reconnect.attempts,
-            )
-            self._sleep(delay)
-            cap = self._open()
-            if cap is not None:
-                if self._finite():
-                    cap.set(cv2.CAP_PROP_POS_FRAMES, index + 1)
-                self._cap = cap
-                log.warning("%s: reconnected", self.target)
-                return
-        raise StreamError(
-            f"stream {self.target} dropped and did not come back after "
-            f"{self.reconnect.attempts} reconnect attempts"
-        )
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
 
 
 class FolderSource(VideoSource):
@@ -494,8 +258,6 @@ def check_local_source(source: str | int | Path) -> None:
     Raises:
         VideoError: a missing path, or one that names a FIFO, device, socket or the like.
     """
-    import stat
-
     if source_kind(source) in ("stream", "webcam"):
         return
     path = Path(str(source)).expanduser()
@@ -527,7 +289,11 @@ class SourceId:
 
 
 def identify_source(source: str | int | Path) -> SourceId:
-    """The :class:`SourceId` of a source (a missing file keys by its resolved path, content unknown)."""
+    """The :class:`SourceId` of a source (a missing file keys by its resolved path, content unknown).
+
+    Never opens anything but a regular file: a FIFO or device gets an empty ``content_id``
+    (:func:`open_video` refuses it with one line).
+    """
     kind = source_kind(source)
     if kind in ("stream", "webcam"):
         return SourceId(str(source), "", kind)
@@ -542,10 +308,11 @@ def identify_source(source: str | int | Path) -> SourceId:
             for f in sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
                 digest.update(f"{f.name}:{f.stat().st_size};".encode())
             return SourceId(key, "d" + digest.hexdigest()[:15], kind)
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(1 << 20)
-        return SourceId(key, f"{size:x}-{hashlib.sha1(head).hexdigest()[:12]}", kind)
+        info = path.stat()
+        head = _read_regular(path, 1 << 20) if stat.S_ISREG(info.st_mode) else None
+        if head is None:
+            return SourceId(key, "", kind)
+        return SourceId(key, f"{info.st_size:x}-{hashlib.sha1(head).hexdigest()[:12]}", kind)
     except OSError:
         return SourceId(key, "", kind)
 
@@ -565,13 +332,16 @@ def open_video(
         source: a video file, a folder of images, an ``rtsp://`` / ``http(s)://`` URL, or a
             webcam index such as ``"0"``.
         fps: target sampling rate in frames per second.
-        width: frames are resized to this width, keeping the aspect ratio.
+        width: frames are resized to this width, keeping the aspect ratio, within the bounds
+            :func:`output_size` sets.
         folder_fps: frame rate of an image folder (default: ``fps``).
         reconnect: retry policy for live streams.
         capture_factory: replaces ``cv2.VideoCapture`` (tests, custom backends).
 
     Raises:
-        VideoError: missing, empty or undecodable files and folders.
+        VideoError: missing, empty or undecodable files and folders; a local path that is not a
+            regular file or folder (FIFO, device), refused unopened.
+        FrameSizeError: a picture no camera takes (aspect ratio past :data:`MAX_ASPECT`).
         StreamError: a stream or webcam that cannot be opened.
     """
     kind = source_kind(source)
@@ -581,29 +351,33 @@ def open_video(
     if kind == "stream":
         return CaptureSource(str(source), kind="stream", fps=fps, width=width, reconnect=reconnect,
                              capture_factory=capture_factory)
-    path = Path(source)
+    check_local_source(source)  # before anything opens it: a FIFO or device would block or never end
+    path = Path(str(source)).expanduser()
     if kind == "folder":
         return FolderSource(path, fps=fps, width=width, folder_fps=folder_fps)
-    if not path.exists():
-        raise VideoError(f"video not found: {path}")
-    if not path.is_file():
-        raise VideoError(f"{path} is not a regular file")
     if path.stat().st_size == 0:
         raise VideoError(f"{path} is empty (0 bytes)")
     why = None
-    if _container_size(path) is None:
+    geometry = _container_geometry(path)
+    if geometry is None:
         # no container FFmpeg can parse: decord would only add its own error lines; OpenCV has
         # the last word (it reads some raw streams)
         why = "not a container FFmpeg can parse"
     else:
+        if geometry[0] > 0 and geometry[1] > 0:
+            output_size(*_upright(geometry), width)  # a frame no camera has: refused before any decoder
         try:
-            return FileSource(path, fps=fps, width=width)
+            return FileSource(path, fps=fps, width=width, geometry=geometry)
         except ImportError:
             why = "decord is not installed"
+        except FrameSizeError:
+            raise
         except VideoError as exc:
             why = str(exc)
     try:
         source_ = CaptureSource(str(path), kind="file", fps=fps, width=width, capture_factory=capture_factory)
+    except FrameSizeError:
+        raise
     except VideoError:
         raise VideoError(f"cannot decode {path}: not a video file, or corrupt") from None
     if not source_.info.n_frames:
@@ -629,21 +403,74 @@ def find_video(root: str | Path, rel: str) -> Path | None:
     return hits[0] if hits else None
 
 
-def _container_size(path: Path) -> tuple[int, int] | None:
-    """Frame width and height from the container's metadata (no decoding): (0, 0) if they are
-    not recorded or PyAV is missing, ``None`` if FFmpeg cannot parse the file at all."""
+def _container_geometry(path: Path) -> tuple[int, int, int] | None:
+    """Stored frame width and height and the display rotation, from the container.
+
+    The rotation is in degrees counter-clockwise (0, 90, 180 or 270) to turn a stored frame
+    upright. Returns (0, 0, 0) if nothing is recorded or PyAV is missing, ``None`` if FFmpeg
+    cannot parse the file at all.
+    """
     try:
         import av
     except ImportError:
-        return 0, 0
+        return 0, 0, 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
-            return int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+            width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+            return width, height, _display_rotation(container, stream)
     except Exception:  # av raises its own error classes for every kind of bad input
         return None
+
+
+def _display_rotation(container: Any, stream: Any) -> int:
+    """A stream's display rotation, counter-clockwise degrees snapped to a quarter turn.
+
+    FFmpeg before 6 reports it as the stream's ``rotate`` tag (clockwise); newer versions keep
+    the display matrix as side data, which PyAV shows on decoded frames (``frame.rotation``),
+    so the first frame is decoded for it. Angles that are not quarter turns are ignored.
+    """
+    degrees = 0.0
+    tag = stream.metadata.get("rotate")
+    if tag:
+        try:
+            degrees = -float(tag)
+        except ValueError:
+            return 0
+    else:
+        for n, packet in enumerate(container.demux(stream)):
+            if n >= 64:  # nothing decodes at the start: the decoders will tell
+                break
+            try:
+                decoded = packet.decode()
+            except Exception:  # a damaged packet: the next one may decode
+                continue
+            if decoded:
+                degrees = float(getattr(decoded[0], "rotation", 0) or 0)
+                break
+    quarter = round(degrees / 90)
+    return (quarter % 4) * 90 if abs(degrees - 90 * quarter) < 1 else 0
+
+
+def _upright(geometry: tuple[int, int, int]) -> tuple[int, int]:
+    """(width, height) of the upright picture, from :func:`_container_geometry`."""
+    width, height, rotation = geometry
+    return (height, width) if rotation in (90, 270) else (width, height)
+
+
+def _read_regular(path: Path, limit: int = -1) -> bytes | None:
+    """Up to ``limit`` bytes of ``path`` (all: -1), or ``None`` if it is not a regular file.
+
+    Opened without blocking and judged on the open handle, so a FIFO put in the file's place
+    after a check cannot hang the read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read(limit)
 
 
 def _in_span(times: np.ndarray, start_s: float | None, end_s: float | None) -> np.ndarray:
@@ -660,8 +487,11 @@ def _natural_key(path: Path) -> list[Any]:
 
 
 def _imread(path: Path) -> np.ndarray | None:
-    data = np.fromfile(str(path), dtype=np.uint8)
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        data = _read_regular(path)
+    except OSError:
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -669,50 +499,3 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-class Mp4Writer:
-    """H.264 MP4 writer (PyAV), RGB frames in; the index goes first so files play while loading."""
-
-    def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
-        import av
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # faststart puts the index first, so the file plays while it downloads (browsers, HTTP)
-        self._container = av.open(str(path), mode="w", options={"movflags": "faststart"})
-        from fractions import Fraction
-
-        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        self._stream.width = width
-        self._stream.height = height
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.options = {"crf": "20", "preset": "veryfast", "tune": "zerolatency"}
-        self._av = av
-
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one ``(H, W, 3)`` uint8 RGB frame."""
-        frame = self._av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-
-    def close(self) -> None:
-        """Flush the encoder and finish the file."""
-        for packet in self._stream.encode():
-            self._container.mux(packet)
-        self._container.close()
-
-    def __enter__(self) -> Mp4Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def write_clip(path: Path, frames: list[Frame], fps: float) -> Path:
-    """Write ``frames`` (same size) as an H.264 MP4 at ``fps``; sizes are made even."""
-    if not frames:
-        raise VideoError(f"no frames to write to {path}")
-    h, w = frames[0].image.shape[:2]
-    w2, h2 = w - w % 2, h - h % 2
-    with Mp4Writer(path, w2, h2, fps) as writer:
-        for f in frames:
-            writer.write(np.ascontiguousarray(f.image[:h2, :w2]))
-    return path

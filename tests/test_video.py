@@ -1,21 +1,43 @@
-"""Video input: real clips, container timestamps, damaged files, folders and streams."""
+"""Video input: real clips, container timestamps, damaged files, folders and streams; FIFOs,
+frame sizes no camera has, display rotation and files served over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import logging
+import os
 import re
+import shutil
+import subprocess
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
 from helpers import decode_index, level, write_clip
 
-from perception.video import Frame, ReconnectPolicy, open_video, sample_indices, source_kind
+from perception.video import (
+    MAX_FRAME_PIXELS,
+    CaptureSource,
+    Frame,
+    ReconnectPolicy,
+    identify_source,
+    open_video,
+    output_size,
+    sample_indices,
+    source_kind,
+)
+from vigil.cli import main
 from vigil.errors import StreamError, VideoError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -224,3 +246,234 @@ def test_unreachable_stream_and_missing_webcam_fail_with_one_line() -> None:
         open_video("rtsp://127.0.0.1:9/none")
     with pytest.raises(StreamError, match="cannot open webcam 63"):
         open_video("63")
+
+
+# ----------------------------------------------------------------------------- helpers for the hostile inputs
+def _within(seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, failing the test if it has not returned after ``seconds`` (instead of hanging)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:  # handed to the test
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{getattr(fn, '__name__', fn)} still running after {seconds} s"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def _vigil_process(*argv: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """The command line in a process of its own: a regression that hangs fails at ``timeout``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    code = "import sys; from vigil.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def _error_lines(stderr: str) -> list[str]:
+    assert "Traceback" not in stderr
+    return [line for line in stderr.splitlines() if line.startswith("vigil: error:")]
+
+
+@pytest.fixture
+def fifo(tmp_path: Path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("this platform has no named pipes")
+    path = tmp_path / "camera.mp4"
+    os.mkfifo(path)
+    yield path
+    with contextlib.suppress(OSError):  # a reader still blocked on it (a regression) gets its end of file
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+# ----------------------------------------------------------------------------- FIFOs
+def test_a_fifo_is_refused_before_anything_opens_it(fifo: Path, tmp_path: Path) -> None:
+    # identifying it (the store's key) must not open it: opening a FIFO waits for a writer
+    assert _within(10, identify_source, fifo).content_id == ""
+    with pytest.raises(VideoError, match="is not a regular file or folder"):
+        _within(10, open_video, fifo)
+    # a FIFO among a folder's images is no frame
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"frame_{i}.png"), np.full((60, 80, 3), level(i), np.uint8))
+    os.mkfifo(folder / "frame_3.png")
+    frames = _within(10, lambda: list(open_video(folder, fps=4, width=80, folder_fps=4).frames()))
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert _within(10, identify_source, folder).content_id
+    proc = _vigil_process("--data-dir", str(tmp_path / "data"), "ask", "What happened?", "--video", str(fifo), timeout=60)
+    errors = _error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(errors) == 1 and "is not a regular file or folder" in errors[0]
+
+
+def test_watch_refuses_a_fifo_at_once(fifo: Path, synth_small: Path, fitted_camera: tuple[Path, Path],
+                                      tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(fitted_camera[0] / "plaza" / "profile", data / "plaza" / "profile")
+    proc = _vigil_process("--config", str(synth_small / "vigil.yaml"), "--data-dir", str(data), "watch", str(fifo),
+                          "--camera", "plaza", timeout=120)
+    errors = _error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(errors) == 1 and "is not a regular file or folder" in errors[0]
+
+
+# ----------------------------------------------------------------------------- frame sizes
+def test_a_frame_no_camera_has_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 2x240: a few kilobytes that scaled to the working width would be 320x38400 per frame
+    tall = write_clip(tmp_path / "tall.mp4", 3, fps=10, size=(2, 240))
+    with pytest.raises(VideoError, match=re.escape("aspect ratio of 120:1")) as info:
+        open_video(tall)
+    assert "\n" not in str(info.value)
+    assert main(["probe", str(tall)]) == 2
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "aspect ratio of 120:1" in errors[0]
+    # an image folder goes through the same size
+    folder = tmp_path / "strips"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0.png"), np.zeros((300, 4, 3), np.uint8))
+    with pytest.raises(VideoError, match="aspect ratio of 75:1"):
+        open_video(folder)
+
+
+def test_the_working_frame_is_bounded_in_both_dimensions(tmp_path: Path) -> None:
+    # a 1:10 strip, the narrowest allowed, is not enlarged to 320x3200 but to 320 on its long side
+    narrow = write_clip(tmp_path / "narrow.mp4", 6, fps=10, size=(24, 240))
+    with open_video(narrow, fps=10, width=320) as video:
+        frames = list(video.frames())
+        assert (video.info.width, video.info.height) == (24, 240)
+    assert video.size == (32, 320)
+    assert len(frames) == 6 and all(f.image.shape == (320, 32, 3) for f in frames)
+    assert all(abs(float(f.image.mean()) - level(f.index)) < 4 for f in frames)
+    # ordinary footage keeps the configured width, small or portrait
+    assert output_size(160, 120, 320) == (320, 240)
+    assert output_size(1080, 1920, 320) == (320, 568)
+    # the largest setting stays within MAX_FRAME_PIXELS, whatever the shape
+    for w, h in ((1000, 9000), (640, 480), (3840, 2160)):
+        out_w, out_h = output_size(w, h, 3840)
+        assert out_w * out_h <= MAX_FRAME_PIXELS and max(out_w, out_h) <= max(3840, w, h)
+
+
+# ----------------------------------------------------------------------------- display rotation
+def _phone_clip(path: Path, rotation: int, size: tuple[int, int] = (320, 192), n_frames: int = 12) -> Path:
+    """A clip stored landscape with a display rotation (counter-clockwise degrees, as PyAV reads
+    it back); a bright block marks the stored top-left corner."""
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream("libx264", rate=10)
+    if not hasattr(stream, "set_display_rotation"):
+        container.close()
+        pytest.skip("this PyAV cannot write a display matrix (needs av >= 15)")
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    stream.set_display_rotation(rotation)
+    for i in range(n_frames):
+        image = np.full((size[1], size[0], 3), 40, np.uint8)
+        image[: size[1] // 4, : size[0] // 4] = 230
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = i
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
+@pytest.mark.parametrize("reader", ["decord", "opencv"])
+@pytest.mark.parametrize(
+    ("rotation", "upright", "corner"),
+    # a phone's portrait clip carries -90 (turn a quarter clockwise to view): the stored top-left
+    # corner is then the picture's top-right
+    [(-90, (192, 320), (0, 1)), (90, (192, 320), (1, 0)), (180, (320, 192), (1, 1))],
+)
+def test_display_rotation_is_honoured(tmp_path: Path, reader: str, rotation: int, upright: tuple[int, int],
+                                      corner: tuple[int, int]) -> None:
+    clip = _phone_clip(tmp_path / "phone.mp4", rotation)
+    video = open_video(clip, fps=10, width=96) if reader == "decord" else CaptureSource(
+        str(clip), kind="file", fps=10, width=96)
+    with video:
+        frames = list(video.frames())
+        assert (video.info.width, video.info.height) == upright
+    size = output_size(*upright, 96)
+    assert len(frames) == 12 and all(f.image.shape == (size[1], size[0], 3) for f in frames)
+    for f in frames:
+        ys, xs = np.nonzero(f.image[..., 0] > 128)
+        assert (round(ys.mean() / size[1]), round(xs.mean() / size[0])) == corner
+
+
+def test_probe_reports_a_rotated_clip_upright(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = _phone_clip(tmp_path / "phone.mp4", -90)
+    assert main(["probe", str(clip), "--width", "96"]) == 0
+    out = capsys.readouterr().out
+    assert ", 192x320, " in out and " as 96x160 " in out
+
+
+# ----------------------------------------------------------------------------- files served over HTTP
+class _CountingHandler(http.server.SimpleHTTPRequestHandler):
+    """Python's file server (no range requests), counting what it is asked for."""
+
+    requests: list[str]
+
+    def log_message(self, *args: Any) -> None:
+        self.requests.append(self.path)
+
+
+@pytest.fixture
+def counted_server(tmp_path: Path):
+    requests: list[str] = []
+    handler = functools.partial(type("Handler", (_CountingHandler,), {"requests": requests}), directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+
+
+def test_a_file_over_http_ends_at_its_end_and_is_fetched_once(tmp_path: Path, counted_server: tuple[str, list[str]],
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    base, requests = counted_server
+    # its index says 60 frames; the transfer ends after about half of them
+    data = write_clip(tmp_path / "full.mp4", 60, fps=20, faststart=True).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 6 // 10])
+
+    def read() -> tuple[list[Frame], bool]:
+        with open_video(f"{base}/cut.mp4", fps=20, width=160) as video:
+            return list(video.frames()), video.info.is_live
+
+    frames, live = _within(30, read)
+    assert not live and 20 <= len(frames) < 60
+    assert [f.index for f in frames] == list(range(len(frames)))  # each frame once, in order
+    assert all(abs(float(f.image.mean()) - level(f.index)) < 4 for f in frames)
+    assert requests == ["/cut.mp4"]
+    requests.clear()
+    assert _within(30, main, ["probe", f"{base}/cut.mp4", "--json"]) == 0
+    assert '"sampled_frames": ' in capsys.readouterr().out and len(requests) == 1
+
+
+def test_an_mp4_over_http_that_cannot_be_read_ends_with_one_line(tmp_path: Path,
+                                                                  counted_server: tuple[str, list[str]]) -> None:
+    base, requests = counted_server
+    # its index at the end, on a server without range requests: FFmpeg reads the header, no frame
+    container = av.open(str(tmp_path / "noise.mp4"), mode="w")
+    stream = container.add_stream("libx264", rate=20)
+    stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+    stream.options = {"crf": "10", "preset": "ultrafast"}
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), format="rgb24")
+        frame.pts = i
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+
+    def read() -> list[Frame]:
+        with open_video(f"{base}/noise.mp4", fps=20, width=160) as video:
+            return list(video.frames())
+
+    with pytest.raises(StreamError, match="not one frame could be read") as info:
+        _within(30, read)
+    assert "\n" not in str(info.value) and len(requests) <= 2
