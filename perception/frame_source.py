@@ -28,6 +28,10 @@ MAX_ASPECT = 10.0
 # The largest working frame, in pixels: 3840x2160 (UHD), the widest frame_width the config
 # allows at 16:9. Bounds one frame to about 25 MB of RGB, whatever the source and setting.
 MAX_FRAME_PIXELS = 3840 * 2160
+# The largest source picture decoded, in pixels: 8192x8192, past 8K (7680x4320) with room to
+# spare. A decoded frame is held whole before it is scaled, so a header declaring more (an image
+# of a few kilobytes can say 60000x60000) would take gigabytes per frame; it is refused unread.
+MAX_SOURCE_PIXELS = 8192 * 8192
 
 
 class FrameSizeError(VideoError):
@@ -121,10 +125,14 @@ def output_size(width: int, height: int, target_width: int) -> tuple[int, int]:
     :data:`MAX_FRAME_PIXELS`.
 
     Raises:
-        FrameSizeError: a size that is not positive, or an aspect ratio past :data:`MAX_ASPECT`.
+        FrameSizeError: a size that is not positive, larger than :data:`MAX_SOURCE_PIXELS`, or
+            an aspect ratio past :data:`MAX_ASPECT`.
     """
     if width <= 0 or height <= 0:
         raise FrameSizeError(f"invalid frame size {width}x{height}")
+    if width * height > MAX_SOURCE_PIXELS:
+        raise FrameSizeError(f"frame size {width}x{height}: more than {MAX_SOURCE_PIXELS / 1e6:.0f} million pixels, "
+                             "past any camera's; the file is damaged or not camera footage")
     long_side, short_side = max(width, height), min(width, height)
     if long_side / short_side > MAX_ASPECT:
         raise FrameSizeError(f"frame size {width}x{height}: an aspect ratio of {long_side / short_side:.0f}:1 is beyond "

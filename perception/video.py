@@ -36,6 +36,7 @@ from perception.capture import CaptureFactory, CaptureSource, ReconnectPolicy
 from perception.frame_source import (
     MAX_ASPECT,
     MAX_FRAME_PIXELS,
+    MAX_SOURCE_PIXELS,
     Frame,
     FrameSizeError,
     RateSampler,
@@ -54,7 +55,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402  (after the log level, which OpenCV reads when its FFmpeg backend loads)
 
 __all__ = [
-    "IMAGE_SUFFIXES", "MAX_ASPECT", "MAX_FRAME_PIXELS", "STREAM_SCHEMES", "CaptureFactory", "CaptureSource", "FileSource",
+    "IMAGE_SUFFIXES", "MAX_ASPECT", "MAX_FRAME_PIXELS", "MAX_SOURCE_PIXELS", "STREAM_SCHEMES", "CaptureFactory", "CaptureSource", "FileSource",
     "FolderSource", "Frame", "FrameSizeError", "Mp4Writer", "RateSampler", "ReconnectPolicy", "SourceId", "SourceKind", "VideoInfo",
     "VideoSource", "check_local_source", "find_video", "identify_source", "open_video", "output_size",
     "sample_indices", "source_kind", "write_clip",
@@ -228,7 +229,11 @@ class FolderSource(VideoSource):
     def frames(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[Frame]:
         keep = sample_indices(self._times, self.fps)
         for i in keep[_in_span(self._times[keep], start_s, end_s)].tolist():
-            bgr = _imread(self.files[i])
+            try:
+                bgr = _imread(self.files[i])
+            except FrameSizeError as exc:
+                log.warning("%s: skipping %s", self.folder, exc)
+                continue
             if bgr is None:
                 log.warning("%s: skipping unreadable image %s", self.folder, self.files[i].name)
                 continue
@@ -487,11 +492,36 @@ def _natural_key(path: Path) -> list[Any]:
 
 
 def _imread(path: Path) -> np.ndarray | None:
+    """An image file as BGR, or ``None`` if it cannot be read or decoded.
+
+    Raises:
+        FrameSizeError: its header declares a picture past :data:`MAX_SOURCE_PIXELS`, which is
+            never decoded (a small file can declare gigapixels).
+    """
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
     try:
         data = _read_regular(path)
     except OSError:
         return None
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if not data:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as header:  # reads the header only
+                width, height = header.size
+    except Image.DecompressionBombError:
+        width, height = MAX_SOURCE_PIXELS, 2
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    if width * height > MAX_SOURCE_PIXELS:
+        raise FrameSizeError(f"{path.name}: {width}x{height} is more than {MAX_SOURCE_PIXELS / 1e6:.0f} million "
+                             "pixels, past any camera's; not decoded")
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 def _first_line(exc: BaseException) -> str:

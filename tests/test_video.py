@@ -339,6 +339,42 @@ def test_a_frame_no_camera_has_is_refused_with_one_line(tmp_path: Path, capsys: 
         open_video(folder)
 
 
+def _png_declaring(path: Path, width: int, height: int) -> Path:
+    """A real 1-bit grey PNG of ``width`` x ``height``, all black: a few kilobytes that decode
+    to width * height * 3 bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    packer = zlib.compressobj(9)
+    row = bytes(1 + (width + 7) // 8)  # filter byte + packed bits
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_declaring_more_pixels_than_any_camera_is_never_decoded(tmp_path: Path) -> None:
+    # 12000x12000 in a file of a few kilobytes: decoding it would take 432 MB for one frame
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    bomb = _png_declaring(folder / "0.png", 12000, 12000)
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(VideoError, match="million pixels") as info:
+        open_video(folder)
+    assert "\n" not in str(info.value)
+    # one such image among good ones is skipped, the rest is read
+    good = tmp_path / "mixed"
+    good.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(good / f"{i}.png"), np.full((120, 160, 3), level(i), np.uint8))
+    _png_declaring(good / "3.png", 12000, 12000)
+    with open_video(good, fps=10, width=160, folder_fps=10) as video:
+        assert [f.index for f in video.frames()] == [0, 1, 2]
+
+
 def test_the_working_frame_is_bounded_in_both_dimensions(tmp_path: Path) -> None:
     # a 1:10 strip, the narrowest allowed, is not enlarged to 320x3200 but to 320 on its long side
     narrow = write_clip(tmp_path / "narrow.mp4", 6, fps=10, size=(24, 240))
