@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vigil",
         description="Vigil: explained alerts from camera footage, questions about footage, and "
         "HIVAU-style instruction data.",
-        epilog="example:\n  vigil data synth demo-out --seed 0\n\nRun 'vigil COMMAND --help' for a command's options.",
+        epilog="example:\n  vigil data synth scene --seed 0\n\nRun 'vigil COMMAND --help' for a command's options.",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"vigil {__version__}")
@@ -310,11 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # vigil data ...
     data = sub.add_parser("data", help="build datasets: synthetic scenes, instruction data", description="Build datasets.",
-                          formatter_class=_Formatter, epilog="example:\n  vigil data synth demo-out --seed 0")
+                          formatter_class=_Formatter, epilog="example:\n  vigil data synth scene --seed 0")
     data_sub = data.add_subparsers(title="commands", metavar="COMMAND")
     data.set_defaults(handler=lambda a: _need_subcommand(data))
     p = _add(data_sub, "synth", _cmd_data_synth, "render a synthetic camera with ground truth",
-             "vigil data synth demo-out --seed 0 --per-type 2",
+             "vigil data synth scene --seed 0 --per-type 2",
              "Render a fixed-camera plaza: normal training videos, test videos with one anomaly each "
              "(running, falling, fighting, loitering, intrusion, vehicle, abandoned object) and some "
              "without, plus gt.json, fgclip.json, hivau.json, scene.json and a vigil.yaml with the zones. "
