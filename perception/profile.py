@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from perception.detect import detector_class
+from perception.detect import detector_class, detector_names
 from perception.detect.blobs import BlobDetector
-from perception.encoders import Encoder, encoder_class
+from perception.encoders import Encoder, encoder_class, encoder_names
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import TypeHead
@@ -171,9 +171,15 @@ class CameraProfile:
             meta["frame_scorer"] = {**self.frame_scorer.settings(), "calibration": list(self.frame_calibration or ()),
                                     "training": self.training}
         tmp_npz = folder / "arrays.tmp.npz"
-        np.savez_compressed(tmp_npz, **arrays)
         tmp_json = folder / "profile.json.tmp"
-        tmp_json.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        try:
+            np.savez_compressed(tmp_npz, **arrays)
+            tmp_json.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        except BaseException:
+            # a full disk (or an interrupt): the saved profile stays as it was, without half-written files
+            tmp_npz.unlink(missing_ok=True)
+            tmp_json.unlink(missing_ok=True)
+            raise
         os.replace(tmp_npz, folder / "arrays.npz")
         os.replace(tmp_json, folder / "profile.json")
         return folder
@@ -208,6 +214,7 @@ class CameraProfile:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise ProfileError(f"{folder}: profile format {found} is not supported (expected {PROFILE_FORMAT}); fit the camera again")
         try:
+            _check_parts(meta, folder)
             profile = cls._restore(meta, arrays, camera_id)
             learned = meta.get("frame_scorer")
             if learned:
@@ -257,3 +264,16 @@ class CameraProfile:
             track_norms=TrackNorms.restore(meta["track_norms"], part("norms")) if meta.get("track_norms") else None,
             blob_norms=BlobNorms.restore(meta["blob_norms"], part("blob_norms")) if meta.get("blob_norms") else None,
         )
+
+
+def _check_parts(meta: dict[str, Any], folder: Path) -> None:
+    """Raise :class:`ProfileError` if the profile names an encoder or detector this Vigil does not
+    have: caught when loading, before anything runs (or writes the profile back)."""
+    for part, known in (("encoder", encoder_names), ("detector", detector_names)):
+        section = meta.get(part)
+        if section is None and part == "detector":  # fitted without the object path
+            continue
+        name = section["name"]
+        if name not in known():
+            raise ProfileError(f"{folder}: the profile names an unknown {part} {name!r} (this Vigil has: "
+                               f"{', '.join(known())}); fit the camera again")

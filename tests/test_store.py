@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,3 +127,166 @@ def test_data_dir_layout(tmp_path: Path) -> None:
     assert data.store_path == tmp_path / "vigil.db"
     assert data.profile_dir("lobby") == tmp_path / "lobby" / "profile"
     assert data.event_dir("lobby", "lobby-000012500", create=True).is_dir()
+
+
+def _open_at_once(db: Path, n: int = 8) -> list[str]:
+    """Open ``db`` from ``n`` threads released together; the errors they met."""
+    barrier, errors = threading.Barrier(n), []
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            Store(db).close()
+        except Exception as exc:  # noqa: BLE001 - collected and shown by the assertion
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=open_it) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_stores_opened_at_once_on_a_fresh_data_dir_all_get_one_schema(tmp_path: Path) -> None:
+    # two `vigil watch` runs starting together on a new data dir: both must open the store
+    for round_ in range(5):
+        db = tmp_path / f"r{round_}" / "vigil.db"
+        assert _open_at_once(db) == []
+        with Store(db) as store:
+            assert store.schema_version == SCHEMA_VERSION
+            tables = {r[0] for r in store._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            assert {"windows", "events", "clips", "alerts", "videos", "deliveries", "tracks"} <= tables
+
+
+def test_a_full_store_rolls_back_in_one_error_and_keeps_working(tmp_path: Path) -> None:
+    from vigil.datadir import DiskFullError
+
+    with Store(tmp_path / "v.db") as store:
+        store.add_windows([_window(float(i)) for i in range(100)])
+        # SQLite's own cap on the file's size: the same SQLITE_FULL a full disk gives
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(DiskFullError, match=f"no space left on the disk holding {tmp_path}.*kept") as info:
+            store.add_windows([_window(float(i)) for i in range(1000, 20000)])
+        assert "\n" not in str(info.value)
+        assert len(store.windows("lobby")) == 100  # none of the failed batch, all of what came before
+        store._db.execute("PRAGMA max_page_count = 1073741823")  # space again
+        store.add_windows([_window(500.0)])
+        assert len(store.windows("lobby")) == 101
+    assert sqlite3.connect(tmp_path / "v.db").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_names_of_the_data_dirs_own_files_cannot_be_cameras(tmp_path: Path) -> None:
+    from vigil.config import load_settings
+    from vigil.errors import ConfigError
+
+    data = DataDir(tmp_path)
+    settings = load_settings(environ={"VIGIL_DATA_DIR": str(tmp_path)})
+    own = [data.store_path, data.checkpoints_path, data.memory_dir, data.models_dir, data.ask_keyframes_dir,
+           settings.model_cache]
+    for path in own:
+        assert path.parent == tmp_path
+        for name in (path.name, path.name.upper()):
+            with pytest.raises(ConfigError, match="is reserved"):
+                data.camera_dir(name)
+    for sidecar in ("vigil.db-wal", "vigil.db-shm", "checkpoints.db-journal"):
+        with pytest.raises(ConfigError, match="is reserved"):
+            data.profile_dir(sidecar)
+    assert data.camera_dir("lobby") == tmp_path / "lobby"
+
+
+# --------------------------------------------------------------------------- the data dir in use
+@pytest.fixture()
+def data(fitted_camera: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A fresh data dir holding only the fitted profile of camera plaza."""
+    folder = tmp_path / "data"
+    shutil.copytree(fitted_camera[0] / "plaza" / "profile", folder / "plaza" / "profile")
+    return folder
+
+
+def _video(synth_small: Path, kind: str) -> str:
+    return str(next((synth_small / "test").glob(f"*_{kind}.mp4")))
+
+
+def test_a_profile_naming_an_unknown_encoder_fails_at_load_and_is_left_untouched(
+        synth_small: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vigil.cli import main
+
+    meta_path = data / "plaza" / "profile" / "profile.json"
+    meta = json.loads(meta_path.read_text())
+    meta["encoder"]["name"] = "motion-v9"
+    meta_path.write_text(json.dumps(meta))
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in meta_path.parent.iterdir()}
+    code = main(["--data-dir", str(data), "watch", _video(synth_small, "falling"), "--camera", "plaza"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("vigil: error: "), err
+    assert "unknown encoder 'motion-v9'" in err and "fit the camera again" in err
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in meta_path.parent.iterdir()} == before
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs: a real file system that fills up."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (the full-disk test uses a real file system)")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def _fill(folder: Path, leave: int) -> Path:
+    """Take the disk's free space down to ``leave`` bytes with one file; returns it."""
+    filler = folder / "filler"
+    with filler.open("wb") as f:
+        f.write(b"\0" * max(0, shutil.disk_usage(folder).free - leave))
+    return filler
+
+
+@pytest.mark.parametrize("when", ["at-start", "after-the-memory-opened", "at-the-alert"])
+def test_a_full_disk_is_one_line_that_says_nothing_is_lost(when: str, synth_small: Path, data: Path, small_disk: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from perception.profile import CameraProfile
+    from vigil.cli import main
+
+    root = small_disk / "data"
+    shutil.copytree(data, root)
+    filler = small_disk / "filler"
+    if when == "at-start":
+        _fill(small_disk, 256 << 10)
+    elif when == "after-the-memory-opened":  # room to start, none left once the pattern memory is created
+        _fill(small_disk, (1 << 20) + (64 << 10))
+    else:  # the disk fills up just as the alert is written
+        add_alert = Store.add_alert
+
+        def fill_then_add(self: Store, *args: object, **kwargs: object) -> bool:
+            _fill(small_disk, 0)
+            return add_alert(self, *args, **kwargs)
+
+        monkeypatch.setattr(Store, "add_alert", fill_then_add)
+    argv = ["--data-dir", str(root), "watch", _video(synth_small, "falling"), "--camera", "plaza"]
+    code = main(argv)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("vigil: error:")]
+    assert code == 1 and "Traceback" not in err and len(errors) == 1, err
+    assert f"no space left on the disk holding {root}" in errors[0] and "everything stored before is kept" in errors[0]
+    # nothing damaged: the store checks out, the profile loads, no half-written files
+    if (root / "vigil.db").exists():
+        assert sqlite3.connect(root / "vigil.db").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    CameraProfile.load(root / "plaza" / "profile", "plaza")
+    assert sorted(p.name for p in (root / "plaza" / "profile").iterdir()) == ["arrays.npz", "profile.json"]
+    # with space again, the same command goes on from what is stored, and the alert is raised once
+    monkeypatch.undo()
+    filler.unlink()
+    assert main(argv) == 0
+    capsys.readouterr()
+    with Store(root / "vigil.db") as store:
+        assert len(store.alerts("plaza")) == 1

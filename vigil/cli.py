@@ -8,6 +8,7 @@ stdout (JSON with ``--json``), progress and logs to stderr. Expected failures pr
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -778,6 +779,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     try:
         folder = profile.save(data.profile_dir(args.camera))
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # main() names the full disk
         raise StoreError(f"cannot save the profile under {data.profile_dir(args.camera)}: {exc.strerror or exc}") from None
     cal = profile.scorer.calibration
     summary = {
@@ -1320,9 +1323,9 @@ class _Agents:
                 self._said.add("VLM")
                 self.warnings.append(f"VLM endpoint {settings.vlm.url} {problem}; descriptions fall back to scene facts "
                                      f"(tried again after {settings.vlm.retry_after_s:g} s)")
-        self.memory = PatternMemory(data.root / "chroma", url=settings.memory_url)
+        self.memory = PatternMemory(data.memory_dir, url=settings.memory_url)
         self.embedder = text_embedder(settings.embeddings)  # event texts, for questions
-        self.graph = AlertGraph(self.backend, data.root / "checkpoints.db")
+        self.graph = AlertGraph(self.backend, data.checkpoints_path)
 
     def say_warnings(self) -> None:
         """Print the start-up warnings (each once)."""
@@ -1450,12 +1453,7 @@ def _run_watch(args: argparse.Namespace, settings: Any, camera_id: str, camera: 
 
 
 def _cmd_watch(args: argparse.Namespace) -> int:
-
-    settings = _settings(args)
-    camera = settings.camera(args.camera)
-    from vigil.store import DataDir
-
-    data = DataDir(settings.data_dir)
+    settings, camera, data = _camera_and_data(args)
     start_time = _iso_time(args.start_time, "--start-time")
 
     def on_alert(alert: Any) -> None:
@@ -1525,7 +1523,7 @@ class _Asker:
 
         ctx = AskContext(self.store, scope, memory=self.agents.memory,
                          scanner=lambda v, c: self.scan(v, c, start_time), frame_reader=self.read_frames,
-                         vision=self.agents.vision, embedder=self.embedder, keyframe_dir=self.data.root / "ask-keyframes")
+                         vision=self.agents.vision, embedder=self.embedder, keyframe_dir=self.data.ask_keyframes_dir)
         known = sorted({r["camera_id"] for r in self.store.videos()} | set(self.data.fitted_cameras()))
         zones = sorted({z.name for c in known for z in self.settings.camera(c).zones})
         return AskGraph(ctx, backend=self.agents.backend, cameras=known, plan_overrides=self.overrides(), zones=zones)
@@ -2065,6 +2063,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         _check_positive(args)
+        if getattr(args, "camera", None) is not None:  # every command's --camera: a folder of the data dir
+            from vigil.datadir import validate_camera_name
+
+            validate_camera_name(args.camera)
         return handler(args)
     except VigilError as exc:
         print(f"vigil: error: {exc}", file=sys.stderr)
@@ -2074,3 +2076,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        from vigil.datadir import disk_full_error, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        # a full disk, whichever writer met it first: one line naming the folder (the store rolled back)
+        error = disk_full_error(exc, lambda: _settings(args).data_dir)
+        print(f"vigil: error: {error}", file=sys.stderr)
+        return error.exit_code

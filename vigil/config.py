@@ -15,7 +15,8 @@ command-line flags. A camera section holds only what differs from ``defaults``::
              polygon: [[0.70, 0.40], [0.95, 0.40], [0.95, 0.90], [0.70, 0.90]]}
 
 Any invalid value raises :class:`~vigil.errors.ConfigError` with one line naming the field,
-the value and what is allowed.
+the value and what is allowed; so does a file over 1 MiB or one whose aliases expand past
+:data:`vigil.safeyaml.MAX_VALUES` values.
 """
 
 from __future__ import annotations
@@ -39,11 +40,17 @@ from pydantic import (
     model_validator,
 )
 
+# camera names are checked where the data dir's layout is defined (re-exported here)
+from vigil.datadir import CAMERA_NAME as CAMERA_NAME
+from vigil.datadir import MODELS_NAME, camera_name_problem
+from vigil.datadir import validate_camera_name as validate_camera_name
 from vigil.errors import ConfigError, UnknownCameraError
+from vigil.safeyaml import TooLargeError, read_text_capped, safe_load
 
 CONFIG_ENV = "VIGIL_CONFIG"
 DEFAULT_CONFIG_NAME = "vigil.yaml"
-CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A config holds settings and zone polygons for a handful of cameras; far below this.
+MAX_CONFIG_BYTES = 1 << 20
 
 #: Environment variable -> dotted setting it overrides.
 ENV_OVERRIDES: dict[str, str] = {
@@ -355,10 +362,9 @@ class Settings(BaseModel):
             return data
         merged = {}
         for name, section in cameras.items():
-            if not isinstance(name, str) or not CAMERA_NAME.match(name):
-                raise ValueError(
-                    f"camera name {name!r} must be 1-64 letters, digits, '_', '-' or '.'"
-                )
+            problem = camera_name_problem(name)
+            if problem:
+                raise ValueError(problem)
             if isinstance(section, dict):
                 combined = {**defaults, **section}
                 # the detection section merges key by key too: a camera changes only what it names
@@ -392,7 +398,7 @@ class Settings(BaseModel):
     @property
     def model_cache(self) -> Path:
         """Where detector files live: ``models_dir``, else ``<data_dir>/models``."""
-        return Path(self.models_dir).expanduser() if self.models_dir else Path(self.data_dir).expanduser() / "models"
+        return Path(self.models_dir).expanduser() if self.models_dir else Path(self.data_dir).expanduser() / MODELS_NAME
 
     def camera(self, name: str, *, must_exist: bool = False) -> CameraConfig:
         """The effective settings of one camera.
@@ -408,13 +414,6 @@ class Settings(BaseModel):
             known = ", ".join(sorted(self.cameras)) or "none configured"
             raise UnknownCameraError(f"unknown camera {name!r} (configured: {known})")
         return self.defaults.model_copy(deep=True)
-
-
-def validate_camera_name(name: str) -> str:
-    """Check that a camera name is safe to use as a folder name; return it."""
-    if not CAMERA_NAME.match(name or ""):
-        raise ConfigError(f"camera name {name!r} must be 1-64 letters, digits, '_', '-' or '.'")
-    return name
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -475,16 +474,21 @@ def load_settings(
 
 def _read_yaml(file: Path) -> dict[str, Any]:
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_text_capped(file, MAX_CONFIG_BYTES)
+    except TooLargeError as exc:
+        raise ConfigError(f"{file}: config file is {exc} (a config holds settings and zones, far less); "
+                          "is this the right file?") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read config ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{file}: invalid YAML{where}: {problem}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of 5000 digits, which Python refuses
+        raise ConfigError(f"{file}: invalid YAML: {str(exc).splitlines()[0]}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -21,19 +21,25 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from vigil.datadir import DiskFullError, disk_full_message
 from vigil.errors import VigilError
 from vigil.imports import require
 
 log = logging.getLogger(__name__)
 
 TEXT_DIM = 512
+#: Free space under which a failed write of the local memory is taken for a full disk: ChromaDB
+#: reports its storage's "disk is full" only as a failed compaction.
+FULL_BELOW_BYTES = 64 << 20
 
 
 class MemoryError_(VigilError):
@@ -112,6 +118,7 @@ class PatternMemory:
         from chromadb.config import Settings
 
         settings = Settings(anonymized_telemetry=False)
+        self._path: Path | None = None  # the local database's folder
         try:
             if url:
                 u = urlparse(url)
@@ -122,19 +129,33 @@ class PatternMemory:
                 if path is None:
                     raise MemoryError_("the pattern memory needs a folder or a server URL")
                 Path(path).mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(path), settings=settings)
-        except MemoryError_:
+                self._path = Path(path)
+                with self._guard():
+                    self._client = chromadb.PersistentClient(path=str(path), settings=settings)
+        except (MemoryError_, DiskFullError):
             raise
         except Exception as exc:  # chromadb raises many kinds
             where = url or str(path)
             raise MemoryError_(f"cannot open the pattern memory at {where}: {str(exc).splitlines()[0][:200]}") from None
         self._collections: dict[str, Any] = {}
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Around ChromaDB calls: a failure of the local database on a (nearly) full disk is
+        :class:`DiskFullError`; what was written before stays (ChromaDB commits each write)."""
+        try:
+            yield
+        except Exception:
+            if self._path is not None and shutil.disk_usage(self._path).free < FULL_BELOW_BYTES:
+                raise DiskFullError(disk_full_message(self._path)) from None
+            raise
+
     def _collection(self, name: str) -> Any:
         if name not in self._collections:
-            self._collections[name] = self._client.get_or_create_collection(
-                name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-            )
+            with self._guard():
+                self._collections[name] = self._client.get_or_create_collection(
+                    name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+                )
         return self._collections[name]
 
     # ------------------------------------------------------------------ patterns
@@ -142,7 +163,9 @@ class PatternMemory:
         """Remember a judged pattern (``verdict``: ``anomaly`` or ``normal``); re-adding updates it."""
         v = np.asarray(vector, np.float32).ravel()
         meta = {k: v_ for k, v_ in {**metadata, "verdict": verdict}.items() if isinstance(v_, (str, int, float, bool))}
-        self._collection(f"patterns_d{v.size}").upsert(ids=[pattern_id], embeddings=[v.tolist()], metadatas=[meta])
+        col = self._collection(f"patterns_d{v.size}")
+        with self._guard():
+            col.upsert(ids=[pattern_id], embeddings=[v.tolist()], metadatas=[meta])
 
     def similar_patterns(self, vector: np.ndarray, camera_id: str | None = None, k: int = 5) -> list[dict[str, Any]]:
         """The ``k`` nearest judged patterns (cosine distance), optionally of one camera."""
@@ -167,8 +190,10 @@ class PatternMemory:
             space: the text embedder's ``space`` (one collection per embedder).
         """
         meta = {k: v for k, v in metadata.items() if isinstance(v, (str, int, float, bool))}
-        self._collection(f"events_{space}").upsert(ids=[event_id], embeddings=[np.asarray(embedding, np.float32).tolist()],
-                                          documents=[text], metadatas=[meta])
+        col = self._collection(f"events_{space}")
+        with self._guard():
+            col.upsert(ids=[event_id], embeddings=[np.asarray(embedding, np.float32).tolist()], documents=[text],
+                       metadatas=[meta])
 
     def search_events(self, embedding: np.ndarray, k: int = 10, where: dict[str, Any] | None = None,
                       space: str = f"hashing{TEXT_DIM}") -> list[dict[str, Any]]:

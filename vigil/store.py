@@ -1,242 +1,32 @@
 """Persistent state: SQLite (WAL) for windows, events, clips and alerts; files for the rest.
 
-Layout of a data dir::
-
-    <data_dir>/vigil.db                     this store
-    <data_dir>/<camera>/profile/            the camera's fitted normality profile
-    <data_dir>/<camera>/<event_id>/         keyframe_XX.jpg and clip.mp4 of one event
+The data dir's layout is :mod:`vigil.datadir`, the schema's migrations :mod:`vigil.migrations`,
+the rows' types :mod:`vigil.records` (``DataDir`` and the records are re-exported here).
 
 Every write goes through :meth:`Store.transaction`; a crash mid-write rolls back to the last
 commit and loses nothing committed before it. The schema carries a version (``PRAGMA
-user_version``) and is upgraded forward on open; a store written by a newer Vigil is refused.
+user_version``) and is upgraded forward on open, inside one write transaction, so processes
+opening a fresh store at once agree on one schema; a store written by a newer Vigil is refused.
+A full disk rolls the transaction back and raises :class:`~vigil.datadir.DiskFullError`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vigil.config import validate_camera_name
+from vigil.datadir import STORE_NAME, DataDir, DiskFullError, disk_full_message, is_disk_full
 from vigil.errors import StoreError
+from vigil.migrations import MIGRATIONS, SCHEMA_VERSION
+from vigil.records import ClipRecord, EventRecord, WindowRecord
 
-STORE_NAME = "vigil.db"
-
-# Forward migrations; index i upgrades schema version i to i + 1. Never edit a released one.
-MIGRATIONS: tuple[str, ...] = (
-    # 0 -> 1: seed tables
-    """
-    CREATE TABLE windows (
-        id            INTEGER PRIMARY KEY,
-        camera_id     TEXT    NOT NULL,
-        source        TEXT    NOT NULL DEFAULT '',
-        ts_start      REAL    NOT NULL,
-        ts_end        REAL    NOT NULL,
-        anomaly_score REAL    NOT NULL,
-        is_anomaly    INTEGER NOT NULL DEFAULT 0,
-        model_version TEXT    NOT NULL DEFAULT '',
-        UNIQUE (camera_id, source, ts_start, model_version)
-    );
-    CREATE INDEX windows_by_time ON windows (camera_id, source, ts_start);
-    CREATE TABLE events (
-        event_id    TEXT PRIMARY KEY,
-        camera_id   TEXT NOT NULL,
-        source      TEXT NOT NULL DEFAULT '',
-        event_start REAL NOT NULL,
-        event_end   REAL NOT NULL,
-        peak_score  REAL NOT NULL,
-        event_type  TEXT NOT NULL DEFAULT 'unknown',
-        confidence  REAL NOT NULL DEFAULT 0,
-        status      TEXT NOT NULL DEFAULT 'candidate',
-        explanation TEXT NOT NULL DEFAULT '',
-        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-    );
-    CREATE INDEX events_by_camera ON events (camera_id, event_start);
-    CREATE TABLE clips (
-        event_id    TEXT NOT NULL REFERENCES events (event_id) ON DELETE CASCADE,
-        clip_start  REAL NOT NULL,
-        clip_end    REAL NOT NULL,
-        storage_uri TEXT NOT NULL,
-        PRIMARY KEY (event_id, storage_uri)
-    );
-    CREATE TABLE alerts (
-        alert_id     TEXT PRIMARY KEY,
-        event_id     TEXT REFERENCES events (event_id) ON DELETE SET NULL,
-        camera_id    TEXT NOT NULL,
-        source       TEXT NOT NULL DEFAULT '',
-        event_type   TEXT NOT NULL,
-        start_s      REAL NOT NULL,
-        end_s        REAL NOT NULL,
-        confidence   REAL NOT NULL,
-        explained_by TEXT NOT NULL,
-        payload      TEXT NOT NULL,
-        delivered    INTEGER NOT NULL DEFAULT 0,
-        created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-    );
-    CREATE INDEX alerts_by_camera ON alerts (camera_id, start_s);
-    """,
-    # 1 -> 2: which sources have been scanned, so questions and restarts know what is indexed
-    """
-    CREATE TABLE videos (
-        source        TEXT NOT NULL,
-        camera_id     TEXT NOT NULL,
-        fps           REAL,
-        n_frames      INTEGER,
-        duration_s    REAL,
-        model_version TEXT NOT NULL DEFAULT '',
-        scanned_until REAL NOT NULL DEFAULT 0,
-        updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        PRIMARY KEY (source, camera_id)
-    );
-    """,
-    # 2 -> 3: wall-clock time of a video's first frame, when known (questions like "after 3 pm")
-    """
-    ALTER TABLE videos ADD COLUMN start_time TEXT;
-    """,
-    # 3 -> 4: what a scan really read (partial scans are not complete), the content identity of
-    # each video (one file under two spellings is one video; a replaced file is a new one), and
-    # webhook deliveries per target (a newly added hook gets new alerts only; 4xx is final)
-    """
-    ALTER TABLE videos ADD COLUMN content_id TEXT NOT NULL DEFAULT '';
-    ALTER TABLE videos ADD COLUMN complete INTEGER NOT NULL DEFAULT 0;
-    UPDATE videos SET complete = 1 WHERE duration_s IS NOT NULL AND scanned_until >= duration_s - 1.0;
-    ALTER TABLE alerts ADD COLUMN content_id TEXT NOT NULL DEFAULT '';
-    CREATE TABLE deliveries (
-        alert_id   TEXT NOT NULL REFERENCES alerts (alert_id) ON DELETE CASCADE,
-        target     TEXT NOT NULL,
-        status     TEXT NOT NULL DEFAULT 'pending',
-        attempts   INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        PRIMARY KEY (alert_id, target)
-    );
-    CREATE INDEX deliveries_by_status ON deliveries (target, status);
-    """,
-    # 4 -> 5: the objects a scan followed (what questions about bicycles or dogs are answered from)
-    """
-    CREATE TABLE tracks (
-        camera_id   TEXT    NOT NULL,
-        source      TEXT    NOT NULL,
-        content_id  TEXT    NOT NULL DEFAULT '',
-        track_id    INTEGER NOT NULL,
-        label       TEXT    NOT NULL,
-        grp         TEXT    NOT NULL,
-        start_s     REAL    NOT NULL,
-        end_s       REAL    NOT NULL,
-        speed       REAL    NOT NULL DEFAULT 0,
-        confidence  REAL    NOT NULL DEFAULT 0,
-        payload     TEXT    NOT NULL,
-        PRIMARY KEY (camera_id, source, content_id, track_id)
-    );
-    CREATE INDEX tracks_by_label ON tracks (label, camera_id);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class DataDir:
-    """Paths inside a data dir; creates folders on demand.
-
-    Raises:
-        StoreError: the path exists and is not a folder.
-    """
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root).expanduser()
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreError(f"data dir {self.root} is a file, not a folder; point --data-dir (or VIGIL_DATA_DIR) at a folder")
-
-    def check_writable(self) -> None:
-        """Raise :class:`StoreError` with one line unless files can be created in the data dir.
-
-        Commands that write call this before their work, so a read-only data dir fails at once.
-        """
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=".vigil-write-check-", dir=self.root)
-            os.close(fd)
-            os.unlink(name)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise StoreError(f"data dir {self.root} is not writable ({reason}); choose another with --data-dir "
-                             "or VIGIL_DATA_DIR") from None
-
-    @property
-    def store_path(self) -> Path:
-        """The SQLite file."""
-        return self.root / STORE_NAME
-
-    def camera_dir(self, camera_id: str) -> Path:
-        """Folder of one camera."""
-        return self.root / validate_camera_name(camera_id)
-
-    def profile_dir(self, camera_id: str) -> Path:
-        """Where the camera's fitted profile lives."""
-        return self.camera_dir(camera_id) / "profile"
-
-    def fitted_cameras(self) -> list[str]:
-        """Cameras that have a saved profile."""
-        if not self.root.is_dir():
-            return []
-        return sorted(p.parent.parent.name for p in self.root.glob("*/profile/profile.json"))
-
-    def event_dir(self, camera_id: str, event_id: str, *, create: bool = False) -> Path:
-        """Keyframes and clip of one event."""
-        path = self.camera_dir(camera_id) / event_id
-        if create:
-            path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def open_store(self) -> Store:
-        """Open (creating if needed) the store of this data dir."""
-        self.check_writable()
-        return Store(self.store_path)
-
-
-@dataclass(frozen=True)
-class WindowRecord:
-    """One scored window as stored."""
-
-    camera_id: str
-    source: str
-    ts_start: float
-    ts_end: float
-    anomaly_score: float
-    is_anomaly: bool
-    model_version: str = ""
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    """One candidate or confirmed event as stored."""
-
-    event_id: str
-    camera_id: str
-    source: str
-    event_start: float
-    event_end: float
-    peak_score: float
-    event_type: str = "unknown"
-    confidence: float = 0.0
-    status: str = "candidate"
-    explanation: str = ""
-
-
-@dataclass(frozen=True)
-class ClipRecord:
-    """A stored clip of an event."""
-
-    event_id: str
-    clip_start: float
-    clip_end: float
-    storage_uri: str
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STORE_NAME", "ClipRecord", "DataDir", "EventRecord", "Store",
+           "WindowRecord"]
 
 
 class Store:
@@ -261,6 +51,8 @@ class Store:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(disk_full_message(self.path.parent)) from None
             raise StoreError(f"{self.path} is not a usable Vigil store ({exc})") from None
 
     # ------------------------------------------------------------------ plumbing
@@ -269,30 +61,50 @@ class Store:
         """The schema version of the open database."""
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
-        version = self.schema_version
+    def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {version}, newer than this Vigil "
                 f"understands ({SCHEMA_VERSION}); upgrade vigil"
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self.transaction() as db:
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        self._check_version(version)
+        if version == SCHEMA_VERSION:  # the usual open: no write lock needed
+            return
+        with self.transaction() as db:
+            # Read again under the write lock: another process may have migrated since (two runs
+            # starting on a fresh data dir); versions only grow, so the check above stays valid.
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            self._check_version(version)
+            for target in range(version + 1, SCHEMA_VERSION + 1):
                 db.executescript_in_tx(MIGRATIONS[target - 1])
-                db.execute(f"PRAGMA user_version = {target}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[_Tx]:
-        """A write transaction: everything inside commits together or not at all."""
+        """A write transaction: everything inside commits together or not at all.
+
+        Raises:
+            DiskFullError: the disk is full; the transaction is rolled back, the store intact.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield _Tx(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Tx(self._db)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    # SQLite may already have rolled back (a full disk can do that); a failed
+                    # COMMIT leaves the transaction open, so the next one could not begin
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if is_disk_full(exc):
+                    raise DiskFullError(disk_full_message(self.path.parent)) from None
                 raise
-            else:
-                self._db.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
