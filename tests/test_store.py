@@ -159,6 +159,33 @@ def test_stores_opened_at_once_on_a_fresh_data_dir_all_get_one_schema(tmp_path: 
             assert {"windows", "events", "clips", "alerts", "videos", "deliveries", "tracks"} <= tables
 
 
+_MEMORY_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from vigil.memory import PatternMemory
+
+    memory, tag = PatternMemory(sys.argv[1]), sys.argv[2]
+    rng = np.random.default_rng(len(tag))
+    for i in range(120):
+        v = rng.random(32).astype(np.float32)
+        memory.add_pattern(f"{tag}-{i}", v, "normal", {"camera_id": "lobby"})
+        memory.similar_patterns(v, camera_id="lobby", k=5)
+    print(len(memory.similar_patterns(v, camera_id="lobby", k=1000)))
+""")
+
+
+def test_two_processes_share_the_local_pattern_memory(tmp_path: Path) -> None:
+    # a `vigil serve` and a `vigil watch` (or two watches) judging patterns at the same time
+    folder = tmp_path / "chroma"
+    runs = [subprocess.Popen([sys.executable, "-c", _MEMORY_WRITER, str(folder), tag], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for tag in ("a", "bb")]
+    results = [run.communicate(timeout=240) for run in runs]
+    for run, (out, err) in zip(runs, results):
+        assert run.returncode == 0, err[-800:]
+    # the one that ended last saw every pattern of both
+    assert max(int(out.split()[-1]) for out, _ in results) == 240
+
+
 def test_a_full_store_rolls_back_in_one_error_and_keeps_working(tmp_path: Path) -> None:
     from vigil.datadir import DiskFullError
 
