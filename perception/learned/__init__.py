@@ -161,6 +161,14 @@ def load_detail(exc: BaseException) -> str:
     return first_line(exc)
 
 
+def unloadable(path: str | Path, exc: BaseException, fix: str) -> DataError:
+    """The one-line error for a checkpoint torch could not load: refused or damaged, and ``fix``."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return DataError(f"{path}: refused: not tensors and plain values only (damaged, or holding objects whose "
+                         f"loading could run code: {load_detail(exc)}); {fix}")
+    return DataError(f"{path}: damaged checkpoint ({load_detail(exc)}); {fix}")
+
+
 def set_threads(n: int) -> None:
     """Use ``n`` torch threads (0: every core)."""
     import torch
@@ -363,11 +371,8 @@ class Checkpointer:
         try:
             # tensors and plain values only: a pickle that names any other callable is refused unrun
             state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            raise DataError(f"{self.path}: refused: not a checkpoint of tensors and plain values only (damaged, or "
-                            f"holding objects whose loading could run code: {load_detail(exc)}); {again}") from None
         except LOAD_ERRORS as exc:
-            raise DataError(f"{self.path}: damaged checkpoint ({load_detail(exc)}); {again}") from None
+            raise unloadable(self.path, exc, again) from None
         if not (isinstance(state, dict) and {"stage", "step", "model", "optimiser"} <= state.keys()):
             raise DataError(f"{self.path}: not a training checkpoint of a frame scorer; {again}")
         if state["stage"] != stage:
