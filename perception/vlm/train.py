@@ -350,12 +350,12 @@ def _save_checkpoint(acc: Any, net: Any, optimizer: Any, scheduler: Any, ckpt: P
 
 
 def _record_base(adapter: Path, model: str | Path) -> None:
-    """The adapter's config names its base as an absolute path when it is a local folder."""
+    """The adapter's config names its base as the user gave it: an absolute path for a local folder,
+    else the hub id (not the local cache's folder it was loaded from)."""
     cfg_path = adapter / "adapter_config.json"
     data = json.loads(cfg_path.read_text(encoding="utf-8"))
-    if Path(model).is_dir():
-        data["base_model_name_or_path"] = str(Path(model).resolve())
-        cfg_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    data["base_model_name_or_path"] = str(Path(model).resolve()) if Path(model).is_dir() else str(model)
+    cfg_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def merge_adapter(adapter: str | Path, out: str | Path, base: str | Path | None = None,
