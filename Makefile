@@ -11,7 +11,7 @@ LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGG
 DEMO_OUT ?= demo-out
 # the default data dir; its models/ is the model cache `vigil models pull` fills
 DATA_DIR ?= vigil-data
-MODEL  := $(DATA_DIR)/models/yolov3-tiny/yolov3-tiny.onnx
+MODEL  := $(DATA_DIR)/models/yolov3-tiny/yolov3-tiny.onnx.sha256
 # the optional yolo11n (weights licensed AGPL-3.0): only the tests fetch it, to test it
 YOLO11 := $(DATA_DIR)/models/yolo11n/yolo11n.onnx
 

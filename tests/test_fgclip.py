@@ -93,6 +93,23 @@ def test_forty_cpu_steps_lower_both_losses_and_a_resumed_run_continues(synth_sma
     state = json.loads((out / "train_state.json").read_text())
     assert state["step"] == 44 and len(state["losses_global"]) == 44
     assert CLIPModel.from_pretrained(out / "model").config.projection_dim == 64
+    # a pickle planted in the checkpoint is refused with one line, unrun
+    marker = tmp_path / "ran"
+    torch.save({"state": _Planted(marker)}, out / "checkpoint" / "optimizer.bin")
+    assert main([*args, "--steps", "48", "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not marker.exists()
+    assert len(err) == 1 and "refused" in err[0] and "start over without --resume" in err[0], err
+
+
+class _Planted:
+    """A pickle payload: unpickling it creates ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
 
 
 def test_bad_training_input_is_one_line(synth_small: Path, tmp_path: Path, capsys: Any) -> None:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import write_clip
 
 from perception.learned import FrameScorer, frame_scorer_class
 from perception.learned.framepred import FramePredConfig
 from perception.learned.maml import MetaConfig, meta_train
+from vigil.errors import DataError
 
 H, W = 32, 48
 
@@ -94,6 +96,47 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     again = frame_scorer_class("framepred").create((H, W), size=48, width=4, steps=20, checkpoint_every=5)
     (report,) = again.train([walkers()], checkpoint=ckpt, resume=True)
     assert report.resumed_from == 10 and report.steps == 20
+
+
+class _Planted:
+    """A pickle payload: unpickling it creates ``marker`` (what a planted file could do instead)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def test_a_planted_pickle_in_the_camera_checkpoint_is_refused_unrun(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """fit --resume loads <data>/<camera>/train/<scorer>.ckpt: tensors and plain values only."""
+    import torch
+
+    from vigil.cli import main
+
+    clips = [str(write_clip(tmp_path / f"n{i}.mp4", 60, fps=10.0, size=(96, 64))) for i in range(2)]
+    data = tmp_path / "data"
+    ckpt = data / "c" / "train" / "aedmae.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    marker = tmp_path / "ran"
+    torch.save({"stage": "teacher", "step": 1, "model": {}, "optimiser": _Planted(marker)}, ckpt)
+    fit = ["--data-dir", str(data), "fit", "--camera", "c", "--normal", *clips, "--detector", "none",
+           "--scorer", "aedmae", "--steps", "2", "--scorer-set", "size=48", "--scorer-set", "dim=32",
+           "--scorer-set", "heads=2", "--scorer-set", "depth=2", "--scorer-set", "student_steps=1"]
+    assert main([*fit, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not marker.exists()
+    assert len(err) == 1 and "refused" in err[0] and "start over without --resume" in err[0], err
+    assert not (data / "c" / "profile" / "scorer.pt").exists()
+    # the advice works: without --resume the run starts afresh and replaces the file
+    assert main(fit) == 0
+    assert not marker.exists() and not ckpt.exists() and (data / "c" / "profile" / "scorer.pt").is_file()
+    # the other weights files load the same way: a planted meta-initialisation is refused unrun too
+    torch.save({"weight": _Planted(marker)}, tmp_path / "init.pt")
+    scorer = frame_scorer_class("framepred").create((H, W), size=48, width=4, steps=1, meta_init=str(tmp_path / "init.pt"))
+    with pytest.raises(DataError, match="GLOBAL exec"):
+        scorer.train([walkers()])
+    assert not marker.exists()
 
 
 def test_maml_initialisation_is_written_and_adaptation_starts_from_it(tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -58,6 +62,16 @@ def _train_args(dataset: Path, tiny: Path, out: Path, *extra: str, steps: int = 
             "--lr", "2e-2", "--max-steps", str(steps), "--save-every", "5", "--json", *extra]
 
 
+class _Planted:
+    """A pickle payload: unpickling it creates ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
 def test_lora_steps_lower_the_loss_and_an_interrupted_run_resumes_where_it_stopped(
         dataset: Path, tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, text = _run(_train_args(dataset, tiny, tmp_path / "a"))
@@ -99,6 +113,16 @@ def test_lora_steps_lower_the_loss_and_an_interrupted_run_resumes_where_it_stopp
     assert code == 0 and json.loads(text)["resumed_from"] == 5
     resumed = json.loads((tmp_path / "b" / "train_state.json").read_text())["losses"]
     assert resumed == pytest.approx(full, rel=1e-5)  # the same batches, weights and optimizer state
+
+    # a pickle planted in the checkpoint is refused with one line, unrun
+    marker = tmp_path / "ran"
+    torch.save({"state": _Planted(marker)}, tmp_path / "b" / "checkpoint" / "optimizer.pt")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code, _ = _run(_train_args(dataset, tiny, tmp_path / "b", "--resume", steps=25))
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2 and not marker.exists()
+    assert len(lines) == 1 and "refused" in lines[0] and "start over without --resume" in lines[0], lines
 
 
 def test_the_loss_covers_only_the_answers(dataset: Path, tiny: Path) -> None:
@@ -225,3 +249,88 @@ def test_bad_input_is_one_line_and_exit_2(dataset: Path, tiny: Path, tmp_path: P
     assert code == 2 and "no adapter_config.json" in err
     code = main(["train", "vlm", "--videos", str(dataset), "--model", str(tiny), "--out", str(tmp_path / "o")])
     assert code == 2 and "needs --instructions" in capsys.readouterr().err
+
+
+
+def _without_hub(argv: list[str], home: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``vigil argv`` in a child whose model hub refuses every connection (a closed local port) and
+    whose Hugging Face cache is ``home``: nothing leaves the machine. Returns the result and seconds."""
+    import vigil
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(home), PYTHONPATH=str(Path(vigil.__file__).parents[1]))
+    started = time.perf_counter()
+    # without a network the hub used to be retried for minutes: the timeout bounds that failure
+    proc = subprocess.run([sys.executable, "-m", "vigil", *argv], capture_output=True, text=True, env=env, timeout=90)
+    return proc, time.perf_counter() - started
+
+
+def _one_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("vigil: error: "), proc.stderr
+    return lines[0]
+
+
+def test_a_model_id_the_hub_cannot_give_is_one_line_within_seconds_and_a_cached_one_loads(tmp_path: Path) -> None:
+    from helpers import write_clip
+
+    from perception.vlm.tiny import tiny_qwen2_vl
+
+    videos = tmp_path / "videos"
+    for name in ("a.mp4", "b.mp4"):
+        write_clip(videos / name, 20, fps=10.0, size=(96, 64))
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": 0, "type": "clip", "video": "a.mp4", "prompt": "what happens", "anwser": "people walk"}\n')
+    home = tmp_path / "hf"
+    vlm = ["train", "vlm", "--instructions", str(rows), "--videos", str(videos), "--out", str(tmp_path / "out"), *SMALL]
+    missing = "some-org/missing"
+    # the dry run notes it in its report; the run stops at it
+    proc, took = _without_hub([*vlm, "--model", missing, "--dry-run"], home)
+    assert proc.returncode == 0 and took < 30, (took, proc.stderr)
+    (note,) = [line for line in proc.stdout.splitlines() if missing in line]
+    assert "cannot be reached" in note and "pass a local folder" in note
+    proc, took = _without_hub([*vlm, "--model", missing], home)
+    assert took < 30 and f"--model {missing}: not a local folder" in _one_error(proc)
+    # every model loaded by hub id: FG-CLIP and the V-JEPA 2 encoder too
+    annotations = tmp_path / "fgclip.json"
+    annotations.write_text(json.dumps([{"video": n, "global_caption": "people walk"} for n in ("a.mp4", "b.mp4")]))
+    proc, took = _without_hub(["train", "fgclip", "--annotations", str(annotations), "--videos", str(videos),
+                               "--model", missing, "--out", str(tmp_path / "clip")], home)
+    assert took < 30 and "pass a local folder" in _one_error(proc)
+    proc, took = _without_hub(["--data-dir", str(tmp_path / "data"), "fit", "--camera", "c", "--normal",
+                               str(videos / "a.mp4"), "--detector", "none", "--encoder", "vjepa2",
+                               "--encoder-model", missing], home)
+    assert took < 30 and f"--encoder-model {missing}" in _one_error(proc)
+
+    # a hub id whose files are in the local cache loads from there, with the hub unreachable
+    snapshot = home / "hub" / "models--some-org--cached" / "snapshots" / ("0" * 40)
+    tiny_qwen2_vl(snapshot, ["what happens", "people walk"])
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    proc, _ = _without_hub([*vlm, "--model", "some-org/cached", "--max-steps", "1", "--batch-size", "1",
+                            "--grad-accum", "1", "--json"], home)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["steps"] == 1
+    adapter = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == "some-org/cached"  # the id, not the cache's folder
+
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": 0, "type": "clip", "video": "a.mp4", "prompt": "what happens", "anwser": "people walk"}\n')
+    (tmp_path / "videos").mkdir()
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    base = ["train", "vlm", "--instructions", str(rows), "--videos", str(tmp_path / "videos"), "--model", "tiny-random"]
+    for out in (taken, taken / "run"):
+        for extra in ([], ["--dry-run"]):
+            assert main([*base, "--out", str(out), *extra]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and f"--out {out}: not a folder" in err[0], err
+    assert taken.read_text() == "a file"
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tmp_path / "base")}))
+    assert main(["train", "vlm", "--merge", "--adapter", str(adapter), "--out", str(taken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a folder" in err[0], err

@@ -1122,11 +1122,13 @@ def _cmd_train_fgclip(args: argparse.Namespace) -> int:
     from perception.fgclip.data import load_annotations
     from perception.fgclip.model import tiny_clip
     from perception.fgclip.train import TrainConfig, train_fgclip
+    from perception.hub import out_folder
 
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, region_weight=args.region_weight, lr=args.lr,
                          frames=args.frames, save_every=args.save_every, seed=args.seed)
     if not Path(args.videos).is_dir():
         raise ConfigError(f"--videos {args.videos}: not a folder")
+    out_folder(args.out, create=False)
     model = args.model
     if model == "tiny-random":
         folder = Path(args.out) / "tiny-random"
@@ -1157,6 +1159,7 @@ def _cmd_train_vlm(args: argparse.Namespace) -> int:
         return _merge_vlm(args)
     from tqdm import tqdm
 
+    from perception.hub import out_folder
     from perception.vlm.data import FrameSource, read_examples
     from perception.vlm.train import DEFAULT_TARGETS, TrainConfig, plan, train_vlm
 
@@ -1166,6 +1169,7 @@ def _cmd_train_vlm(args: argparse.Namespace) -> int:
             raise ConfigError(f"vigil train vlm needs {flag} (or --merge --adapter DIR --out DIR)")
     if args.adapter:
         raise ConfigError("--adapter applies to --merge")
+    out_folder(args.out, create=False)
     config = TrainConfig(
         epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size, grad_accum=args.grad_accum,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,

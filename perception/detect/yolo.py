@@ -211,9 +211,7 @@ class YoloV3Tiny(GridDetector):
         if len(names) != COCO_CLASSES or cfg_classes != {COCO_CLASSES}:
             raise WeightsError(f"{folder}: expected the COCO-80 class list, found {len(names)} names and classes="
                                f"{sorted(cfg_classes)} in the cfg; run: vigil models pull --force")
-        onnx_path = folder / ONNX_NAME
-        if not onnx_path.is_file():
-            raise WeightsError(f"{onnx_path} is missing (the converted model); run: vigil models pull")
+        onnx_path = folder / ONNX_NAME  # checked against its recorded sha256 by YOLOV3_TINY.check
         self._fp32_path = onnx_path
         if int8 is not None:
             onnx_path = folder / Path(int8).name

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from perception.encoders import Embedding, Encoder, register_encoder
+from perception.hub import resolve_model
 from perception.windows import Window
-from vigil.errors import MissingDependencyError, VigilError
+from vigil.errors import ConfigError, MissingDependencyError, VigilError
 from vigil.imports import require
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class VJEPA2Encoder(Encoder):
         self.model = self._load(transformers)
         self.model.to(self.device).eval()
         mc = self.model.config
-        self.crop = int(_processor_crop(cfg.model) or mc.crop_size)
+        self.crop = int(_processor_crop(self.source) or mc.crop_size)
         self.patch = int(mc.patch_size)
         self.tubelet = int(mc.tubelet_size)
         self.resize = int(self.crop * 256 / 224)
@@ -105,24 +105,18 @@ class VJEPA2Encoder(Encoder):
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
     def _load(self, transformers: Any) -> Any:
-        """The model from a folder, the local hub cache, or (when allowed) the hub."""
+        """The model from a folder, the local hub cache, or the hub when it answers (:mod:`perception.hub`)."""
         cfg = self.config
-        local = Path(cfg.model).exists()
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-        attempts = [True] if local or offline else [True, False]
-        for local_only in attempts:
-            try:
-                return transformers.VJEPA2Model.from_pretrained(cfg.model, dtype=self.dtype, local_files_only=local_only)
-            except OSError:
-                continue
-        hint = (
-            "the folder has no loadable V-JEPA 2 weights"
-            if local
-            else "not a local folder, not in the local model cache, and the model hub is unreachable "
-            f"(or the id is wrong); download it where there is network (huggingface-cli download {cfg.model} "
-            "--local-dir DIR) and pass --encoder-model DIR"
-        )
-        raise ModelLoadError(f"cannot load V-JEPA 2 weights {cfg.model!r}: {hint}")
+        try:
+            self.source = resolve_model(cfg.model, "--encoder-model")
+        except ConfigError as exc:
+            raise ModelLoadError(f"cannot load V-JEPA 2 weights: {exc}") from None
+        try:
+            return transformers.VJEPA2Model.from_pretrained(self.source, dtype=self.dtype)
+        except OSError as exc:
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            where = "the folder has no loadable V-JEPA 2 weights" if Path(self.source).is_dir() else "download failed"
+            raise ModelLoadError(f"cannot load V-JEPA 2 weights {cfg.model!r}: {where} ({reason})") from None
 
     @property
     def grid(self) -> tuple[int, int]:

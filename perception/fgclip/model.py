@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from perception.hub import resolve_model
 from vigil.errors import ConfigError, DataError
 from vigil.imports import require
 
@@ -69,17 +70,18 @@ class FGClip:
 
     @classmethod
     def load(cls, name: str | Path) -> FGClip:
-        """From a local folder or a hub id (the hub needs network; the error says so)."""
+        """From a local folder or a hub id (see :func:`perception.hub.resolve_model`)."""
         transformers = require("transformers", "FG-CLIP training", extra="train")
         transformers.utils.logging.disable_progress_bar()  # Vigil shows its own progress
+        source = resolve_model(name)
         try:
-            model = transformers.CLIPModel.from_pretrained(str(name))
-            tokenizer = transformers.AutoTokenizer.from_pretrained(str(name))
+            model = transformers.CLIPModel.from_pretrained(source)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source)
         except (OSError, ValueError) as exc:
-            where = "folder" if Path(str(name)).exists() else "hub id (downloading needs network access)"
+            where = "folder" if Path(source).is_dir() else "hub id"
             raise ConfigError(f"cannot load a CLIP model from {name} ({where}): {str(exc).splitlines()[0][:200]}") from None
         mean, std = CLIP_MEAN, CLIP_STD
-        pre = Path(str(name)) / "preprocessor_config.json"
+        pre = Path(source) / "preprocessor_config.json"
         if pre.is_file():
             cfg = json.loads(pre.read_text())
             mean, std = tuple(cfg.get("image_mean", mean)), tuple(cfg.get("image_std", std))

@@ -18,6 +18,8 @@ from typing import Any
 
 from perception.fgclip.data import FGClipDataset, collate_fgclip, load_annotations
 from perception.fgclip.model import FGClip
+from perception.hub import out_folder
+from perception.learned import LOAD_ERRORS, unloadable
 from vigil.errors import ConfigError
 from vigil.imports import require
 
@@ -90,7 +92,7 @@ def train_fgclip(annotations: str | Path, videos: str | Path, model: str | Path,
     torch = require("torch", "FG-CLIP training", extra="train")
     accelerate = require("accelerate", "FG-CLIP training", extra="train")
     cfg = config or TrainConfig()
-    out = Path(out)
+    out = out_folder(out, create=False)  # made at the first checkpoint
     state_file, ckpt = out / "train_state.json", out / "checkpoint"
     if resume and not (ckpt.is_dir() and state_file.is_file()):
         raise ConfigError(f"--resume: no checkpoint in {out} (train without --resume first)")
@@ -111,7 +113,10 @@ def train_fgclip(annotations: str | Path, videos: str | Path, model: str | Path,
     result = TrainResult(steps=cfg.steps)
     start = 0
     if resume:
-        acc.load_state(str(ckpt))
+        try:  # accelerate loads tensors and plain values only (torch's weights-only loader)
+            acc.load_state(str(ckpt))
+        except (*LOAD_ERRORS, TypeError) as exc:
+            raise unloadable(ckpt, exc, "start over without --resume") from None
         saved = json.loads(state_file.read_text())
         start = int(saved["step"])
         result.losses_global, result.losses_region = saved["losses_global"], saved["losses_region"]

@@ -145,6 +145,30 @@ class TrainReport:
         return asdict(self)
 
 
+def first_line(exc: BaseException, limit: int = 120) -> str:
+    """The first line of an error's message (its type's name when it has none), for one-line errors."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
+def load_detail(exc: BaseException) -> str:
+    """Why torch could not load a file, in one line; for a file its weights-only loader refused, the
+    reason under torch's page-long message (an unsupported global, an unknown opcode)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        inner = exc.__context__ if isinstance(exc.__context__, pickle.UnpicklingError) else exc
+        # its first sentence: what was refused (the rest advises allow-listing it)
+        return first_line(inner).split(". ")[0].rstrip(".")
+    return first_line(exc)
+
+
+def unloadable(path: str | Path, exc: BaseException, fix: str) -> DataError:
+    """The one-line error for a checkpoint torch could not load: refused or damaged, and ``fix``."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return DataError(f"{path}: refused: not tensors and plain values only (damaged, or holding objects whose "
+                         f"loading could run code: {load_detail(exc)}); {fix}")
+    return DataError(f"{path}: damaged checkpoint ({load_detail(exc)}); {fix}")
+
+
 def set_threads(n: int) -> None:
     """Use ``n`` torch threads (0: every core)."""
     import torch
@@ -304,8 +328,8 @@ class FrameScorer(ABC):
             state = torch.load(weights, map_location="cpu", weights_only=True)
             obj.network.load_state_dict(state)
         except LOAD_ERRORS as exc:
-            detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-            raise DataError(f"{weights}: damaged or missing scorer weights ({detail}); fit the camera again") from None
+            raise DataError(f"{weights}: damaged or missing scorer weights ({load_detail(exc)}); "
+                            "fit the camera again") from None
         obj.network.eval()
         return obj
 
@@ -343,15 +367,23 @@ class Checkpointer:
 
         if self.path is None or not self.path.is_file():
             return 0, []
+        again = "start over without --resume"
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=False)
+            # tensors and plain values only: a pickle that names any other callable is refused unrun
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
         except LOAD_ERRORS as exc:
-            raise DataError(f"{self.path}: damaged checkpoint ({exc}); delete it to train from the start") from None
-        if state.get("stage") != stage:
-            return (0, []) if _stage_index(state.get("stage")) < _stage_index(stage) else (-1, [])
-        network.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        return int(state["step"]), list(state.get("losses", []))
+            raise unloadable(self.path, exc, again) from None
+        if not (isinstance(state, dict) and {"stage", "step", "model", "optimiser"} <= state.keys()):
+            raise DataError(f"{self.path}: not a training checkpoint of a frame scorer; {again}")
+        if state["stage"] != stage:
+            return (0, []) if _stage_index(state["stage"]) < _stage_index(stage) else (-1, [])
+        try:
+            network.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+            return int(state["step"]), [float(v) for v in state.get("losses", [])]
+        except (*LOAD_ERRORS, TypeError, AttributeError) as exc:
+            raise DataError(f"{self.path}: the checkpoint does not fit this scorer and its settings "
+                            f"({first_line(exc)}); {again}") from None
 
     def maybe_save(self, stage: str, step: int, total: int, network: Any, optimiser: Any, losses: list[float]) -> None:
         """Write the state after ``step`` (every ``every`` steps and at the end)."""

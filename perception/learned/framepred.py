@@ -30,6 +30,7 @@ from perception.learned import (
     ScoreStream,
     TrainProgress,
     TrainReport,
+    load_detail,
     register_scorer,
     run_steps,
     sample_indices,
@@ -167,8 +168,7 @@ class FramePredScorer(FrameScorer):
             state = torch.load(path, map_location="cpu", weights_only=True)
             self.model.load_state_dict(state)
         except LOAD_ERRORS as exc:
-            detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-            raise DataError(f"{path}: not a framepred initialisation of width {self.cfg.width} ({detail}); "
+            raise DataError(f"{path}: not a framepred initialisation of width {self.cfg.width} ({load_detail(exc)}); "
                             f"run vigil fit --scorer framepred --meta-train DIR ... to make one") from None
 
     def train(self, videos: Sequence[np.ndarray], *, progress: TrainProgress | None = None,

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from perception.hub import resolve_model
 from vigil.errors import ConfigError
 from vigil.imports import require
 
@@ -14,7 +15,7 @@ IMAGE_ONLY_FAMILIES = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VL
 
 
 def load_processor(model: str | Path, trust_remote_code: bool = False) -> Any:
-    """The processor of ``model`` (a local folder or hub id).
+    """The processor of ``model`` (a local folder or hub id, see :func:`perception.hub.resolve_model`).
 
     ``AutoProcessor`` first. The Qwen2-VL family's processor also builds a video processor,
     which needs torchvision; where that is missing, the same processor is assembled without it
@@ -22,6 +23,7 @@ def load_processor(model: str | Path, trust_remote_code: bool = False) -> Any:
     is one line naming the model.
     """
     transformers = require("transformers", "VLM tuning", extra="train")
+    model = resolve_model(model)
     try:
         return transformers.AutoProcessor.from_pretrained(str(model), trust_remote_code=trust_remote_code)
     except (ImportError, AttributeError, TypeError, ValueError, OSError) as exc:

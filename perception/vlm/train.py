@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from perception.hub import out_folder, resolve_model
+from perception.learned import LOAD_ERRORS, unloadable
 from perception.vlm.data import IGNORE, Example, FrameSource, PromptFn, collate, encode, messages
 from perception.vlm.processor import load_processor, save_processor
 from vigil.errors import ConfigError, DataError
@@ -217,7 +219,7 @@ def train_vlm(examples: Sequence[Example], frames: FrameSource, model: str | Pat
     peft = require("peft", "VLM tuning", extra="train")
     accelerate = require("accelerate", "VLM tuning", extra="train")
     cfg = config or TrainConfig()
-    out = Path(out)
+    out = out_folder(out)
     state_file, ckpt = out / "train_state.json", out / "checkpoint"
     saved: dict[str, Any] = {}
     if resume:
@@ -240,7 +242,10 @@ def train_vlm(examples: Sequence[Example], frames: FrameSource, model: str | Pat
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         base.enable_input_require_grads()
     if resume:
-        net = peft.PeftModel.from_pretrained(base, str(ckpt / "adapter"), is_trainable=True)
+        try:  # peft loads safetensors, or tensors and plain values only
+            net = peft.PeftModel.from_pretrained(base, str(ckpt / "adapter"), is_trainable=True)
+        except LOAD_ERRORS as exc:
+            raise unloadable(ckpt / "adapter", exc, "start over without --resume") from None
     else:
         lora = peft.LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                                target_modules=lora_targets(base, cfg.lora_targets, cfg.vision_lora), bias="none")
@@ -253,9 +258,7 @@ def train_vlm(examples: Sequence[Example], frames: FrameSource, model: str | Pat
                          total_parameters=sum(p.numel() for p in net.parameters()))
     start = 0
     if resume:
-        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
-        scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
-        torch.set_rng_state(torch.load(ckpt / "rng.pt", weights_only=True))
+        _load_state(ckpt, optimizer, scheduler, torch)
         start = result.resumed_from = int(saved["step"])
         result.losses = list(saved["losses"])
         batches.restore(saved.get("rejected", {}))
@@ -306,12 +309,24 @@ def _schedule(step: int, warmup: int, total: int) -> float:
 
 
 def _load_model(transformers: Any, model: str | Path, trust_remote_code: bool, dtype: Any) -> Any:
+    source = resolve_model(model)
     try:
-        return transformers.AutoModelForImageTextToText.from_pretrained(str(model), dtype=dtype,
+        return transformers.AutoModelForImageTextToText.from_pretrained(source, dtype=dtype,
                                                                         trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"--model {model}: cannot load it as an image-text-to-text model ({line})") from None
+
+
+def _load_state(ckpt: Path, optimizer: Any, scheduler: Any, torch: Any) -> None:
+    """The optimizer, scheduler and random state of a checkpoint: tensors and plain values only,
+    so a planted pickle is refused without running."""
+    try:
+        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
+        torch.set_rng_state(torch.load(ckpt / "rng.pt", weights_only=True))
+    except (*LOAD_ERRORS, TypeError) as exc:
+        raise unloadable(ckpt, exc, "start over without --resume") from None
 
 
 def _save_checkpoint(acc: Any, net: Any, optimizer: Any, scheduler: Any, ckpt: Path, state_file: Path, torch: Any,
@@ -335,12 +350,12 @@ def _save_checkpoint(acc: Any, net: Any, optimizer: Any, scheduler: Any, ckpt: P
 
 
 def _record_base(adapter: Path, model: str | Path) -> None:
-    """The adapter's config names its base as an absolute path when it is a local folder."""
+    """The adapter's config names its base as the user gave it: an absolute path for a local folder,
+    else the hub id (not the local cache's folder it was loaded from)."""
     cfg_path = adapter / "adapter_config.json"
     data = json.loads(cfg_path.read_text(encoding="utf-8"))
-    if Path(model).is_dir():
-        data["base_model_name_or_path"] = str(Path(model).resolve())
-        cfg_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    data["base_model_name_or_path"] = str(Path(model).resolve()) if Path(model).is_dir() else str(model)
+    cfg_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def merge_adapter(adapter: str | Path, out: str | Path, base: str | Path | None = None,
@@ -364,8 +379,12 @@ def merge_adapter(adapter: str | Path, out: str | Path, base: str | Path | None 
         raise ConfigError(f"--adapter {adapter}: it does not name its base model; give --model")
     if out.resolve() in (adapter.resolve(), Path(base).resolve()):
         raise ConfigError(f"--out {out}: must be a new folder, not the adapter or the base model")
+    out_folder(out)
     model = _load_model(transformers, base, trust_remote_code, torch.bfloat16 if bf16 else torch.float32)
-    merged = peft.PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    try:
+        merged = peft.PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    except LOAD_ERRORS as exc:
+        raise unloadable(adapter, exc, "give the adapter folder vigil train vlm wrote") from None
     merged.save_pretrained(str(out))
     save_processor(load_processor(base, trust_remote_code), out)  # training leaves the processor as it was
     return out
