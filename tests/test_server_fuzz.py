@@ -97,5 +97,7 @@ def test_bad_text_and_numbers_past_64_bits_are_422_not_500(seeded: dict[str, Any
             for r in answers:
                 assert r.status_code == 422, (r.request.url, r.status_code, r.text[:200])
                 assert isinstance(r.json()["detail"], list) and r.json()["detail"][0]["loc"]
+            long = client.post("/api/ask", json={"question": "Any falls?", "video": f"{seeded['tmp']}/{'0' * 300}"})
+            assert long.status_code == 422 and "cannot look it up (File name too long)" in long.json()["detail"]
     finally:
         service.close()
