@@ -3,6 +3,7 @@ MQTT against a real broker, and the dashboard in a real headless browser."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -72,7 +73,7 @@ def seeded(tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture()
 def api(seeded: dict[str, Any]) -> Any:
     service = Service(seeded["settings"])
-    with TestClient(create_app(service)) as client:
+    with TestClient(create_app(service), base_url="http://localhost") as client:
         client.service = service  # type: ignore[attr-defined]
         yield client
     service.close()
@@ -139,10 +140,10 @@ def test_files_outside_the_data_dir_or_not_media_are_refused(api: Any, seeded: d
 def test_an_api_key_guards_every_api_route_but_not_health_or_the_page(seeded: dict[str, Any]) -> None:
     service = Service(seeded["settings"])
     try:
-        client = TestClient(create_app(service, api_key="s3cret"))
+        client = TestClient(create_app(service, api_key="s3cret"), base_url="http://localhost")
         assert client.get("/health").json()["status"] == "ok"
         assert client.get("/").status_code == 200
-        routes = ["/api/alerts", "/api/cameras", "/api/videos", "/api/sources", "/api/alerts/stream",
+        routes = ["/api/alerts", "/api/cameras", "/api/videos", "/api/sources", "/api/alerts/stream", "/api/openapi.json",
                   f"/api/files/lobby/{seeded['alerts'][0]['event_id']}/keyframe_00.jpg"]
         for route in routes:
             assert client.get(route).status_code == 401, route
@@ -153,6 +154,49 @@ def test_an_api_key_guards_every_api_route_but_not_health_or_the_page(seeded: di
         assert ok.status_code == 200 and ok.json()["total"] == 3
     finally:
         service.close()
+
+
+def test_api_docs_need_the_key_and_load_nothing_from_elsewhere(seeded: dict[str, Any]) -> None:
+    import re
+
+    service = Service(seeded["settings"])
+    try:
+        client = TestClient(create_app(service, api_key="s3cret"), base_url="http://localhost")
+        assert client.get("/api/openapi.json").status_code == 401
+        assert client.get("/api/docs").status_code == 404  # the page moved out of /api/: it holds no data
+        schema = client.get("/api/openapi.json", headers={"Authorization": "Bearer s3cret"}).json()
+        assert "/api/alerts" in schema["paths"] and schema["components"]["securitySchemes"]
+        page = client.get("/docs")
+        assert page.status_code == 200 and page.headers["content-security-policy"].startswith("default-src 'self'")
+        assert "script-src 'self';" in page.headers["content-security-policy"]
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+        assert "<script>" not in page.text and "style=" not in page.text
+        for asset in assets:
+            assert client.get(asset).status_code == 200, asset
+    finally:
+        service.close()
+
+
+def test_serve_refuses_an_api_key_no_client_can_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    import vigil.server
+    from vigil.cli import main
+    from vigil.errors import ConfigError
+
+    started: list[Any] = []
+    monkeypatch.setattr(vigil.server, "serve", lambda *args, **kw: started.append(args))
+    argv = ["--data-dir", str(tmp_path / "d"), "serve", "--port", str(_free_port())]
+    for key in ("ключ-123", "s3cret\n", " s3cret", "s3c\x07ret"):
+        monkeypatch.setenv("VIGIL_API_KEY", key)
+        assert main(argv) == 2, repr(key)
+        err = capsys.readouterr().err
+        assert err.startswith("vigil: error: VIGIL_API_KEY") and err.count("\n") == 1 and key.strip() not in err
+    assert not started
+    monkeypatch.setenv("VIGIL_API_KEY", "s3cret with spaces-~!")
+    assert main(argv) == 0 and started[0][3] == "s3cret with spaces-~!"
+    assert main([*argv, "--allow-host", "http://x"]) == 2 and "--allow-host" in capsys.readouterr().err
+    with pytest.raises(ConfigError):
+        create_app(Service(load_settings(None, environ={}, overrides={"data_dir": str(tmp_path / "d")})), api_key="ключ")
 
 
 def test_ask_answers_as_the_command_line_does_with_links(api: Any) -> None:
@@ -229,7 +273,7 @@ def test_a_background_watch_raises_the_alert_and_can_be_stopped(synth_small: Pat
     (normal, *_) = [n for n, t in truth.items() if not t.events]
     service = Service(settings)
     try:
-        client = TestClient(create_app(service))
+        client = TestClient(create_app(service), base_url="http://localhost")
         assert client.post("/api/sources", json={"source": "x.mp4", "camera": "nope"}).status_code == 404
         missing = client.post("/api/sources", json={"source": str(tmp_path / "gone.mp4"), "camera": "plaza"})
         assert missing.status_code == 422 and "no such file" in missing.json()["detail"]
@@ -260,6 +304,72 @@ def test_a_background_watch_raises_the_alert_and_can_be_stopped(synth_small: Pat
         assert videos[Path(truth[fall].path).name]["complete"] and not videos[Path(truth[normal].path).name]["complete"]
         assert client.get("/api/cameras").json()[0]["state"] == "idle"
     finally:
+        service.close()
+
+
+def _unblock_fifo(path: Path) -> None:
+    """Let a reader stuck opening ``path`` go (it then reads an empty file)."""
+    with contextlib.suppress(OSError):  # no reader waiting
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_a_fifo_source_is_refused_at_once_and_a_stuck_watch_can_be_stopped(
+        seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    import perception.video
+
+    tmp = seeded["tmp"]
+    profile = seeded["data"].root / "lobby" / "profile"
+    profile.mkdir(parents=True)
+    (profile / "profile.json").write_text("{}")  # fitted, as far as starting a watch needs to know
+    fifo = tmp / "door.mp4"
+    os.mkfifo(fifo)
+    clip = tmp / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    release = threading.Event()
+    real_identify = perception.video.identify_source
+
+    def stuck_identify(source: Any) -> Any:  # a source that stops answering once the job reads it
+        release.wait(60)
+        return real_identify(source)
+
+    service = Service(seeded["settings"])
+    service.stop_wait_s = 1.0
+    try:
+        with BackgroundServer(create_app(service)) as server, httpx.Client(base_url=server.url, timeout=5) as client:
+            for _ in range(3):
+                r = client.post("/api/sources", json={"source": str(fifo), "camera": "lobby"})
+                assert r.status_code == 422 and "not a regular file" in r.json()["detail"]
+            r = client.post("/api/ask", json={"question": "Any falls?", "video": str(fifo)})
+            assert r.status_code == 422 and "not a regular file" in r.json()["detail"]
+            monkeypatch.setattr(perception.video, "identify_source", stuck_identify)
+            job = client.post("/api/sources", json={"source": str(clip), "camera": "lobby"})
+            assert job.status_code == 201 and job.json()["status"] == "starting"  # answered before any read
+            assert client.get("/health").json()["watching"] == 1
+            assert client.get("/api/cameras").json()[0]["state"] == "watching"
+            t0 = time.monotonic()
+            stopped = client.delete(f"/api/sources/{job.json()['id']}").json()
+            assert stopped["status"] == "stopped" and stopped["ended_at"] and time.monotonic() - t0 < 4
+            assert [j["status"] for j in client.get("/api/sources").json()] == ["stopped"]
+            assert client.get("/health").json()["watching"] == 0
+            assert client.get("/api/cameras").json()[0]["state"] != "watching"
+            # a read that cannot be interrupted: the stop still ends the job; the reader is left behind
+            monkeypatch.setattr(service, "_identify", lambda job: release.wait(60))
+            again = client.post("/api/sources", json={"source": str(clip), "camera": "lobby"}).json()
+            halted = client.delete(f"/api/sources/{again['id']}").json()
+            assert halted["status"] == "stopped" and "left behind" in halted["error"]
+            assert client.get("/health").json()["watching"] == 0
+            # and a source that never answers fails the job by itself
+            monkeypatch.undo()
+            monkeypatch.setattr(perception.video, "identify_source", stuck_identify)
+            service.identify_timeout_s = 0.5
+            slow = client.post("/api/sources", json={"source": str(clip), "camera": "lobby"}).json()
+            assert _wait(lambda: client.get(f"/api/sources/{slow['id']}").json()["status"] == "failed")
+            assert "no answer within 0.5 s" in client.get(f"/api/sources/{slow['id']}").json()["error"]
+    finally:
+        release.set()
+        _unblock_fifo(fifo)
         service.close()
 
 
@@ -372,59 +482,90 @@ def test_a_bad_mqtt_url_is_one_clear_line() -> None:
 
 
 # --------------------------------------------------------------------------- the dashboard in a browser
-def test_dashboard_in_headless_chromium_shows_alerts_inert_timeline_and_answers(seeded: dict[str, Any]) -> None:
+@pytest.fixture()
+def chrome() -> Any:
+    """A headless Chromium (Debian's, with its driver) that keeps its console log."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
     if not chromium or not driver_path:
         pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=DriverService(driver_path), options=options)
+    yield browser
+    browser.quit()
+
+
+def test_dashboard_in_headless_chromium_shows_alerts_inert_timeline_and_answers(seeded: dict[str, Any], chrome: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
     service = Service(seeded["settings"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         with BackgroundServer(create_app(service)) as server:
-            browser = webdriver.Chrome(service=DriverService(driver_path), options=options)
-            try:
-                wait = WebDriverWait(browser, 20)
-                browser.get(server.url + "/")
-                wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#alerts .alert")) == 3)
-                hostile = browser.find_element(By.CSS_SELECTOR, "#alerts .alert[data-type=falling]")
-                assert HOSTILE in hostile.text  # shown as text ...
-                assert browser.execute_script("return window.__pwned === undefined")  # ... and never run
-                assert not browser.find_elements(By.CSS_SELECTOR, "#alerts img[src=x], #alerts script")
-                assert "high" in hostile.get_attribute("class")
-                hostile.click()
-                wait.until(lambda b: b.find_element(By.ID, "timeline").get_attribute("data-points") == "74")
-                assert browser.find_element(By.ID, "timeline").get_attribute("data-alerts") == "3"
-                detail = browser.find_element(By.ID, "alert-detail").text
-                assert HOSTILE in detail and "Falling" in detail
-                wait.until(lambda b: b.find_element(By.ID, "player").get_attribute("data-time") == "40")
-                assert browser.execute_script("return window.__pwned === undefined")
-                box = browser.find_element(By.ID, "question")
-                box.send_keys("When did someone fall?")
-                browser.find_element(By.CSS_SELECTOR, "#ask-form button").click()
-                cite = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#answer .cite")))
-                assert cite.get_attribute("data-start") == "40" and "40.0 s" in cite.text
-                assert browser.find_element(By.CSS_SELECTOR, "#answer p").get_attribute("data-found") == "true"
-                # a new alert arrives over the live feed without a reload
-                with seeded["data"].open_store() as other:
-                    make_alert(seeded["data"], other, 58.0, "intrusion")
-                wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#alerts .alert")) == 4)
-                assert browser.find_element(By.ID, "conn").text == "live"
-                browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
-            finally:
-                browser.quit()
+            browser = chrome
+            wait = WebDriverWait(browser, 20)
+            browser.get(server.url + "/")
+            wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#alerts .alert")) == 3)
+            hostile = browser.find_element(By.CSS_SELECTOR, "#alerts .alert[data-type=falling]")
+            assert HOSTILE in hostile.text  # shown as text ...
+            assert browser.execute_script("return window.__pwned === undefined")  # ... and never run
+            assert not browser.find_elements(By.CSS_SELECTOR, "#alerts img[src=x], #alerts script")
+            assert "high" in hostile.get_attribute("class")
+            hostile.click()
+            wait.until(lambda b: b.find_element(By.ID, "timeline").get_attribute("data-points") == "74")
+            assert browser.find_element(By.ID, "timeline").get_attribute("data-alerts") == "3"
+            detail = browser.find_element(By.ID, "alert-detail").text
+            assert HOSTILE in detail and "Falling" in detail
+            wait.until(lambda b: b.find_element(By.ID, "player").get_attribute("data-time") == "40")
+            assert browser.execute_script("return window.__pwned === undefined")
+            box = browser.find_element(By.ID, "question")
+            box.send_keys("When did someone fall?")
+            browser.find_element(By.CSS_SELECTOR, "#ask-form button").click()
+            cite = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#answer .cite")))
+            assert cite.get_attribute("data-start") == "40" and "40.0 s" in cite.text
+            assert browser.find_element(By.CSS_SELECTOR, "#answer p").get_attribute("data-found") == "true"
+            # a new alert arrives over the live feed without a reload
+            with seeded["data"].open_store() as other:
+                make_alert(seeded["data"], other, 58.0, "intrusion")
+            wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#alerts .alert")) == 4)
+            assert browser.find_element(By.ID, "conn").text == "live"
+            browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
     finally:
         service.close()
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def test_api_docs_page_works_offline_with_the_key_the_dashboard_keeps(seeded: dict[str, Any], chrome: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    service = Service(seeded["settings"])
+    try:
+        with BackgroundServer(create_app(service, api_key="s3cret")) as server:
+            wait = WebDriverWait(chrome, 20)
+            chrome.get(server.url + "/")
+            wait.until(lambda b: b.find_element(By.ID, "key").is_displayed())
+            chrome.find_element(By.ID, "key").send_keys("s3cret")
+            chrome.find_element(By.CSS_SELECTOR, "#keyform button").click()
+            wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#alerts .alert")) == 3)
+            chrome.get_log("browser")  # the dashboard's 401s before the key was given: read, so gone
+            chrome.find_element(By.LINK_TEXT, "API").click()  # the docs page, in the same tab: the key goes along
+            wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".opblock")) >= 12)
+            assert not chrome.find_element(By.ID, "keyform").is_displayed()
+            assert "/api/ask" in chrome.find_element(By.ID, "swagger-ui").text
+            log = [e["message"] for e in chrome.get_log("browser")]
+            assert not [m for m in log if "Content Security Policy" in m or "401" in m], log
+    finally:
+        service.close()
 
 
 def test_serve_refuses_a_busy_port_or_a_bad_broker_url_in_one_line(tmp_path: Path, capsys: Any) -> None:

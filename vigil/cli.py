@@ -172,11 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
              "Serves the dashboard at / and the API under /api/ (alerts with paging and a live "
              "server-sent-event feed, events, score timelines, questions, background watches of files and "
              "streams, keyframes and clips). Listens on loopback unless --host says otherwise; with "
-             "VIGIL_API_KEY set every /api/ route needs 'Authorization: Bearer <key>'. With --mqtt (or mqtt: "
+             "VIGIL_API_KEY set every /api/ route needs 'Authorization: Bearer <key>' (printable ASCII; the API "
+             "reference is at /docs). With --mqtt (or mqtt: "
              "in vigil.yaml) each new alert is published to vigil/<camera>/alerts and each camera's status, "
              "retained, to vigil/<camera>/status.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="also answer requests for this host name (repeatable; *.example.com for its subdomains); "
+                   "localhost, --host and IP addresses always are, other names are refused (DNS rebinding)")
     p.add_argument("--mqtt", metavar="URL", help="MQTT broker for alerts and status, e.g. mqtt://localhost:1883 ($VIGIL_MQTT)")
     _llm_args(p)
 
@@ -1039,27 +1043,29 @@ def _bench_serve(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from vigil.server import LOOPBACK_HOSTS, Service, check_port, serve
+    from vigil import server
 
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port}: must be 1-65535")
+    key = server.check_api_key(os.environ.get("VIGIL_API_KEY"))
+    names = server.trusted_hosts(args.host, args.allow_host or ())
     settings = _settings(args, **({"mqtt": args.mqtt} if args.mqtt else {}))
-    check_port(args.host, args.port)
-    key = os.environ.get("VIGIL_API_KEY") or None
-    service = Service(settings, agent_args=argparse.Namespace(llm=args.llm, llm_gguf=args.llm_gguf, tool_mode=args.tool_mode))
+    server.check_port(args.host, args.port)
+    service = server.Service(settings, agent_args=argparse.Namespace(llm=args.llm, llm_gguf=args.llm_gguf, tool_mode=args.tool_mode))
     try:
         host = f"[{args.host}]" if ":" in args.host else args.host
-        reach = ("this machine only; --host 0.0.0.0 serves the network" if args.host in LOOPBACK_HOSTS
+        reach = ("this machine only; --host 0.0.0.0 serves the network" if args.host in server.LOOPBACK_HOSTS
                  else "reachable from the network")
         print(f"vigil: serving {settings.data_dir} at http://{host}:{args.port}/ ({reach}; "
-              f"API key {'required' if key else 'not required: set VIGIL_API_KEY to require one'})", file=sys.stderr)
-        if args.host not in LOOPBACK_HOSTS and not key:
+              f"API key {'required' if key else 'not required: set VIGIL_API_KEY to require one'}; "
+              f"answers to IP addresses and {', '.join(names)})", file=sys.stderr)
+        if args.host not in server.LOOPBACK_HOSTS and not key:
             print("vigil: warning: anyone who can reach this port can read the alerts and start watches; "
                   "set VIGIL_API_KEY", file=sys.stderr)
         if service.mqtt is not None and not service.mqtt.wait_connected(3.0):
             print(f"vigil: warning: MQTT broker {service.mqtt.target.display} does not answer; alerts stay queued "
                   "and are published once it does", file=sys.stderr)
-        serve(service, args.host, args.port, key)
+        server.serve(service, args.host, args.port, key, args.allow_host or ())
     finally:
         service.close()
     return 0
