@@ -86,6 +86,7 @@ class AlertGraph:
     """
 
     def __init__(self, backend: ChatBackend | None, checkpoint_path: str | Path) -> None:
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         self.backend = backend
@@ -94,7 +95,9 @@ class AlertGraph:
         try:
             self._conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self.checkpointer = SqliteSaver(self._conn)
+            # the state holds only plain values: a checkpoint naming any other type (a file planted
+            # in the data dir that would have it call os.system, say) is read as data, never run
+            self.checkpointer = SqliteSaver(self._conn, serde=JsonPlusSerializer(allowed_msgpack_modules=None))
             self.checkpointer.setup()
             self._conn.execute("PRAGMA quick_check").fetchall()
         except sqlite3.DatabaseError as exc:

@@ -172,3 +172,32 @@ def test_a_fitted_camera_keeps_its_normal_blob_tracks_as_the_yardstick_of_the_bl
     pace = norms.calibration("speed", least=camera.detection.run_speed,
                              settings={"group_size": camera.detection.group_size})
     assert pace is not None and 0.3 < pace.median < camera.detection.run_speed  # people walk, at their own pace
+
+
+def test_a_planted_checkpoint_runs_no_code(tmp_path: Path) -> None:
+    # checkpoints.db lies in the data dir; a row naming os.system must come back as data
+    import sqlite3
+
+    import ormsgpack
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    db, marker = tmp_path / "checkpoints.db", tmp_path / "ran"
+    with sqlite3.connect(db) as conn:
+        saver = SqliteSaver(conn)
+        saver.setup()
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"event": "placeholder"}
+        checkpoint["channel_versions"] = {"event": 1}
+        saver.put({"configurable": {"thread_id": "evt-1", "checkpoint_ns": ""}}, checkpoint, {"source": "loop", "step": 1},
+                  {"event": 1})
+        stored = ormsgpack.unpackb(conn.execute("SELECT checkpoint FROM checkpoints").fetchone()[0])
+        # the serializer's "call this constructor with these arguments" extension
+        stored["channel_values"]["event"] = ormsgpack.Ext(1, ormsgpack.packb(("os", "system", [f"touch {marker}"])))
+        conn.execute("UPDATE checkpoints SET checkpoint = ?", (ormsgpack.packb(stored),))
+    graph = AlertGraph(None, db)
+    try:
+        graph.graph.get_state({"configurable": {"thread_id": "evt-1"}})
+    finally:
+        graph.close()
+    assert not marker.exists(), "a checkpoint in the data dir ran a command"
