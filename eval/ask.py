@@ -28,9 +28,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vigil.errors import DataError
+from vigil.safeyaml import TooLargeError, read_text_capped, safe_load
 from vigil.schemas import ANOMALY_TYPES, VideoTruth
 
 QUESTIONS_FILE = Path(__file__).with_name("ask_questions.yaml")
+#: the largest question file read (the shipped one is under 10 KB)
+MAX_QUESTIONS_BYTES = 1 << 20
 
 
 class Scope(BaseModel):
@@ -94,7 +97,11 @@ def load_questions(path: str | Path = QUESTIONS_FILE) -> list[AskQuestion]:
     if not path.is_file():
         raise DataError(f"{path}: question file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = safe_load(read_text_capped(path, MAX_QUESTIONS_BYTES))
+    except TooLargeError as exc:
+        raise DataError(f"{path}: {exc}; a question set is a few kilobytes") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise DataError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, list) or not raw:

@@ -17,7 +17,7 @@ from agents.ask import AskContext, AskGraph, AskScope, parse_bound, resolve_scop
 from agents.question import parse_question
 from eval.ask import QUESTIONS_FILE, AskQuestion, Footage, judge, load_questions
 from vigil.cli import main
-from vigil.errors import VigilError
+from vigil.errors import DataError, VigilError
 from vigil.llm import ChatReply, LLMError
 from vigil.memory import HashingTextEmbedder, PatternMemory
 from vigil.schemas import load_ground_truth
@@ -390,3 +390,14 @@ def test_embeddings_endpoint_is_used_when_configured() -> None:
     down = text_embedder(Endpoint(url="http://127.0.0.1:9/v1", model="m", timeout_s=2))
     with pytest.raises(VigilError, match="embeddings endpoint failed"):
         down.embed(["x"])
+
+
+def test_a_question_file_with_an_alias_bomb_is_one_line_at_once(tmp_path: Path) -> None:
+    # --questions FILE is a file a user may have been sent: aliases must not expand into gigabytes
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    bomb = tmp_path / "questions.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="aliases") as info:
+        load_questions(bomb)
+    assert "\n" not in str(info.value)
