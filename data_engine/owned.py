@@ -85,12 +85,14 @@ class OwnedFolder:
 
 
 DEMO = "vigil demo"
+SERVE_BENCH = "vigil bench serve"
 
 
-def demo_folder(out: str | Path, seed: int) -> tuple[OwnedFolder, bool]:
-    """``vigil demo``'s folder, and whether its scene must be rendered anew.
+def demo_folder(out: str | Path, seed: int, by: str = DEMO) -> tuple[OwnedFolder, bool]:
+    """The folder of a command that renders its own synthetic scene (``vigil demo``, ``vigil
+    bench serve``), and whether its scene must be rendered anew.
 
-    A scene of this seed and generator version is reused; otherwise the demo's own earlier
+    A scene of this seed and generator version is reused; otherwise the command's own earlier
     scene is removed (only what the marker lists) and its entries are recorded for rendering.
 
     Raises:
@@ -98,7 +100,7 @@ def demo_folder(out: str | Path, seed: int) -> tuple[OwnedFolder, bool]:
     """
     from data_engine.synthetic import DATASET_ENTRIES, GENERATOR_VERSION
 
-    folder = OwnedFolder.claim(out, DEMO)
+    folder = OwnedFolder.claim(out, by)
     meta: object = {}
     if folder.owns("scene.json"):
         try:

@@ -78,13 +78,17 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 def prepare(out: Path, seed: int = 0, models_dir: Path | None = None, say: Any = print) -> tuple[Path, list[str]]:
     """Render and fit the benchmark's camera in ``out`` unless done before; returns the data
     dir and the test videos."""
+    from data_engine.owned import SERVE_BENCH, demo_folder
     from data_engine.synthetic import SynthSpec, synthesize
     from perception.fitting import FitOptions, fit_profile
     from vigil.config import load_settings
 
-    out.mkdir(parents=True, exist_ok=True)
+    # only a folder this command made: it removes and rewrites only what it wrote there
+    folder, fresh = demo_folder(out, seed, by=SERVE_BENCH)
     data = out / "data"
-    if not (out / "gt.json").is_file():
+    if fresh:
+        folder.remove("data")
+        folder.add("data", "serve-data")
         say(f"rendering a synthetic camera into {out}/ ...")
         # the demo's camera: every anomaly type once, three normal test videos
         synthesize(SynthSpec(seed=seed, n_train=4, per_type=1, n_normal_test=3, duration=45.0, fps=15.0,
@@ -108,14 +112,14 @@ def run_serve_bench(out: Path, *, watchers: int = 4, rps: float = 20.0, seconds:
 
     import httpx
 
+    from data_engine.owned import SERVE_BENCH, OwnedFolder
     from vigil.config import load_settings
     from vigil.server import BackgroundServer, Service, create_app
 
     fitted, videos = prepare(out, models_dir=models_dir, say=say)
     # each run starts from an empty store with the fitted profile, so every alert is new
     data = out / "serve-data"
-    if data.exists():
-        shutil.rmtree(data)
+    OwnedFolder.claim(out, SERVE_BENCH).remove("serve-data")  # what the last run stored, never a user's
     shutil.copytree(fitted / CAMERA / "profile", data / CAMERA / "profile")
     overrides = {"data_dir": str(data)}
     if models_dir is not None:
