@@ -180,7 +180,7 @@ def test_two_processes_share_the_local_pattern_memory(tmp_path: Path) -> None:
     runs = [subprocess.Popen([sys.executable, "-c", _MEMORY_WRITER, str(folder), tag], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True) for tag in ("a", "bb")]
     results = [run.communicate(timeout=240) for run in runs]
-    for run, (out, err) in zip(runs, results):
+    for run, (_, err) in zip(runs, results):
         assert run.returncode == 0, err[-800:]
     # the one that ended last saw every pattern of both
     assert max(int(out.split()[-1]) for out, _ in results) == 240
