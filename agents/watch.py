@@ -39,7 +39,7 @@ from agents.state import NoArgs
 from agents.tools import ToolContext, classify
 from perception.events import CandidateEvent, ScoredWindow, remainder
 from perception.pipeline import Scanner, open_camera_video
-from perception.profile import CameraProfile
+from perception.profile import CameraProfile, add_engram_counts
 from perception.recording import StoreRecorder
 from perception.scene import DetectedObjects
 from perception.tripwires import Tripwires
@@ -223,6 +223,8 @@ class Watcher:
         self._model_version = f"{profile.encoder_version}@{profile.created}"
         self.models_dir = models_dir
         self._scanner: Scanner | None = None
+        # the Engram counts as saved: what save_memory adds to the profile is what changed since
+        self._engram_saved = {key: (c[0], c[1]) for key, c in profile.engram.counts.items()} if profile.engram else {}
 
     @property
     def scanner(self) -> Scanner:
@@ -557,6 +559,20 @@ class Watcher:
         self.store.add_clip(ClipRecord(event_id, frames[0].t, frames[-1].t, str(path)))
 
     def save_memory(self) -> None:
-        """Persist the Engram memory's new counts into the camera's profile."""
-        if self.profile.engram is not None:
-            self.profile.save(self.data.profile_dir(self.camera_id))
+        """Add the Engram counts learned since the last save to the camera's saved profile.
+
+        Only the counts are added, to the profile as it is saved now (other watches of the camera
+        may have added theirs); nothing is written when nothing was learned.
+        """
+        engram = self.profile.engram
+        if engram is None:
+            return
+        learned = {key: [c[0] - base[0], c[1] - base[1]] for key, c in engram.counts.items()
+                   for base in (self._engram_saved.get(key, (0, 0)),) if (c[0], c[1]) != tuple(base)}
+        if not learned:
+            return
+        merged = add_engram_counts(self.data.profile_dir(self.camera_id), self.camera_id, engram.codebook, learned)
+        if merged is not None:  # what other runs learned counts here from now on too
+            engram.counts.clear()
+            engram.counts.update({key: list(c) for key, c in merged.items()})
+        self._engram_saved = {key: (c[0], c[1]) for key, c in engram.counts.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -32,6 +33,40 @@ from vigil.errors import UnknownCameraError, VigilError
 
 PROFILE_FORMAT = 2  # 2: learned foreground thresholds, the object path
 SCORER_WEIGHTS = "scorer.pt"  # a learned frame scorer's weights, next to profile.json
+LOCK_NAME = "profile.lock"  # held while the profile is written, by any process
+
+
+def profile_lock(folder: str | Path) -> Any:
+    """The lock every process holds while it writes the profile in ``folder`` (reentrant in a thread)."""
+    from filelock import FileLock
+
+    return FileLock(Path(folder) / LOCK_NAME, is_singleton=True)
+
+
+def add_engram_counts(folder: str | Path, camera_id: str, codebook: np.ndarray,
+                      learned: dict[int, list[int]]) -> dict[int, list[int]] | None:
+    """Add the Engram counts a run learned to the profile saved in ``folder``, and save it.
+
+    The saved profile is read again under its lock, so what other runs learned and saved
+    meanwhile (two watches of one camera) is kept, and so is a profile fitted anew since; counts
+    for another codebook (the camera was refitted) are dropped.
+
+    Args:
+        learned: n-gram key -> ``[normal, anomaly]`` counts added by the run.
+
+    Returns:
+        The saved profile's counts after the addition, or ``None`` if nothing was added.
+    """
+    with profile_lock(folder):
+        saved = CameraProfile.load(folder, camera_id)
+        if saved.engram is None or not np.array_equal(saved.engram.codebook, codebook):
+            return None
+        for key, (normal, anomaly) in learned.items():
+            entry = saved.engram.counts.setdefault(key, [0, 0])
+            entry[0] += normal
+            entry[1] += anomaly
+        saved.save(folder)
+        return saved.engram.counts
 
 
 class ProfileError(VigilError):
@@ -170,18 +205,20 @@ class CameraProfile:
             self.frame_scorer.save(folder / SCORER_WEIGHTS)
             meta["frame_scorer"] = {**self.frame_scorer.settings(), "calibration": list(self.frame_calibration or ()),
                                     "training": self.training}
-        tmp_npz = folder / "arrays.tmp.npz"
-        tmp_json = folder / "profile.json.tmp"
-        try:
-            np.savez_compressed(tmp_npz, **arrays)
-            tmp_json.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        except BaseException:
-            # a full disk (or an interrupt): the saved profile stays as it was, without half-written files
-            tmp_npz.unlink(missing_ok=True)
-            tmp_json.unlink(missing_ok=True)
-            raise
-        os.replace(tmp_npz, folder / "arrays.npz")
-        os.replace(tmp_json, folder / "profile.json")
+        with profile_lock(folder):  # another process may be saving this camera's profile too
+            # temporary names of this save's own, so two saves never rename each other's files
+            tmp_npz = folder / f"arrays.{os.getpid()}-{threading.get_ident()}.tmp.npz"
+            tmp_json = folder / f"profile.json.{os.getpid()}-{threading.get_ident()}.tmp"
+            try:
+                np.savez_compressed(tmp_npz, **arrays)
+                tmp_json.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            except BaseException:
+                # a full disk (or an interrupt): the saved profile stays as it was, without half-written files
+                tmp_npz.unlink(missing_ok=True)
+                tmp_json.unlink(missing_ok=True)
+                raise
+            os.replace(tmp_npz, folder / "arrays.npz")
+            os.replace(tmp_json, folder / "profile.json")
         return folder
 
     @classmethod

@@ -502,3 +502,47 @@ def test_a_chat_endpoint_that_404s_is_reported_once(synth_small: Path, data: Pat
     warnings = [line for line in err.splitlines() if line.startswith("vigil: warning:")]
     assert code == 3 and len(warnings) == 1 and "HTTP 404" in warnings[0] and "/v1" in warnings[0]
     assert _alerts(out) and all(a.explained_by == "rules" for a in _alerts(out))
+
+
+def test_two_watches_start_together_on_a_new_data_dir(synth_small: Path, data: Path) -> None:
+    # both open a store that does not exist yet and share the pattern memory: neither fails,
+    # each raises its alert once
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = [subprocess.Popen([sys.executable, "-c", "import sys; from vigil.cli import main; sys.exit(main())",
+                              *_base(synth_small, data), "watch", _video(synth_small, kind), "--camera", "plaza",
+                              "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for kind in ("falling", "running")]
+    results = [run.communicate(timeout=300) for run in runs]
+    for kind, run, (out, err) in zip(("falling", "running"), runs, results):
+        assert run.returncode == 0, err[-800:]
+        assert [a.event_type for a in _alerts(out)] == [kind]
+    with Store(data / "vigil.db") as store:
+        assert sorted(a["event_type"] for a in store.find_alerts()) == ["falling", "running"]
+
+
+def test_two_watches_of_one_camera_both_keep_what_they_learned(synth_small: Path, data: Path) -> None:
+    # each watch loads the profile, learns, and saves at its end: the later save must not wipe
+    # out what the earlier one learned, nor a refit of the camera made meanwhile
+    from agents.graph import AlertGraph
+    from agents.watch import Watcher
+    from perception.profile import CameraProfile
+    from vigil.config import load_settings
+    from vigil.store import DataDir
+
+    camera = load_settings(synth_small / "vigil.yaml", environ={}).camera("plaza")
+    dd, folder = DataDir(data), data / "plaza" / "profile"
+    graph = AlertGraph(None, data / "ckpt.db")
+    try:
+        with dd.open_store() as store:
+            first, second = (Watcher("plaza", camera, CameraProfile.load(folder, "plaza"), dd, store, graph)
+                             for _ in range(2))
+            first.profile.engram.update(11, "anomaly", 2)
+            second.profile.engram.update(22, "normal", 3)
+            first.save_memory()
+            second.save_memory()
+            second.profile.engram.update(22, "normal", 1)
+            second.save_memory()  # only what it learned since its last save is added
+    finally:
+        graph.close()
+    saved = CameraProfile.load(folder, "plaza").engram
+    assert saved.lookup(11) == (0, 2) and saved.lookup(22) == (4, 0)
