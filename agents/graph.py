@@ -40,6 +40,7 @@ from prompts import load_prompt
 from vigil.errors import StoreError
 from vigil.llm import ChatBackend, clean_text
 from vigil.schemas import ANOMALY_TYPES
+from vigil.store import BUSY_TIMEOUT_S, use_wal
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ class AlertGraph:
         self._contexts: dict[str, ToolContext] = {}
         Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+            use_wal(self._conn)
             # the state holds only plain values: a checkpoint naming any other type (a file planted
             # in the data dir that would have it call os.system, say) is read as data, never run
             self.checkpointer = SqliteSaver(self._conn, serde=JsonPlusSerializer(allowed_msgpack_modules=None))

@@ -160,9 +160,14 @@ class CameraProfile:
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> Path:
-        """Write the profile (atomically: a crash leaves the previous one intact)."""
+        """Write the profile (atomically: a crash leaves the previous one intact), holding its
+        lock: another process may be saving this camera's profile too."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        with profile_lock(folder):
+            return self._write(folder)
+
+    def _write(self, folder: Path) -> Path:
         arrays: dict[str, np.ndarray] = {}
         for prefix, part in (
             ("encoder", self.encoder_state.get("arrays", {})),
@@ -205,20 +210,19 @@ class CameraProfile:
             self.frame_scorer.save(folder / SCORER_WEIGHTS)
             meta["frame_scorer"] = {**self.frame_scorer.settings(), "calibration": list(self.frame_calibration or ()),
                                     "training": self.training}
-        with profile_lock(folder):  # another process may be saving this camera's profile too
-            # temporary names of this save's own, so two saves never rename each other's files
-            tmp_npz = folder / f"arrays.{os.getpid()}-{threading.get_ident()}.tmp.npz"
-            tmp_json = folder / f"profile.json.{os.getpid()}-{threading.get_ident()}.tmp"
-            try:
-                np.savez_compressed(tmp_npz, **arrays)
-                tmp_json.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-            except BaseException:
-                # a full disk (or an interrupt): the saved profile stays as it was, without half-written files
-                tmp_npz.unlink(missing_ok=True)
-                tmp_json.unlink(missing_ok=True)
-                raise
-            os.replace(tmp_npz, folder / "arrays.npz")
-            os.replace(tmp_json, folder / "profile.json")
+        # temporary names of this save's own, so two saves never rename each other's files
+        tmp_npz = folder / f"arrays.{os.getpid()}-{threading.get_ident()}.tmp.npz"
+        tmp_json = folder / f"profile.json.{os.getpid()}-{threading.get_ident()}.tmp"
+        try:
+            np.savez_compressed(tmp_npz, **arrays)
+            tmp_json.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        except BaseException:
+            # a full disk (or an interrupt): the saved profile stays as it was, without half-written files
+            tmp_npz.unlink(missing_ok=True)
+            tmp_json.unlink(missing_ok=True)
+            raise
+        os.replace(tmp_npz, folder / "arrays.npz")
+        os.replace(tmp_json, folder / "profile.json")
         return folder
 
     @classmethod

@@ -26,7 +26,30 @@ from vigil.migrations import MIGRATIONS, SCHEMA_VERSION
 from vigil.records import ClipRecord, EventRecord, WindowRecord
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STORE_NAME", "ClipRecord", "DataDir", "EventRecord", "Store",
-           "WindowRecord"]
+           "WindowRecord", "use_wal"]
+
+#: how long opening a database waits for other connections (SQLite's busy timeout)
+BUSY_TIMEOUT_S = 30.0
+
+
+def use_wal(db: sqlite3.Connection, timeout_s: float = BUSY_TIMEOUT_S) -> str:
+    """Switch ``db``'s database to WAL mode; returns the journal mode it is in afterwards.
+
+    SQLite answers "database is locked" at once, without waiting out the busy timeout, when
+    several connections switch a new database at the same moment (runs starting together on a
+    fresh data dir), so the switch is tried again for up to ``timeout_s``.
+    """
+    from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
+
+    def locked(exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+    @retry(retry=retry_if_exception(locked), stop=stop_after_delay(timeout_s), wait=wait_random(0.01, 0.1),
+           reraise=True)
+    def switch() -> str:
+        return str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+
+    return switch()
 
 
 class Store:
@@ -41,10 +64,10 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
             self._db.row_factory = sqlite3.Row
-            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
+            mode = use_wal(self._db)
+            if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch the store to WAL mode (got {mode})")
             # FULL: a committed alert survives a power cut, not only a process crash.
             self._db.execute("PRAGMA synchronous=FULL")
