@@ -35,7 +35,7 @@ from agents.question import OBJECT_TYPES, QuestionPlan, parse_question
 from agents.runner import run_agent
 from agents.tools import Tool
 from perception.sampler import AnomalyFocusedSampler
-from perception.video import Frame, check_local_source, identify_source
+from perception.video import Frame, check_local_source, identify_source, local_exists
 from prompts import load_object_words, load_prompt
 from vigil.errors import ConfigError, UnknownCameraError, VigilError
 from vigil.llm import ChatBackend, LLMError, ToolSpec, VisionClient, clean_text
@@ -725,7 +725,7 @@ def resolve_scope(store: Store, *, video: str | None = None, camera: str | None 
     if camera is not None and camera not in known:
         raise UnknownCameraError(f"unknown camera {camera!r} (known: {', '.join(known) or 'none yet'}; fit one with vigil fit)")
     if video is not None:
-        if "://" not in video and Path(video).exists():
+        if local_exists(video):
             check_local_source(video)  # a FIFO or device is refused before anything opens it
             video = identify_source(video).key  # the store keys videos by resolved path
         under = sorted({r["camera_id"] for r in rows if same_source(r["source"], video)})

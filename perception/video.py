@@ -57,7 +57,7 @@ import cv2  # noqa: E402  (after the log level, which OpenCV reads when its FFmp
 __all__ = [
     "IMAGE_SUFFIXES", "MAX_ASPECT", "MAX_FRAME_PIXELS", "MAX_SOURCE_PIXELS", "STREAM_SCHEMES", "CaptureFactory", "CaptureSource", "FileSource",
     "FolderSource", "Frame", "FrameSizeError", "Mp4Writer", "RateSampler", "ReconnectPolicy", "SourceId", "SourceKind", "VideoInfo",
-    "VideoSource", "check_local_source", "find_video", "identify_source", "open_video", "output_size",
+    "VideoSource", "check_local_source", "find_video", "identify_source", "local_exists", "open_video", "output_size", "source_key",
     "sample_indices", "source_kind", "write_clip",
 ]
 
@@ -248,31 +248,61 @@ def source_kind(source: str | int | Path) -> SourceKind:
         return "webcam"
     if text.lower().startswith(STREAM_SCHEMES):
         return "stream"
-    if Path(text).is_dir():
-        return "folder"
+    try:
+        if Path(text).is_dir():
+            return "folder"
+    except OSError:  # a path the file system cannot look up (a name too long): not a folder
+        pass
     return "file"
 
 
-def check_local_source(source: str | int | Path) -> None:
+def _local_stat(source: str | int | Path) -> os.stat_result | None:
+    """The metadata of a local source (``None`` if it does not exist), never opening it.
+
+    Raises:
+        VideoError: the file system cannot look the path up (a name too long, no permission).
+    """
+    path = Path(str(source)).expanduser()
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        text = str(path)
+        shown = text if len(text) <= 100 else f"{text[:60]}...{text[-30:]}"
+        raise VideoError(f"{shown}: cannot look it up ({exc.strerror or exc})") from None
+
+
+def local_exists(source: str | int | Path) -> bool:
+    """Whether ``source`` is a local path that exists (streams and webcams: ``False``).
+
+    Raises:
+        VideoError: the file system cannot look the path up.
+    """
+    return source_kind(source) not in ("stream", "webcam") and _local_stat(source) is not None
+
+
+def check_local_source(source: str | int | Path, missing: str = "video not found") -> None:
     """Refuse a local source that is neither a regular file nor a folder, in one line.
 
     Reads only the file system's metadata (``stat``), never the file: opening a FIFO, a device
     or a socket can block forever or never end, so they are refused before anything opens them.
     Streams and webcams pass unchecked.
 
+    Args:
+        missing: what the error for a path that does not exist begins with.
+
     Raises:
-        VideoError: a missing path, or one that names a FIFO, device, socket or the like.
+        VideoError: a missing path, one the file system cannot look up, or one that names a
+            FIFO, device, socket or the like.
     """
     if source_kind(source) in ("stream", "webcam"):
         return
     path = Path(str(source)).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise VideoError(f"video not found: {path}") from None
-    except OSError as exc:
-        raise VideoError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    info = _local_stat(path)
+    if info is None:
+        raise VideoError(f"{missing}: {path}")
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
         raise VideoError(f"{path} is not a regular file or folder (a pipe, device or socket is never read)")
 
 
@@ -293,6 +323,18 @@ class SourceId:
     kind: SourceKind
 
 
+def source_key(source: str | int | Path) -> str:
+    """The key the store gives a source (:attr:`SourceId.key`), from its name alone: nothing is
+    opened or read, so it never waits on the source."""
+    if source_kind(source) in ("stream", "webcam"):
+        return str(source)
+    path = Path(source).expanduser()
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: the spelling is all there is
+        return str(path.absolute())
+
+
 def identify_source(source: str | int | Path) -> SourceId:
     """The :class:`SourceId` of a source (a missing file keys by its resolved path, content unknown).
 
@@ -300,13 +342,10 @@ def identify_source(source: str | int | Path) -> SourceId:
     (:func:`open_video` refuses it with one line).
     """
     kind = source_kind(source)
+    key = source_key(source)
     if kind in ("stream", "webcam"):
-        return SourceId(str(source), "", kind)
+        return SourceId(key, "", kind)
     path = Path(source).expanduser()
-    try:
-        key = str(path.resolve())
-    except (OSError, RuntimeError):  # a symlink loop: the spelling is all there is
-        key = str(path.absolute())
     try:
         if kind == "folder":
             digest = hashlib.sha1()

@@ -513,3 +513,12 @@ def test_an_mp4_over_http_that_cannot_be_read_ends_with_one_line(tmp_path: Path,
     with pytest.raises(StreamError, match="not one frame could be read") as info:
         _within(30, read)
     assert "\n" not in str(info.value) and len(requests) <= 2
+
+
+def test_a_path_the_file_system_cannot_look_up_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a name past the file system's 255 bytes: every command says so, without a traceback
+    long = str(tmp_path / ("a" * 300 + ".mp4"))
+    assert source_kind(long) == "file"
+    assert main(["probe", long]) == 2
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "cannot look it up (File name too long)" in errors[0]

@@ -102,37 +102,6 @@ class SourceJob:
                 "max_seconds": self.max_seconds, "started_at": self.started_at, "ended_at": self.ended_at}
 
 
-def local_source(source: str) -> tuple[str, bool]:
-    """A source's kind (:func:`perception.video.source_kind`) and, for a file or folder, whether
-    it exists, from the file system's metadata alone.
-
-    Raises:
-        VideoError: the file system cannot even look the path up (a name too long, no permission).
-    """
-    from perception.video import source_kind
-
-    try:
-        kind = source_kind(source)
-        return kind, kind in ("file", "folder") and Path(source).expanduser().exists()
-    except OSError as exc:
-        shown = source if len(source) <= 100 else f"{source[:60]}...{source[-30:]}"
-        raise VideoError(f"{shown}: cannot look it up ({exc.strerror or exc})") from None
-
-
-def source_key(source: str) -> str:
-    """The key the store gives ``source`` (:func:`perception.video.identify_source`'s ``key``),
-    from its name alone: nothing is opened or read, so a request never waits on the source."""
-    from perception.video import source_kind
-
-    if source_kind(source) in ("stream", "webcam"):
-        return source
-    path = Path(source).expanduser()
-    try:
-        return str(path.resolve())
-    except (OSError, RuntimeError):  # a symlink loop: the spelling is all there is
-        return str(path.absolute())
-
-
 class Service:
     """What the API serves: one data dir, its store, the agents and the background watches.
 
@@ -325,7 +294,6 @@ class Service:
             since: str | None = None, until: str | None = None) -> dict[str, Any]:
         """Answer a question as ``vigil ask --json`` does."""
         from agents.ask import check_scope_flags, resolve_scope, roles
-        from perception.video import check_local_source
         from vigil.cli import _Asker
 
         if not question.strip():
@@ -333,8 +301,6 @@ class Service:
         args = argparse.Namespace(**vars(self.agent_args), since=since, until=until)
         check_scope_flags(video=video, camera=camera, all_cameras=all_cameras)
         _Asker.bounds(args)
-        if video is not None and local_source(video)[1]:
-            check_local_source(video)  # a pipe or device is refused before anything opens it
         scope = resolve_scope(self.store, video=video, camera=camera, all_cameras=all_cameras,
                               fitted=self.data.fitted_cameras())
         asker = _Asker(args, self.settings, self.data, self.store, agents=self.agents)
@@ -367,7 +333,7 @@ class Service:
             VideoError: a local source that does not exist, or is a pipe, device or socket.
             FileExistsError: this source is already being watched for this camera.
         """
-        from perception.video import check_local_source
+        from perception.video import check_local_source, source_key
         from vigil.config import validate_camera_name
 
         validate_camera_name(camera_id)
@@ -376,10 +342,8 @@ class Service:
                                      "--normal VIDEO ...")
         if max_seconds is not None and not 0 < max_seconds < float("inf"):
             raise ConfigError(f"max_seconds {max_seconds}: must be a positive number")
-        kind, exists = local_source(source)
-        if kind in ("file", "folder") and not exists:
-            raise VideoError(f"{source}: no such file or folder on the server")
-        check_local_source(source)  # stat only: a FIFO would block whoever opened it
+        # stat only: a FIFO would block whoever opened it
+        check_local_source(source, missing="no such file or folder on the server")
         key = source_key(source)
         job_id = hashlib.sha1(f"{camera_id}|{key}".encode()).hexdigest()[:12]
         with self._jobs_lock:
