@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vigil.errors import ConfigError
+from vigil.errors import ConfigError, first_line
 from vigil.imports import require
 
 #: the file every transformers model folder has; its cached copy locates the cached snapshot
@@ -67,7 +67,7 @@ def resolve_model(model: str | Path, flag: str = "--model") -> str:
                           f"hf auth login); check the id, or pass a local folder") from None
     except Exception as exc:  # noqa: BLE001 - the HTTP client's errors differ between huggingface_hub versions
         raise ConfigError(f"{flag} {repo}: not a local folder and not in the local model cache, and the model hub "
-                          f"cannot be reached ({_first_line(exc)}); {fix}") from None
+                          f"cannot be reached ({first_line(exc, 160)}); {fix}") from None
     return repo
 
 
@@ -96,8 +96,3 @@ def _offline_env() -> bool:
     """``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) set now (huggingface_hub reads it once, at import)."""
     return any(os.environ.get(k, "").strip().lower() in ("1", "on", "true", "yes")
                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:160] if lines else type(exc).__name__

@@ -47,7 +47,7 @@ from perception.frame_source import (
     sample_indices,
 )
 from perception.video_writer import Mp4Writer, write_clip
-from vigil.errors import VideoError
+from vigil.errors import VideoError, first_line
 
 # Decoder chatter ("[h264 @ 0x..] Invalid NAL unit size") goes to the raw stderr; Vigil reports
 # damaged input through its own log instead. Set the variable yourself to see FFmpeg's output.
@@ -102,7 +102,7 @@ class FileSource(VideoSource):
             except (decord.DECORDError, RuntimeError, IndexError) as exc:
                 last = exc
         else:
-            raise VideoError(f"decord cannot read {path}: {_first_line(last or RuntimeError('unknown'))}") from None
+            raise VideoError(f"decord cannot read {path}: {first_line(last or RuntimeError('unknown'))}") from None
         if n <= 0:
             raise VideoError(f"{path} has no video frames")
         if self.size[0] < 64:
@@ -561,10 +561,3 @@ def _imread(path: Path) -> np.ndarray | None:
         raise FrameSizeError(f"{path.name}: {width}x{height} is more than {MAX_SOURCE_PIXELS / 1e6:.0f} million "
                              "pixels, past any camera's; not decoded")
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
-
-

@@ -7,6 +7,13 @@ traceback; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException, limit: int | None = 200) -> str:
+    """The first line of an error's message, cut at ``limit`` characters (its type's name when it
+    has none): what a one-line error quotes of a library's longer one."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
 class VigilError(Exception):
     """Base class for expected failures (bad input, missing files, unreachable services)."""
 

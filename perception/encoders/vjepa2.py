@@ -26,7 +26,7 @@ import numpy as np
 from perception.encoders import Embedding, Encoder, register_encoder
 from perception.hub import resolve_model
 from perception.windows import Window
-from vigil.errors import ConfigError, MissingDependencyError, VigilError
+from vigil.errors import ConfigError, MissingDependencyError, VigilError, first_line
 from vigil.imports import require
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class VJEPA2Encoder(Encoder):
         try:
             return transformers.VJEPA2Model.from_pretrained(self.source, dtype=self.dtype)
         except OSError as exc:
-            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc, 160)
             where = "the folder has no loadable V-JEPA 2 weights" if Path(self.source).is_dir() else "download failed"
             raise ModelLoadError(f"cannot load V-JEPA 2 weights {cfg.model!r}: {where} ({reason})") from None
 

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from vigil.errors import ConfigError, DataError
+from vigil.errors import ConfigError, DataError, first_line
 
 #: what a damaged or foreign weights file raises when torch loads it
 LOAD_ERRORS: tuple[type[BaseException], ...] = (OSError, RuntimeError, EOFError, KeyError, ValueError,
@@ -145,20 +145,14 @@ class TrainReport:
         return asdict(self)
 
 
-def first_line(exc: BaseException, limit: int = 120) -> str:
-    """The first line of an error's message (its type's name when it has none), for one-line errors."""
-    lines = str(exc).strip().splitlines()
-    return lines[0][:limit] if lines else type(exc).__name__
-
-
 def load_detail(exc: BaseException) -> str:
     """Why torch could not load a file, in one line; for a file its weights-only loader refused, the
     reason under torch's page-long message (an unsupported global, an unknown opcode)."""
     if isinstance(exc, pickle.UnpicklingError):
         inner = exc.__context__ if isinstance(exc.__context__, pickle.UnpicklingError) else exc
         # its first sentence: what was refused (the rest advises allow-listing it)
-        return first_line(inner).split(". ")[0].rstrip(".")
-    return first_line(exc)
+        return first_line(inner, 120).split(". ")[0].rstrip(".")
+    return first_line(exc, 120)
 
 
 def unloadable(path: str | Path, exc: BaseException, fix: str) -> DataError:
@@ -383,7 +377,7 @@ class Checkpointer:
             return int(state["step"]), [float(v) for v in state.get("losses", [])]
         except (*LOAD_ERRORS, TypeError, AttributeError) as exc:
             raise DataError(f"{self.path}: the checkpoint does not fit this scorer and its settings "
-                            f"({first_line(exc)}); {again}") from None
+                            f"({first_line(exc, 120)}); {again}") from None
 
     def maybe_save(self, stage: str, step: int, total: int, network: Any, optimiser: Any, losses: list[float]) -> None:
         """Write the state after ``step`` (every ``every`` steps and at the end)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from perception.hub import resolve_model
-from vigil.errors import ConfigError
+from vigil.errors import ConfigError, first_line
 from vigil.imports import require
 
 #: model types whose processor can be assembled without its video half
@@ -31,10 +31,10 @@ def load_processor(model: str | Path, trust_remote_code: bool = False) -> Any:
     try:
         model_type = transformers.AutoConfig.from_pretrained(str(model), trust_remote_code=trust_remote_code).model_type
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"--model {model}: cannot load it ({_first_line(exc)}); give a local model folder or a "
+        raise ConfigError(f"--model {model}: cannot load it ({first_line(exc, None)}); give a local model folder or a "
                           "hub id this machine can download") from None
     if model_type not in IMAGE_ONLY_FAMILIES:
-        raise ConfigError(f"--model {model}: cannot load its processor ({_first_line(first)})")
+        raise ConfigError(f"--model {model}: cannot load its processor ({first_line(first, None)})")
     cls = image_only_processor(getattr(transformers, IMAGE_ONLY_FAMILIES[model_type]))
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(model), trust_remote_code=trust_remote_code)
     image_processor = transformers.AutoImageProcessor.from_pretrained(str(model), trust_remote_code=trust_remote_code)
@@ -85,8 +85,3 @@ def save_processor(processor: Any, folder: str | Path) -> None:
             if "processor_class" in data:
                 data["processor_class"] = real
                 path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

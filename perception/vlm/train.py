@@ -30,7 +30,7 @@ from perception.hub import out_folder, resolve_model
 from perception.learned import LOAD_ERRORS, unloadable
 from perception.vlm.data import IGNORE, Example, FrameSource, PromptFn, collate, encode, messages
 from perception.vlm.processor import load_processor, save_processor
-from vigil.errors import ConfigError, DataError
+from vigil.errors import ConfigError, DataError, first_line
 from vigil.imports import require
 
 #: losses averaged for the "last" figure
@@ -309,13 +309,13 @@ def _schedule(step: int, warmup: int, total: int) -> float:
 
 
 def _load_model(transformers: Any, model: str | Path, trust_remote_code: bool, dtype: Any) -> Any:
+    transformers.utils.logging.disable_progress_bar()  # Vigil shows its own progress (as FG-CLIP does)
     source = resolve_model(model)
     try:
         return transformers.AutoModelForImageTextToText.from_pretrained(source, dtype=dtype,
                                                                         trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
-        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"--model {model}: cannot load it as an image-text-to-text model ({line})") from None
+        raise ConfigError(f"--model {model}: cannot load it as an image-text-to-text model ({first_line(exc, None)})") from None
 
 
 def _load_state(ckpt: Path, optimizer: Any, scheduler: Any, torch: Any) -> None:
