@@ -224,7 +224,7 @@ class Watcher:
         self.models_dir = models_dir
         self._scanner: Scanner | None = None
         # the Engram counts as saved: what save_memory adds to the profile is what changed since
-        self._engram_saved = {key: (c[0], c[1]) for key, c in profile.engram.counts.items()} if profile.engram else {}
+        self._engram_saved = self._engram_counts()
 
     @property
     def scanner(self) -> Scanner:
@@ -567,12 +567,20 @@ class Watcher:
         engram = self.profile.engram
         if engram is None:
             return
-        learned = {key: [c[0] - base[0], c[1] - base[1]] for key, c in engram.counts.items()
-                   for base in (self._engram_saved.get(key, (0, 0)),) if (c[0], c[1]) != tuple(base)}
+        learned = {}
+        for key, (normal, anomaly) in self._engram_counts().items():
+            saved_normal, saved_anomaly = self._engram_saved.get(key, (0, 0))
+            if (normal, anomaly) != (saved_normal, saved_anomaly):
+                learned[key] = [normal - saved_normal, anomaly - saved_anomaly]
         if not learned:
             return
         merged = add_engram_counts(self.data.profile_dir(self.camera_id), self.camera_id, engram.codebook, learned)
         if merged is not None:  # what other runs learned counts here from now on too
             engram.counts.clear()
             engram.counts.update({key: list(c) for key, c in merged.items()})
-        self._engram_saved = {key: (c[0], c[1]) for key, c in engram.counts.items()}
+        self._engram_saved = self._engram_counts()
+
+    def _engram_counts(self) -> dict[int, tuple[int, int]]:
+        """A copy of the Engram memory's counts (none without one)."""
+        engram = self.profile.engram
+        return {key: (c[0], c[1]) for key, c in engram.counts.items()} if engram is not None else {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1256,10 +1256,9 @@ def plan_dataset(spec: SynthSpec) -> tuple[Layout, list[VideoPlan]]:
     return layout, plans
 
 
-def dataset_files(spec: SynthSpec, out_dir: str | Path) -> list[Path]:
-    """Every file :func:`synthesize` writes for ``spec`` in ``out_dir``."""
+def dataset_files(plans: Sequence[VideoPlan], out_dir: str | Path) -> list[Path]:
+    """Every file :func:`synthesize` writes in ``out_dir`` for the videos of ``plans``."""
     out = Path(out_dir)
-    _layout, plans = plan_dataset(spec)
     return [out / f"{plan.split}/{plan.name}.mp4" for plan in plans] + [out / name for name in DATASET_FILES]
 
 
@@ -1282,13 +1281,13 @@ def synthesize(spec: SynthSpec, out_dir: str | Path, progress: Callable[[int], N
         DataError: without ``force``, a file it would write is already there.
     """
     out = Path(out_dir)
+    layout, plans = plan_dataset(spec)
     if not force:
-        taken = [f for f in dataset_files(spec, out) if f.exists() or f.is_symlink()]
+        taken = [f for f in dataset_files(plans, out) if f.exists() or f.is_symlink()]
         if taken:
             raise DataError(f"{taken[0]} is already there ({len(taken)} file(s) would be overwritten); "
                             "give --force to overwrite them, or another folder")
     out.mkdir(parents=True, exist_ok=True)
-    layout, plans = plan_dataset(spec)
     renderer = Renderer(layout, spec.seed)
     rendered = [render_video(renderer, plan, out, progress) for plan in plans]
     tests = [v for v in rendered if v.split == "test"]

@@ -116,6 +116,17 @@ def sample_indices(times: np.ndarray, fps: float) -> np.ndarray:
     return np.array([i for i, t in enumerate(times) if sampler.accept(float(t))], dtype=np.int64)
 
 
+def check_source_pixels(width: int, height: int, what: str = "frame size") -> None:
+    """Raise :class:`FrameSizeError` for a source picture past :data:`MAX_SOURCE_PIXELS`.
+
+    Args:
+        what: what the message calls the picture (a file's name for an image).
+    """
+    if width * height > MAX_SOURCE_PIXELS:
+        raise FrameSizeError(f"{what} {width}x{height}: more than {MAX_SOURCE_PIXELS / 1e6:.0f} million pixels, "
+                             "past any camera's; the file is damaged or not camera footage")
+
+
 def output_size(width: int, height: int, target_width: int) -> tuple[int, int]:
     """The working (width, height) of an upright ``width`` x ``height`` source: every source uses it.
 
@@ -130,9 +141,7 @@ def output_size(width: int, height: int, target_width: int) -> tuple[int, int]:
     """
     if width <= 0 or height <= 0:
         raise FrameSizeError(f"invalid frame size {width}x{height}")
-    if width * height > MAX_SOURCE_PIXELS:
-        raise FrameSizeError(f"frame size {width}x{height}: more than {MAX_SOURCE_PIXELS / 1e6:.0f} million pixels, "
-                             "past any camera's; the file is damaged or not camera footage")
+    check_source_pixels(width, height)
     long_side, short_side = max(width, height), min(width, height)
     if long_side / short_side > MAX_ASPECT:
         raise FrameSizeError(f"frame size {width}x{height}: an aspect ratio of {long_side / short_side:.0f}:1 is beyond "

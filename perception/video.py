@@ -43,6 +43,7 @@ from perception.frame_source import (
     SourceKind,
     VideoInfo,
     VideoSource,
+    check_source_pixels,
     output_size,
     sample_indices,
 )
@@ -553,11 +554,9 @@ def _imread(path: Path) -> np.ndarray | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as header:  # reads the header only
                 width, height = header.size
-    except Image.DecompressionBombError:
-        width, height = MAX_SOURCE_PIXELS, 2
+    except Image.DecompressionBombError as exc:  # past Pillow's own limit, far past ours
+        raise FrameSizeError(f"{path.name}: {first_line(exc)}; not decoded") from None
     except (UnidentifiedImageError, OSError, ValueError):
         return None
-    if width * height > MAX_SOURCE_PIXELS:
-        raise FrameSizeError(f"{path.name}: {width}x{height} is more than {MAX_SOURCE_PIXELS / 1e6:.0f} million "
-                             "pixels, past any camera's; not decoded")
+    check_source_pixels(width, height, f"{path.name}: image")  # never decoded past it
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)

@@ -8,7 +8,6 @@ stdout (JSON with ``--json``), progress and logs to stderr. Expected failures pr
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import sys
@@ -783,7 +782,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     try:
         folder = profile.save(data.profile_dir(args.camera))
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        from vigil.datadir import is_disk_full
+
+        if is_disk_full(exc):
             raise  # main() names the full disk
         raise StoreError(f"cannot save the profile under {data.profile_dir(args.camera)}: {exc.strerror or exc}") from None
     cal = profile.scorer.calibration
