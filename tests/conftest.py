@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,14 @@ def fitted_camera(synth_small: Path, tmp_path_factory: pytest.TempPathFactory) -
     assert main(["--data-dir", str(data), "fit", "--camera", "plaza", "--normal", *train]) == 0
     assert main(["--data-dir", str(data), "score", *test, "--camera", "plaza", "--out", str(scores)]) == 0
     return data, scores
+
+@pytest.fixture()
+def data(fitted_camera: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A fresh data dir holding only the fitted profile of camera plaza."""
+    folder = tmp_path / "data"
+    shutil.copytree(fitted_camera[0] / "plaza" / "profile", folder / "plaza" / "profile")
+    return folder
+
 
 @pytest.fixture(scope="session")
 def falling_event(synth_small: Path, fitted_camera: tuple[Path, Path]) -> dict[str, Any]:

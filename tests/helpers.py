@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +20,54 @@ def decode_index(image: np.ndarray) -> int:
     return int(round((float(np.median(image)) - 16) / 6))
 
 
+def synth_video(synth: Path, kind: str) -> str:
+    """The test video of a synthetic camera whose anomaly is ``kind`` (``normal`` for a normal one)."""
+    return str(next((synth / "test").glob(f"*_{kind}.mp4")))
+
+
+def write_frames(
+    path: Path,
+    images: Iterable[np.ndarray],
+    size: tuple[int, int],
+    fps: float = 30.0,
+    *,
+    pts_s: Sequence[float] | None = None,
+    codec: str = "libx264",
+    faststart: bool = False,
+    rotation: int | None = None,
+) -> Path:
+    """Write RGB ``images`` of ``size`` = (width, height) as an MP4.
+
+    Args:
+        pts_s: presentation time of every frame in seconds (variable frame rate); default
+            ``i / fps``.
+        faststart: the index at the start of the file (else at its end, as cameras write it).
+        rotation: a display rotation, counter-clockwise degrees (PyAV's ``set_display_rotation``).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    container = av.open(str(path), mode="w", options={"movflags": "faststart"} if faststart else {})
+    stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    time_base = Fraction(1, 1000)
+    stream.codec_context.time_base = time_base
+    if codec == "libx264":
+        stream.options = {"preset": "ultrafast", "crf": "10"}
+    if rotation is not None:
+        stream.set_display_rotation(rotation)
+    for i, img in enumerate(images):
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        t = pts_s[i] if pts_s is not None else i / fps
+        frame.pts = int(round(t * 1000))
+        frame.time_base = time_base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
+
+
 def write_clip(
     path: Path,
     n_frames: int,
@@ -34,27 +83,8 @@ def write_clip(
         pts_s: presentation time of every frame in seconds (variable frame rate); default
             ``i / fps``.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    container = av.open(str(path), mode="w", options={"movflags": "faststart"} if faststart else {})
-    stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
-    stream.width, stream.height = size
-    stream.pix_fmt = "yuv420p"
-    time_base = Fraction(1, 1000)
-    stream.codec_context.time_base = time_base
-    if codec == "libx264":
-        stream.options = {"preset": "ultrafast", "crf": "10"}
-    for i in range(n_frames):
-        img = np.full((size[1], size[0], 3), level(i), np.uint8)
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-        t = pts_s[i] if pts_s is not None else i / fps
-        frame.pts = int(round(t * 1000))
-        frame.time_base = time_base
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
+    images = (np.full((size[1], size[0], 3), level(i), np.uint8) for i in range(n_frames))
+    return write_frames(path, images, size, fps, pts_s=pts_s, codec=codec, faststart=faststart)
 
 
 class FakeOpenAI:

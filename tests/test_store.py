@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import synth_video
 
 from vigil.errors import StoreError
 from vigil.store import (
@@ -224,18 +225,6 @@ def test_names_of_the_data_dirs_own_files_cannot_be_cameras(tmp_path: Path) -> N
 
 
 # --------------------------------------------------------------------------- the data dir in use
-@pytest.fixture()
-def data(fitted_camera: tuple[Path, Path], tmp_path: Path) -> Path:
-    """A fresh data dir holding only the fitted profile of camera plaza."""
-    folder = tmp_path / "data"
-    shutil.copytree(fitted_camera[0] / "plaza" / "profile", folder / "plaza" / "profile")
-    return folder
-
-
-def _video(synth_small: Path, kind: str) -> str:
-    return str(next((synth_small / "test").glob(f"*_{kind}.mp4")))
-
-
 def test_a_profile_naming_an_unknown_encoder_fails_at_load_and_is_left_untouched(
         synth_small: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from vigil.cli import main
@@ -245,7 +234,7 @@ def test_a_profile_naming_an_unknown_encoder_fails_at_load_and_is_left_untouched
     meta["encoder"]["name"] = "motion-v9"
     meta_path.write_text(json.dumps(meta))
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in meta_path.parent.iterdir()}
-    code = main(["--data-dir", str(data), "watch", _video(synth_small, "falling"), "--camera", "plaza"])
+    code = main(["--data-dir", str(data), "watch", synth_video(synth_small, "falling"), "--camera", "plaza"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("vigil: error: "), err
     assert "unknown encoder 'motion-v9'" in err and "fit the camera again" in err
@@ -299,7 +288,7 @@ def test_a_full_disk_is_one_line_that_says_nothing_is_lost(when: str, synth_smal
             return add_alert(self, *args, **kwargs)
 
         monkeypatch.setattr(Store, "add_alert", fill_then_add)
-    argv = ["--data-dir", str(root), "watch", _video(synth_small, "falling"), "--camera", "plaza"]
+    argv = ["--data-dir", str(root), "watch", synth_video(synth_small, "falling"), "--camera", "plaza"]
     code = main(argv)
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("vigil: error:")]

@@ -21,7 +21,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from helpers import decode_index, level, write_clip
+from helpers import decode_index, level, write_clip, write_frames
 
 from perception.video import (
     MAX_FRAME_PIXELS,
@@ -397,24 +397,11 @@ def test_the_working_frame_is_bounded_in_both_dimensions(tmp_path: Path) -> None
 def _phone_clip(path: Path, rotation: int, size: tuple[int, int] = (320, 192), n_frames: int = 12) -> Path:
     """A clip stored landscape with a display rotation (counter-clockwise degrees, as PyAV reads
     it back); a bright block marks the stored top-left corner."""
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=10)
-    if not hasattr(stream, "set_display_rotation"):
-        container.close()
+    if not hasattr(av.video.stream.VideoStream, "set_display_rotation"):
         pytest.skip("this PyAV cannot write a display matrix (needs av >= 15)")
-    stream.width, stream.height = size
-    stream.pix_fmt = "yuv420p"
-    stream.set_display_rotation(rotation)
-    for i in range(n_frames):
-        image = np.full((size[1], size[0], 3), 40, np.uint8)
-        image[: size[1] // 4, : size[0] // 4] = 230
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts = i
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    image = np.full((size[1], size[0], 3), 40, np.uint8)
+    image[: size[1] // 4, : size[0] // 4] = 230
+    write_frames(path, [image] * n_frames, size, fps=10, rotation=rotation)
     return path
 
 
@@ -492,19 +479,9 @@ def test_an_mp4_over_http_that_cannot_be_read_ends_with_one_line(tmp_path: Path,
                                                                   counted_server: tuple[str, list[str]]) -> None:
     base, requests = counted_server
     # its index at the end, on a server without range requests: FFmpeg reads the header, no frame
-    container = av.open(str(tmp_path / "noise.mp4"), mode="w")
-    stream = container.add_stream("libx264", rate=20)
-    stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-    stream.options = {"crf": "10", "preset": "ultrafast"}
     rng = np.random.default_rng(0)
-    for i in range(40):
-        frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8), format="rgb24")
-        frame.pts = i
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    write_frames(tmp_path / "noise.mp4", (rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(40)),
+                 (160, 120), fps=20)
 
     def read() -> list[Frame]:
         with open_video(f"{base}/noise.mp4", fps=20, width=160) as video:
