@@ -37,11 +37,11 @@ from agents.tools import Tool
 from perception.sampler import AnomalyFocusedSampler
 from perception.video import Frame, check_local_source, identify_source, local_exists
 from prompts import load_object_words, load_prompt
-from vigil.errors import ConfigError, UnknownCameraError, VigilError
-from vigil.llm import ChatBackend, LLMError, ToolSpec, VisionClient, clean_text
-from vigil.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
-from vigil.schemas import ANOMALY_TYPES
-from vigil.store import Store
+from vigil.core.errors import ConfigError, UnknownCameraError, VigilError
+from vigil.core.llm import ChatBackend, LLMError, ToolSpec, VisionClient, clean_text
+from vigil.core.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
+from vigil.core.schemas import ANOMALY_TYPES
+from vigil.core.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ from agents.runner import run_agent
 from agents.state import AlertState, AnalystReport, Decision, ObserverDecision
 from agents.tools import TOOLS, ToolContext
 from prompts import load_prompt
-from vigil.errors import StoreError
-from vigil.llm import ChatBackend, clean_text
-from vigil.schemas import ANOMALY_TYPES
-from vigil.store import BUSY_TIMEOUT_S, use_wal
+from vigil.core.errors import StoreError
+from vigil.core.llm import ChatBackend, clean_text
+from vigil.core.schemas import ANOMALY_TYPES
+from vigil.core.store import BUSY_TIMEOUT_S, use_wal
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from agents.tools import (
     rollback_check,
     sample_keyframes,
 )
-from vigil.schemas import ANOMALY_TYPES
+from vigil.core.schemas import ANOMALY_TYPES
 
 #: seconds before the detector's start that a rule's own onset may lie (the rules also see this lead-up)
 ONSET_LEAD_S = 3.0

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prompts import load_object_words, load_question_words
-from vigil.schemas import ANOMALY_TYPES
+from vigil.core.schemas import ANOMALY_TYPES
 
 AskKind = Literal["when", "whether", "count", "which_cameras", "what"]
 

@@ -65,7 +65,7 @@ import numpy as np
 
 from perception.norms import NORM_FEATURES
 from perception.scene import RUN_MIN_S, SceneFacts, TrackFacts, part_of_vehicle, points_by_time
-from vigil.config import Zone
+from vigil.core.config import Zone
 
 #: seconds a track must keep a running pace (measured over one-second baselines) to count as a
 #: runner on its own, without the unusual cell's speed agreeing
@@ -99,7 +99,7 @@ class RuleSettings:
 
     @classmethod
     def from_config(cls, det: Any) -> RuleSettings:
-        """The rule thresholds of a camera's :class:`~vigil.config.DetectionConfig`."""
+        """The rule thresholds of a camera's :class:`~vigil.core.config.DetectionConfig`."""
         return cls(run_speed=det.run_speed, lying_aspect=det.lying_aspect, lying_s=det.lying_s, lying_speed=det.lying_speed,
                    fallen_height=det.fallen_height,
                    loiter_s=det.loiter_s, intrusion_s=det.intrusion_s, vehicle_s=det.vehicle_s, object_s=det.abandoned_s,

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agents.tools import Tool
-from vigil.llm import (
+from vigil.core.llm import (
     CASE_FILE,
     FINAL,
     ChatBackend,

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from vigil.schemas import ANOMALY_TYPES, UNKNOWN_ANOMALY
+from vigil.core.schemas import ANOMALY_TYPES, UNKNOWN_ANOMALY
 
 TypeName = Literal["running", "falling", "fighting", "loitering", "intrusion", "vehicle", "abandoned_object", "unknown"]
 Verdict = Literal["alert", "unknown_anomaly", "suppress"]

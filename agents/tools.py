@@ -28,9 +28,9 @@ from perception.sampler import AnomalyFocusedSampler
 from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts, scene_facts
 from perception.video import Frame
 from prompts import load_prompt
-from vigil.config import CameraConfig
-from vigil.llm import LLMError, ToolSpec, VisionClient
-from vigil.memory import PatternMemory
+from vigil.core.config import CameraConfig
+from vigil.core.llm import LLMError, ToolSpec, VisionClient
+from vigil.core.memory import PatternMemory
 
 log = logging.getLogger(__name__)
 

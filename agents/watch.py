@@ -44,13 +44,13 @@ from perception.recording import StoreRecorder
 from perception.scene import DetectedObjects
 from perception.tripwires import Tripwires
 from perception.video import Frame, identify_source, write_clip
-from vigil.config import CameraConfig
-from vigil.errors import VideoError, VigilError
-from vigil.llm import VisionClient, clean_text
-from vigil.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
-from vigil.notify import Webhook
-from vigil.schemas import ANOMALY_TYPES, Alert, AlertExplanation, Region
-from vigil.store import ClipRecord, DataDir, Store
+from vigil.app.delivery.webhook import Webhook
+from vigil.core.config import CameraConfig
+from vigil.core.errors import VideoError, VigilError
+from vigil.core.llm import VisionClient, clean_text
+from vigil.core.memory import HashingTextEmbedder, PatternMemory, TextEmbedder
+from vigil.core.schemas import ANOMALY_TYPES, Alert, AlertExplanation, Region
+from vigil.core.store import ClipRecord, DataDir, Store
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from pydantic import ValidationError
 from data_engine.hivau import RawVideo, SummarySplit
 from perception.scene import SceneFacts, TrackFacts
 from prompts import load_prompt
-from vigil.llm import FINAL, ChatBackend, LLMError, ToolSpec, VisionClient, case_file_messages
-from vigil.schemas import ANOMALY_TYPES
+from vigil.core.llm import FINAL, ChatBackend, LLMError, ToolSpec, VisionClient, case_file_messages
+from vigil.core.schemas import ANOMALY_TYPES
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from prompts import load_pool
-from vigil.errors import DataError
-from vigil.paths import name_problem
+from vigil.core.errors import DataError
+from vigil.core.paths import name_problem
 
 Level = Literal["clip", "event", "video"]
 Task = Literal["caption", "judgement", "description", "analysis"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from perception.video import Mp4Writer, open_video
-from vigil.errors import VideoError
-from vigil.paths import inside
+from vigil.core.errors import VideoError
+from vigil.core.paths import inside
 
 log = logging.getLogger(__name__)
 

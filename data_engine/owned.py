@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from vigil.errors import DataError
+from vigil.core.errors import DataError
 
 MARKER = ".vigil-owned.json"
 

@@ -5,7 +5,7 @@ kiosk with a loitering zone in front of it, a hatched keep-out area around a uti
 benches and lamp posts. Pedestrians walk plausible paths (around obstacles and the keep-out
 area, sometimes pausing), cars use the road, the light drifts and the sensor adds noise.
 
-Test videos add one anomaly each, chosen from :data:`vigil.schemas.ANOMALY_TYPES`: running,
+Test videos add one anomaly each, chosen from :data:`vigil.core.schemas.ANOMALY_TYPES`: running,
 falling (and staying down), fighting, loitering in the kiosk zone, intrusion into the keep-out
 area, a vehicle driving across the plaza, and an abandoned bag. Ground truth comes from the
 simulation itself: event spans, per-frame labels and per-frame boxes of the actors involved.
@@ -31,8 +31,8 @@ import numpy as np
 import yaml
 
 from perception.video import Mp4Writer
-from vigil.errors import DataError
-from vigil.schemas import ANOMALY_TYPES, frame_labels
+from vigil.core.errors import DataError
+from vigil.core.schemas import ANOMALY_TYPES, frame_labels
 
 log = logging.getLogger(__name__)
 

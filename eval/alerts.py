@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vigil.schemas import VideoTruth
+from vigil.core.schemas import VideoTruth
 
 
 @dataclass

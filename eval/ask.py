@@ -27,9 +27,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vigil.errors import DataError
-from vigil.safeyaml import TooLargeError, read_text_capped, safe_load
-from vigil.schemas import ANOMALY_TYPES, VideoTruth
+from vigil.core.errors import DataError
+from vigil.core.safeyaml import TooLargeError, read_text_capped, safe_load
+from vigil.core.schemas import ANOMALY_TYPES, VideoTruth
 
 QUESTIONS_FILE = Path(__file__).with_name("ask_questions.yaml")
 #: the largest question file read (the shipped one is under 10 KB)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from perception.pipeline import Scanner, ScanResult, open_camera_video
 from perception.profile import CameraProfile
-from vigil.config import CameraConfig
+from vigil.core.config import CameraConfig
 
 
 @dataclass

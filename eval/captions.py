@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_engine.hivau import ANSWER_KEY
-from vigil.errors import DataError
-from vigil.imports import require
+from vigil.core.errors import DataError
+from vigil.core.imports import require
 
 METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr")
 #: Holmes-VAU's table: per level, BLEU (its figure is the sum of BLEU-1..4), CIDEr, METEOR, ROUGE-L

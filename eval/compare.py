@@ -23,8 +23,8 @@ from perception.fitting import FitOptions, fit_profile
 from perception.pipeline import Scanner
 from perception.profile import CameraProfile
 from perception.recording import write_score_csv
-from vigil.config import CameraConfig
-from vigil.errors import ConfigError
+from vigil.core.config import CameraConfig
+from vigil.core.errors import ConfigError
 
 DEFAULT = "motion"
 LEARNED = ("aedmae", "framepred", "fgclip")

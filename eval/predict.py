@@ -28,8 +28,8 @@ from perception.recording import stored_scores
 from perception.sampler import sample_video_frames
 from perception.video import find_video
 from prompts import load_prompt
-from vigil.errors import DataError, VideoError
-from vigil.llm import LLMError, VisionClient
+from vigil.core.errors import DataError, VideoError
+from vigil.core.llm import LLMError, VisionClient
 
 log = logging.getLogger(__name__)
 

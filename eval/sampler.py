@@ -21,8 +21,8 @@ import numpy as np
 
 from eval.vad import read_scores
 from perception.sampler import get_sampler
-from vigil.errors import DataError
-from vigil.schemas import load_ground_truth
+from vigil.core.errors import DataError
+from vigil.core.schemas import load_ground_truth
 
 SAMPLER_NAMES = ("ats", "uniform", "topk")
 

@@ -2,7 +2,7 @@
 
 Scores come as one CSV per video, ``<video>.csv`` with the header ``frame,time_s,score`` and
 one row per source frame (the format ``vigil score`` writes). Ground truth is ``gt.json``
-(:mod:`vigil.schemas`).
+(:mod:`vigil.core.schemas`).
 
 - micro AUC: all frames of all videos concatenated (the usual UCF-Crime protocol);
 - macro AUC: the mean of per-video AUCs over videos that contain both classes;
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from vigil.errors import DataError
-from vigil.schemas import VideoTruth, load_ground_truth
+from vigil.core.errors import DataError
+from vigil.core.schemas import VideoTruth, load_ground_truth
 
 
 @dataclass

@@ -23,7 +23,7 @@ from perception.frame_source import (
     VideoSource,
     output_size,
 )
-from vigil.errors import StreamError, VideoError
+from vigil.core.errors import StreamError, VideoError
 
 # Decoder chatter ("[h264 @ 0x..] Invalid NAL unit size") goes to the raw stderr; Vigil reports
 # damaged input through its own log instead. Set the variable yourself to see FFmpeg's output.

@@ -50,9 +50,9 @@ from perception.scene import NormalBlobs, normal_track_evidence
 from perception.scoring import Calibration, NormalityModel, fuse_levels
 from perception.tracking import PersonScale, Track, TrackerSettings, frame_aspect
 from perception.video import Frame
-from vigil.config import CameraConfig, DetectionConfig
-from vigil.errors import DataError
-from vigil.schemas import load_ground_truth
+from vigil.core.config import CameraConfig, DetectionConfig
+from vigil.core.errors import DataError
+from vigil.core.schemas import load_ground_truth
 
 #: detectors that see the frame at an input size fitting chooses (``detection.input_size: auto``)
 GRID_DETECTORS = ("yolov3-tiny", "yolo11n")

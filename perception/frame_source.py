@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from vigil.errors import VideoError
+from vigil.core.errors import VideoError
 
 SourceKind = Literal["file", "stream", "webcam", "folder"]
 

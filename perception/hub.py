@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vigil.errors import ConfigError, first_line
-from vigil.imports import require
+from vigil.core.errors import ConfigError, first_line
+from vigil.core.imports import require
 
 #: the file every transformers model folder has; its cached copy locates the cached snapshot
 CONFIG_FILE = "config.json"

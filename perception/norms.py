@@ -129,7 +129,7 @@ class TrackNorms:
     def calibration(self, stat: str, group: str | None = None, zone: Any = None) -> TailCalibration | None:
         """The :class:`TailCalibration` of ``stat`` over the normal tracks that were mostly
         ``group`` (its probability the largest) and whose median feet point lies inside ``zone``
-        (anything with ``name`` and ``contains(x, y)``, e.g. a :class:`~vigil.config.Zone`), or
+        (anything with ``name`` and ``contains(x, y)``, e.g. a :class:`~vigil.core.config.Zone`), or
         ``None`` with fewer than :data:`MIN_TRACKS` of them."""
         key = (stat, group or "", getattr(zone, "name", "") if zone is not None else "")
         if key not in self._cache:

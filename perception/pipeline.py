@@ -32,7 +32,7 @@ from perception.tripwires import Tripwires
 from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
 from perception.windows import Window, iter_windows
 from perception.zones import LeftObjects, ZoneOccupancy
-from vigil.config import CameraConfig
+from vigil.core.config import CameraConfig
 
 _DONE = object()
 

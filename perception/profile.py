@@ -29,7 +29,7 @@ from perception.norms import BlobNorms, TrackNorms
 from perception.objects import ObjectNormality, ObjectStage, StageSettings
 from perception.scoring import NormalityModel
 from perception.tracking import PersonScale, TrackerSettings
-from vigil.errors import UnknownCameraError, VigilError
+from vigil.core.errors import UnknownCameraError, VigilError
 
 PROFILE_FORMAT = 2  # 2: learned foreground thresholds, the object path
 SCORER_WEIGHTS = "scorer.pt"  # a learned frame scorer's weights, next to profile.json

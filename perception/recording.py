@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from perception.events import CandidateEvent, ScoredWindow, frame_scores
-from vigil.errors import DataError
-from vigil.store import EventRecord, Store, WindowRecord
+from vigil.core.errors import DataError
+from vigil.core.store import EventRecord, Store, WindowRecord
 
 
 class StoreRecorder:

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vigil.errors import VideoError
+from vigil.core.errors import VideoError
 
 
 def uniform_sample(num_frames: int, n: int) -> np.ndarray:

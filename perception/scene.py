@@ -35,7 +35,7 @@ from perception.tracking import (
     frame_aspect,
 )
 from perception.video import Frame
-from vigil.config import Zone
+from vigil.core.config import Zone
 
 STILL_SPEED = 0.25  # body heights per second (default of detection.still_speed)
 #: width of a standing person's box as a share of its height (arms and stride included): a

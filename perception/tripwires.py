@@ -38,7 +38,7 @@ class Tripwires:
 
     @classmethod
     def from_config(cls, det: Any) -> Tripwires:
-        """The tripwires of a camera's :class:`~vigil.config.DetectionConfig`: its running speed
+        """The tripwires of a camera's :class:`~vigil.core.config.DetectionConfig`: its running speed
         and vehicle size, with :data:`TRIPWIRE_MARGIN`."""
         return cls(run_speed=det.run_speed * TRIPWIRE_MARGIN, vehicle_size=det.vehicle_size / TRIPWIRE_MARGIN,
                    person_size=det.group_size)

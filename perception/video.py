@@ -48,7 +48,7 @@ from perception.frame_source import (
     sample_indices,
 )
 from perception.video_writer import Mp4Writer, write_clip
-from vigil.errors import VideoError, first_line
+from vigil.core.errors import VideoError, first_line
 
 # Decoder chatter ("[h264 @ 0x..] Invalid NAL unit size") goes to the raw stderr; Vigil reports
 # damaged input through its own log instead. Set the variable yourself to see FFmpeg's output.
@@ -438,7 +438,7 @@ def find_video(root: str | Path, rel: str) -> Path | None:
     Raises:
         DataError: ``rel`` would lead outside ``root`` (``..``, an absolute path, ...).
     """
-    from vigil.paths import inside
+    from vigil.core.paths import inside
 
     root = Path(root)
     p = inside(root, rel, what="video")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from perception.frame_source import Frame
-from vigil.errors import VideoError
+from vigil.core.errors import VideoError
 
 
 class Mp4Writer:

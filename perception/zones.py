@@ -15,7 +15,7 @@ people standing still break theirs), how long each such zone has been occupied w
   through keeps a zone occupied, but nobody in it lingers).
 
 A window in which a restricted zone has been occupied for ``intrusion_s``, or a loitering zone
-for ``loiter_s``, scores at least ``zone_score`` (:class:`~vigil.config.DetectionConfig`), its
+for ``loiter_s``, scores at least ``zone_score`` (:class:`~vigil.core.config.DetectionConfig`), its
 region the occupant's box, so ``vigil score``, the stored timelines and the candidate events all
 see what the type rules will name. In score files the floor covers the frames of the event the
 rule opens: from when the occupancy began (the entry into the restricted zone; for a loitering

@@ -65,8 +65,8 @@ def falling_event(synth_small: Path, fitted_camera: tuple[Path, Path]) -> dict[s
     from perception.pipeline import Scanner
     from perception.profile import CameraProfile
     from perception.tripwires import Tripwires
-    from vigil.config import load_settings
-    from vigil.schemas import load_ground_truth
+    from vigil.core.config import load_settings
+    from vigil.core.schemas import load_ground_truth
 
     data, _ = fitted_camera
     profile = CameraProfile.load(data / "plaza" / "profile")

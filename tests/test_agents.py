@@ -11,7 +11,7 @@ import pytest
 from agents.graph import AlertGraph
 from agents.tools import ToolContext
 from perception.events import CandidateEvent
-from vigil.llm import FINAL, ChatBackend, ChatReply, LLMError, ToolCall, ToolSpec
+from vigil.core.llm import FINAL, ChatBackend, ChatReply, LLMError, ToolCall, ToolSpec
 
 
 class ScriptedChat(ChatBackend):

@@ -17,11 +17,11 @@ from agents.ask import AskContext, AskGraph, AskScope, parse_bound, resolve_scop
 from agents.question import parse_question
 from eval.ask import QUESTIONS_FILE, AskQuestion, Footage, judge, load_questions
 from vigil.cli import main
-from vigil.errors import DataError, VigilError
-from vigil.llm import ChatReply, LLMError
-from vigil.memory import HashingTextEmbedder, PatternMemory
-from vigil.schemas import load_ground_truth
-from vigil.store import Store
+from vigil.core.errors import DataError, VigilError
+from vigil.core.llm import ChatReply, LLMError
+from vigil.core.memory import HashingTextEmbedder, PatternMemory
+from vigil.core.schemas import load_ground_truth
+from vigil.core.store import Store
 
 # ----------------------------------------------------------------------------- the rule parser
 
@@ -140,7 +140,7 @@ def test_since_until_bounds() -> None:
 
 # ----------------------------------------------------------------------------- the graph on a known store
 def _alert(camera: str, source: str, kind: str, start: float, end: float, conf: float = 0.9) -> dict[str, Any]:
-    from vigil.schemas import Alert
+    from vigil.core.schemas import Alert
 
     aid = Alert.make_id(camera, source, start)
     return {"alert_id": aid, "camera_id": camera, "source": source, "event_id": f"{camera}-{aid[:6]}",
@@ -369,8 +369,8 @@ def test_eval_ask_and_bench_ask(synth_small: Path, fitted_camera: tuple[Path, Pa
 def test_embeddings_endpoint_is_used_when_configured() -> None:
     from helpers import FakeOpenAI
 
-    from vigil.config import Endpoint
-    from vigil.memory import EndpointTextEmbedder, text_embedder
+    from vigil.core.config import Endpoint
+    from vigil.core.memory import EndpointTextEmbedder, text_embedder
 
     def respond(req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         vecs = [[float(len(t)), 3.0, 4.0] for t in req["input"]]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vigil.config import load_settings
-from vigil.errors import ConfigError, UnknownCameraError
+from vigil.core.config import load_settings
+from vigil.core.errors import ConfigError, UnknownCameraError
 
 
 def write(tmp_path: Path, text: str) -> Path:

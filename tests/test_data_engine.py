@@ -18,8 +18,8 @@ from data_engine.hivau import dump_annotations, load_annotations, read_rows
 from perception.video import open_video
 from prompts import load_pool
 from vigil.cli import main
-from vigil.errors import DataError
-from vigil.schemas import load_ground_truth
+from vigil.core.errors import DataError
+from vigil.core.schemas import load_ground_truth
 
 HIVAU = SHARED_DATA / "hivau"
 
@@ -284,7 +284,7 @@ def test_from_footage_makes_valid_annotations_that_build_back_unchanged(footage:
     videos = load_annotations(ann)
     assert dump_annotations(videos) == json.loads(ann.read_text())  # read back unchanged
     from data_engine.footage import anomaly_name
-    from vigil.store import Store
+    from vigil.core.store import Store
 
     with Store(footage["data"] / "vigil.db") as store:
         alerts = store.find_alerts(cameras=["plaza"])
@@ -315,7 +315,7 @@ def test_from_footage_writes_fgclip_annotations_with_the_alerts_regions(footage:
                                                                       tmp_path: Path) -> None:
     from perception.fgclip.data import FGClipDataset
     from perception.fgclip.data import load_annotations as load_fgclip
-    from vigil.store import Store
+    from vigil.core.store import Store
 
     assert footage["code"] == 0
     out = tmp_path / "fg"

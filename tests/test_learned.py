@@ -12,7 +12,7 @@ from helpers import write_clip
 from perception.learned import FrameScorer, frame_scorer_class
 from perception.learned.framepred import FramePredConfig
 from perception.learned.maml import MetaConfig, meta_train
-from vigil.errors import DataError
+from vigil.core.errors import DataError
 
 H, W = 32, 48
 
@@ -165,7 +165,7 @@ def test_adaptation_budget_limits_the_frames() -> None:
 
 
 def test_a_missing_meta_initialisation_names_the_command(tmp_path: Path) -> None:
-    from vigil.errors import DataError
+    from vigil.core.errors import DataError
 
     bad = tmp_path / "init.pt"
     bad.write_bytes(b"not weights")
@@ -175,7 +175,7 @@ def test_a_missing_meta_initialisation_names_the_command(tmp_path: Path) -> None
 
 
 def test_unknown_scorer_settings_are_named() -> None:
-    from vigil.errors import ConfigError
+    from vigil.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="colour"):
         frame_scorer_class("aedmae").create((H, W), colour=1)
@@ -254,7 +254,7 @@ def test_compare_puts_the_scorers_side_by_side(synth_small: Path, tmp_path: Path
 
 
 def test_a_scorer_saved_with_other_score_components_asks_for_a_refit(tmp_path: Path) -> None:
-    from vigil.errors import DataError
+    from vigil.core.errors import DataError
 
     scorer = frame_scorer_class("aedmae").create((H, W), size=48, dim=32, heads=2, depth=2)
     scorer.normal_scale = {n: (0.0, 1.0) for n in scorer.component_names()}

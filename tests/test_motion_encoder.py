@@ -11,7 +11,7 @@ from perception.encoders import encoder_names, get_encoder
 from perception.encoders.motion import FEATURES, MotionEncoder
 from perception.video import open_video
 from perception.windows import iter_windows
-from vigil.schemas import load_ground_truth
+from vigil.core.schemas import load_ground_truth
 
 F = {name: i for i, name in enumerate(FEATURES)}
 

@@ -41,7 +41,7 @@ def ped2(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_the_bicycles_are_alerted_as_vehicles_on_the_walkway_in_their_own_words(ped2: tuple[Path, Path]) -> None:
-    from vigil.store import DataDir
+    from vigil.core.store import DataDir
 
     _config, data = ped2
     with DataDir(data).open_store() as store:
@@ -102,7 +102,7 @@ def test_with_yolo11n_the_cyclist_on_the_far_edge_is_alerted_and_named(tmp_path:
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """Test video 11: a cyclist rides along the far edge of the walkway, where YOLOv3-tiny sees
     people 12-14 pixels tall and rarely the bicycle, and no alert is raised with it."""
-    from vigil.store import DataDir
+    from vigil.core.store import DataDir
 
     config = tmp_path / "vigil.yaml"
     config.write_text(CONFIG.replace("    folder_fps: 10\n", "    folder_fps: 10\n    detection: {detector: yolo11n}\n"))

@@ -11,7 +11,7 @@ import pytest
 
 from eval.vad import evaluate_files
 from vigil.cli import main
-from vigil.schemas import load_ground_truth
+from vigil.core.schemas import load_ground_truth
 
 
 def test_scores_cover_every_frame_and_separate_anomalies(synth_small: Path, fitted_camera: tuple[Path, Path]) -> None:
@@ -71,7 +71,7 @@ def test_a_scored_video_is_not_taken_for_one_watched_for_questions(synth_small: 
     import shutil
 
     from agents.ask import AskContext, AskScope
-    from vigil.store import Store
+    from vigil.core.store import Store
 
     data = tmp_path / "data"
     shutil.copytree(fitted_camera[0] / "plaza" / "profile", data / "plaza" / "profile")

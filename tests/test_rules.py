@@ -11,7 +11,7 @@ from agents.rules import CellSignals, RuleSettings, classify_scene
 from perception.encoders.motion import FEATURES
 from perception.scene import SceneFacts, TrackFacts, TrackPoint
 from perception.tripwires import Tripwires
-from vigil.config import Zone
+from vigil.core.config import Zone
 
 
 def _track(points: list[tuple[float, float, float, float, float, float, float]], kind: str = "person") -> TrackFacts:

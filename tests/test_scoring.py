@@ -82,7 +82,7 @@ def test_one_sided_tests_cover_only_the_chosen_features_and_survive_a_save() -> 
 
 def test_cell_exceedance_setting_picks_where_cells_are_tested_one_sidedly() -> None:
     from perception.fitting import FitOptions, _exceedance
-    from vigil.config import DetectionConfig
+    from vigil.core.config import DetectionConfig
 
     class Stage:
         def __init__(self, detector: object | None) -> None:
@@ -98,7 +98,7 @@ def test_cell_exceedance_setting_picks_where_cells_are_tested_one_sidedly() -> N
 
 
 def test_a_bad_cell_exceedance_value_names_the_allowed_ones() -> None:
-    from vigil.config import DetectionConfig
+    from vigil.core.config import DetectionConfig
 
     with pytest.raises(ValueError, match="not one of: true, false, auto"):
         DetectionConfig(cell_exceedance="maybe")

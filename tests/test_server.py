@@ -21,10 +21,10 @@ pytest.importorskip("fastapi", reason="vigil serve needs the serve extra (pip in
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from vigil.config import load_settings  # noqa: E402
-from vigil.schemas import Alert, AlertExplanation, Region  # noqa: E402
+from vigil.core.config import load_settings  # noqa: E402
+from vigil.core.schemas import Alert, AlertExplanation, Region  # noqa: E402
+from vigil.core.store import ClipRecord, DataDir, EventRecord, WindowRecord  # noqa: E402
 from vigil.server import BackgroundServer, Service, create_app, video_id  # noqa: E402
-from vigil.store import ClipRecord, DataDir, EventRecord, WindowRecord  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("VIGIL_TEST_ARTIFACTS", REPO / "test-artifacts"))
@@ -181,7 +181,7 @@ def test_api_docs_need_the_key_and_load_nothing_from_elsewhere(seeded: dict[str,
 def test_serve_refuses_an_api_key_no_client_can_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     import vigil.server
     from vigil.cli import main
-    from vigil.errors import ConfigError
+    from vigil.core.errors import ConfigError
 
     started: list[Any] = []
     monkeypatch.setattr(vigil.server, "serve", lambda *args, **kw: started.append(args))
@@ -262,7 +262,7 @@ def test_live_feed_streams_new_alerts_and_resumes_after_the_last_seen(seeded: di
 # --------------------------------------------------------------------------- background watches
 def test_a_background_watch_raises_the_alert_and_can_be_stopped(synth_small: Path, fitted_camera: tuple[Path, Path],
                                                                  tmp_path: Path) -> None:
-    from vigil.schemas import load_ground_truth
+    from vigil.core.schemas import load_ground_truth
 
     fitted, _ = fitted_camera
     data = tmp_path / "data"
@@ -470,8 +470,8 @@ def test_mqtt_publishes_each_new_alert_once_and_retained_camera_status(seeded: d
 
 
 def test_a_bad_mqtt_url_is_one_clear_line() -> None:
-    from vigil.errors import ConfigError
-    from vigil.mqtt import parse_mqtt_url
+    from vigil.app.delivery.mqtt import parse_mqtt_url
+    from vigil.core.errors import ConfigError
 
     assert parse_mqtt_url("mqtt://user:pw@broker.local/site1").prefix == "site1"
     assert parse_mqtt_url("mqtts://broker.local").port == 8883

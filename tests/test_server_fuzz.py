@@ -62,7 +62,7 @@ def test_a_page_of_another_site_rebound_to_loopback_is_refused(seeded: dict[str,
             assert post.status_code == 400
             for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", "[::1]", "192.0.2.7:8080"):
                 assert get("/api/alerts", host).json()["total"] == 3, host
-        from vigil.errors import ConfigError
+        from vigil.core.errors import ConfigError
         from vigil.server import trusted_hosts
 
         allowed = trusted_hosts("0.0.0.0", ["vigil.lan", "*.cams.example"])

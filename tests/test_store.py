@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from helpers import synth_video
 
-from vigil.errors import StoreError
-from vigil.store import (
+from vigil.core.errors import StoreError
+from vigil.core.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
     ClipRecord,
@@ -76,7 +76,7 @@ def test_process_killed_mid_write_loses_nothing_committed(tmp_path: Path) -> Non
     db = tmp_path / "v.db"
     script = textwrap.dedent(f"""
         import os
-        from vigil.store import Store, WindowRecord
+        from vigil.core.store import Store, WindowRecord
         store = Store({str(db)!r})
         store.add_windows([WindowRecord("lobby", "a.mp4", float(i), i + 2.0, 0.1, False) for i in range(100)])
         with store.transaction() as tx:
@@ -163,7 +163,7 @@ def test_stores_opened_at_once_on_a_fresh_data_dir_all_get_one_schema(tmp_path: 
 _MEMORY_WRITER = textwrap.dedent("""
     import sys
     import numpy as np
-    from vigil.memory import PatternMemory
+    from vigil.core.memory import PatternMemory
 
     memory, tag = PatternMemory(sys.argv[1]), sys.argv[2]
     rng = np.random.default_rng(len(tag))
@@ -188,7 +188,7 @@ def test_two_processes_share_the_local_pattern_memory(tmp_path: Path) -> None:
 
 
 def test_a_full_store_rolls_back_in_one_error_and_keeps_working(tmp_path: Path) -> None:
-    from vigil.datadir import DiskFullError
+    from vigil.core.datadir import DiskFullError
 
     with Store(tmp_path / "v.db") as store:
         store.add_windows([_window(float(i)) for i in range(100)])
@@ -206,8 +206,8 @@ def test_a_full_store_rolls_back_in_one_error_and_keeps_working(tmp_path: Path) 
 
 
 def test_names_of_the_data_dirs_own_files_cannot_be_cameras(tmp_path: Path) -> None:
-    from vigil.config import load_settings
-    from vigil.errors import ConfigError
+    from vigil.core.config import load_settings
+    from vigil.core.errors import ConfigError
 
     data = DataDir(tmp_path)
     settings = load_settings(environ={"VIGIL_DATA_DIR": str(tmp_path)})

@@ -11,8 +11,8 @@ import pytest
 
 from data_engine.synthetic import SynthSpec, synthesize
 from perception.video import open_video
-from vigil.config import load_settings
-from vigil.schemas import ANOMALY_TYPES, frame_labels, load_ground_truth
+from vigil.core.config import load_settings
+from vigil.core.schemas import ANOMALY_TYPES, frame_labels, load_ground_truth
 
 
 def _frames(path: Path) -> dict[int, np.ndarray]:
@@ -176,7 +176,7 @@ def test_demo_folder_owns_only_what_the_demo_wrote(tmp_path: Path) -> None:
     seed only the entries it wrote are removed; what a user put beside them stays."""
     from data_engine.owned import MARKER, OwnedFolder, demo_folder
     from data_engine.synthetic import DATASET_ENTRIES, GENERATOR_VERSION
-    from vigil.errors import DataError
+    from vigil.core.errors import DataError
 
     out = tmp_path / "demo"
     folder, fresh = demo_folder(out, 3)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eval.vad import evaluate_files
-from vigil.errors import DataError
+from vigil.core.errors import DataError
 
 
 def _write(tmp_path: Path, truth: dict, scores: dict[str, list[float]]) -> tuple[Path, Path]:

@@ -35,7 +35,7 @@ from perception.video import (
     source_kind,
 )
 from vigil.cli import main
-from vigil.errors import StreamError, VideoError
+from vigil.core.errors import StreamError, VideoError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,8 +15,8 @@ from helpers import FakeOpenAI, chat_reply
 from eval.alerts import evaluate_alerts
 from perception.video import open_video
 from vigil.cli import main
-from vigil.schemas import Alert, load_ground_truth
-from vigil.store import Store
+from vigil.core.schemas import Alert, load_ground_truth
+from vigil.core.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from perception.events import ScoredWindow, ZoneRuleHit, frame_scores
 from perception.tracking import PersonScale
 from perception.zones import LeftObjects, ZoneOccupancy
 from vigil.cli import main
-from vigil.config import DetectionConfig, Zone
-from vigil.schemas import load_ground_truth
+from vigil.core.config import DetectionConfig, Zone
+from vigil.core.schemas import load_ground_truth
 
 KEEP_OUT = Zone(name="keep-out", kind="restricted", polygon=((0.5, 0.5), (0.7, 0.5), (0.7, 0.7), (0.5, 0.7)))
 KIOSK = Zone(name="kiosk", kind="loitering", polygon=((0.0, 0.5), (0.2, 0.5), (0.2, 0.7), (0.0, 0.7)))

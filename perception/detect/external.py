@@ -22,7 +22,7 @@ from perception.detect import (
     register_detector,
 )
 from perception.detect.weights import WeightsError
-from vigil.imports import require
+from vigil.core.imports import require
 
 
 def _weights(path: str | None, what: str) -> Path:

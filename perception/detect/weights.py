@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from vigil.errors import VigilError
+from vigil.core.errors import VigilError
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from perception.detect import (
 )
 from perception.detect.darknet import decode_yolo, parse_cfg
 from perception.detect.weights import ONNX_NAME, YOLOV3_TINY, WeightsError
-from vigil.imports import require
+from vigil.core.imports import require
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import numpy as np
 from perception.encoders import Embedding, Encoder, register_encoder
 from perception.hub import resolve_model
 from perception.windows import Window
-from vigil.errors import ConfigError, MissingDependencyError, VigilError, first_line
-from vigil.imports import require
+from vigil.core.errors import ConfigError, MissingDependencyError, VigilError, first_line
+from vigil.core.imports import require
 
 log = logging.getLogger(__name__)
 

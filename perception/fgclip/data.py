@@ -11,8 +11,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from perception.video import open_video
-from vigil.errors import DataError, VideoError
-from vigil.paths import inside, name_problem
+from vigil.core.errors import DataError, VideoError
+from vigil.core.paths import inside, name_problem
 
 #: the full frame, the box of a normal video's one region
 FULL_FRAME = (0.0, 0.0, 1.0, 1.0)

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from perception.hub import resolve_model
-from vigil.errors import ConfigError, DataError
-from vigil.imports import require
+from vigil.core.errors import ConfigError, DataError
+from vigil.core.imports import require
 
 #: OpenAI CLIP's pixel statistics, for models saved without an image processor
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

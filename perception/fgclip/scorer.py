@@ -26,7 +26,7 @@ from perception.learned import (
     TrainReport,
     register_scorer,
 )
-from vigil.errors import ConfigError, DataError
+from vigil.core.errors import ConfigError, DataError
 
 #: the text queries: HIVAU-style phrases, as the model was tuned on (override with --scorer-set)
 NORMAL_QUERY = "people walk through the scene normally"

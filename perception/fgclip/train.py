@@ -20,8 +20,8 @@ from perception.fgclip.data import FGClipDataset, collate_fgclip, load_annotatio
 from perception.fgclip.model import FGClip
 from perception.hub import out_folder
 from perception.learned import LOAD_ERRORS, unloadable
-from vigil.errors import ConfigError
-from vigil.imports import require
+from vigil.core.errors import ConfigError
+from vigil.core.imports import require
 
 #: losses averaged for the "last" figures (the last steps, so one lucky batch does not decide)
 LAST_STEPS = 5

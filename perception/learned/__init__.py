@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from vigil.errors import ConfigError, DataError, first_line
+from vigil.core.errors import ConfigError, DataError, first_line
 
 #: what a damaged or foreign weights file raises when torch loads it
 LOAD_ERRORS: tuple[type[BaseException], ...] = (OSError, RuntimeError, EOFError, KeyError, ValueError,
@@ -172,7 +172,7 @@ def set_threads(n: int) -> None:
 
 def need_torch(name: str) -> Any:
     """torch, or an error that names the extra to install."""
-    from vigil.imports import require
+    from vigil.core.imports import require
 
     return require("torch", f"the {name} scorer", extra="learned")
 

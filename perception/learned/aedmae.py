@@ -49,7 +49,7 @@ from perception.learned import (
     sample_indices,
     set_threads,
 )
-from vigil.errors import ConfigError
+from vigil.core.errors import ConfigError
 
 MAX_CROPS = 400  # foreground crops kept for pasting
 

@@ -36,7 +36,7 @@ from perception.learned import (
     sample_indices,
     set_threads,
 )
-from vigil.errors import ConfigError
+from vigil.core.errors import ConfigError
 
 HISTORY = 4  # frames the prediction sees
 
@@ -162,7 +162,7 @@ class FramePredScorer(FrameScorer):
         """Start from meta-learned weights (``vigil fit --meta-train`` writes them)."""
         import torch
 
-        from vigil.errors import DataError
+        from vigil.core.errors import DataError
 
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)

@@ -43,7 +43,7 @@ from perception.learned.framepred import (
     make_batch,
     prediction_loss,
 )
-from vigil.errors import DataError
+from vigil.core.errors import DataError
 
 
 @dataclass

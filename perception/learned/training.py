@@ -31,8 +31,8 @@ from perception.learned.maml import MetaConfig, meta_train
 from perception.pipeline import open_camera_video
 from perception.profile import CameraProfile
 from perception.scoring import Calibration
-from vigil.config import CameraConfig
-from vigil.errors import DataError
+from vigil.core.config import CameraConfig
+from vigil.core.errors import DataError
 
 #: sampled frames kept per video for training (the first ones; the rest are not read)
 MAX_FRAMES_PER_VIDEO = 20000

@@ -24,8 +24,8 @@ import numpy as np
 from perception.recording import stored_scores
 from perception.sampler import sample_video_frames
 from perception.video import find_video
-from vigil.errors import DataError, VideoError
-from vigil.imports import require
+from vigil.core.errors import DataError, VideoError
+from vigil.core.imports import require
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from perception.hub import resolve_model
-from vigil.errors import ConfigError, first_line
-from vigil.imports import require
+from vigil.core.errors import ConfigError, first_line
+from vigil.core.imports import require
 
 #: model types whose processor can be assembled without its video half
 IMAGE_ONLY_FAMILIES = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}

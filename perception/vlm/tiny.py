@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from perception.vlm.processor import image_only_processor, save_processor
-from vigil.imports import require
+from vigil.core.imports import require
 
 SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
            "<|image_pad|>", "<|video_pad|>")

@@ -30,8 +30,8 @@ from perception.hub import out_folder, resolve_model
 from perception.learned import LOAD_ERRORS, unloadable
 from perception.vlm.data import IGNORE, Example, FrameSource, PromptFn, collate, encode, messages
 from perception.vlm.processor import load_processor, save_processor
-from vigil.errors import ConfigError, DataError, first_line
-from vigil.imports import require
+from vigil.core.errors import ConfigError, DataError, first_line
+from vigil.core.imports import require
 
 #: losses averaged for the "last" figure
 LAST_STEPS = 5

@@ -1,13 +1,13 @@
 """Persistent state: SQLite (WAL) for windows, events, clips and alerts; files for the rest.
 
-The data dir's layout is :mod:`vigil.datadir`, the schema's migrations :mod:`vigil.migrations`,
-the rows' types :mod:`vigil.records` (``DataDir`` and the records are re-exported here).
+The data dir's layout is :mod:`vigil.core.datadir`, the schema's migrations :mod:`vigil.core.migrations`,
+the rows' types :mod:`vigil.core.records` (``DataDir`` and the records are re-exported here).
 
 Every write goes through :meth:`Store.transaction`; a crash mid-write rolls back to the last
 commit and loses nothing committed before it. The schema carries a version (``PRAGMA
 user_version``) and is upgraded forward on open, inside one write transaction, so processes
 opening a fresh store at once agree on one schema; a store written by a newer Vigil is refused.
-A full disk rolls the transaction back and raises :class:`~vigil.datadir.DiskFullError`.
+A full disk rolls the transaction back and raises :class:`~vigil.core.datadir.DiskFullError`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vigil.datadir import STORE_NAME, DataDir, DiskFullError, disk_full_message, is_disk_full
-from vigil.errors import StoreError
-from vigil.migrations import MIGRATIONS, SCHEMA_VERSION
-from vigil.records import ClipRecord, EventRecord, WindowRecord
+from vigil.core.datadir import STORE_NAME, DataDir, DiskFullError, disk_full_message, is_disk_full
+from vigil.core.errors import StoreError
+from vigil.core.migrations import MIGRATIONS, SCHEMA_VERSION
+from vigil.core.records import ClipRecord, EventRecord, WindowRecord
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STORE_NAME", "ClipRecord", "DataDir", "EventRecord", "Store",
            "WindowRecord", "use_wal"]

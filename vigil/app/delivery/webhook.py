@@ -1,6 +1,6 @@
 """Delivering alerts to a webhook: JSON POST with bounded retries.
 
-Deliveries are tracked per target in the store (see :meth:`vigil.store.Store.add_alert`): a
+Deliveries are tracked per target in the store (see :meth:`vigil.core.store.Store.add_alert`): a
 hook receives the alerts raised while it is configured, an alert it refused (4xx) is not posted
 again, and one that could not be delivered (5xx, timeout, refused connection) stays pending and
 is retried on the next run.
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from vigil.errors import ConfigError
+from vigil.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

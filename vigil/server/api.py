@@ -27,7 +27,7 @@ session storage, and send it with every request they make. Requests whose ``Host
 IP address nor a trusted name (:func:`trusted_hosts`) are refused with 400, so a page of another
 site whose name was pointed at this machine (DNS rebinding) reads nothing.
 
-One :class:`~vigil.store.Store` (SQLite in WAL mode, one connection behind a lock) serves the
+One :class:`~vigil.core.store.Store` (SQLite in WAL mode, one connection behind a lock) serves the
 API and the background watchers, which run in threads of this process and share the agents
 (backends, pattern memory, checkpointed graph). Alerts written by ``vigil watch`` runs in other
 processes show up too: the feed and the MQTT publisher read the store, not the watchers.
@@ -54,8 +54,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from vigil.config import CAMERA_NAME
-from vigil.errors import (
+from vigil.core.config import CAMERA_NAME
+from vigil.core.errors import (
     ConfigError,
     DataError,
     StoreError,
@@ -63,8 +63,8 @@ from vigil.errors import (
     VideoError,
     VigilError,
 )
-from vigil.imports import require
-from vigil.service import (  # noqa: F401 - Service and video_id were defined here once; kept importable
+from vigil.core.imports import require
+from vigil.server.service import (  # noqa: F401 - Service and video_id were defined here once; kept importable
     MEDIA_SUFFIXES,
     POLL_S,
     Service,

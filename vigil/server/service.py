@@ -1,7 +1,7 @@
 """What ``vigil serve`` serves: one data dir, its store, the agents and the background watches.
 
 :class:`Service` holds no HTTP: :mod:`vigil.server` maps its methods to routes, and its errors
-(:class:`~vigil.errors.VigilError`, ``LookupError``, ``PermissionError``, ``FileExistsError``)
+(:class:`~vigil.core.errors.VigilError`, ``LookupError``, ``PermissionError``, ``FileExistsError``)
 to status codes.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from vigil.errors import ConfigError, UnknownCameraError, VideoError, VigilError
-from vigil.schemas import ANOMALY_TYPES
-from vigil.store import DataDir
+from vigil.core.errors import ConfigError, UnknownCameraError, VideoError, VigilError
+from vigil.core.schemas import ANOMALY_TYPES
+from vigil.core.store import DataDir
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Service:
     """What the API serves: one data dir, its store, the agents and the background watches.
 
     Args:
-        settings: the loaded :class:`~vigil.config.Settings`.
+        settings: the loaded :class:`~vigil.core.config.Settings`.
         agent_args: the command line's model flags (``llm``, ``llm_gguf``, ``tool_mode``); default:
             the rule policy unless the settings name an LLM endpoint.
         mqtt_url: publish alerts and camera status to this broker (``settings.mqtt`` if ``None``).
@@ -132,7 +132,7 @@ class Service:
         self.publisher: Any = None
         url = mqtt_url or getattr(settings, "mqtt", None)
         if url:
-            from vigil.mqtt import AlertPublisher, MqttPublisher
+            from vigil.app.delivery.mqtt import AlertPublisher, MqttPublisher
 
             self.mqtt = MqttPublisher(url)
             self.publisher = AlertPublisher(self.store, self.mqtt, poll_s=POLL_S)
@@ -145,7 +145,7 @@ class Service:
         """The backends, pattern memory and checkpointed graph, built on first use."""
         with self._agents_lock:
             if self._agents is None:
-                from vigil.cli import (
+                from vigil.cli.main import (
                     _Agents,  # the command line's set-up, shared so both behave alike
                 )
 
@@ -294,7 +294,7 @@ class Service:
             since: str | None = None, until: str | None = None) -> dict[str, Any]:
         """Answer a question as ``vigil ask --json`` does."""
         from agents.ask import check_scope_flags, resolve_scope, roles
-        from vigil.cli import _Asker
+        from vigil.cli.main import _Asker
 
         if not question.strip():
             raise ConfigError("the question is empty")
@@ -334,7 +334,7 @@ class Service:
             FileExistsError: this source is already being watched for this camera.
         """
         from perception.video import check_local_source, source_key
-        from vigil.config import validate_camera_name
+        from vigil.core.config import validate_camera_name
 
         validate_camera_name(camera_id)
         if camera_id not in self.data.fitted_cameras():

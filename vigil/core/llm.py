@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel
 
-from vigil.config import Endpoint
-from vigil.errors import VigilError
-from vigil.imports import require
+from vigil.core.config import Endpoint
+from vigil.core.errors import VigilError
+from vigil.core.imports import require
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil import __version__
-from vigil.errors import ConfigError, DataError, StoreError, VideoError, VigilError
+from vigil.core.errors import ConfigError, DataError, StoreError, VideoError, VigilError
 
 Handler = Callable[[argparse.Namespace], int]
 _STARTED = time.perf_counter()  # when the command line was loaded (for whole-command timings)
@@ -478,7 +478,7 @@ def _need_subcommand(parser: argparse.ArgumentParser) -> int:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
-    from vigil.config import load_settings
+    from vigil.core.config import load_settings
 
     overrides = {"data_dir": args.data_dir}
     for flag, key in (("llm_url", "llm.url"), ("llm_model", "llm.model"), ("vlm_url", "vlm.url"), ("vlm_model", "vlm.model")):
@@ -532,7 +532,7 @@ def _cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from vigil.config import dump_settings, find_config_file
+    from vigil.core.config import dump_settings, find_config_file
 
     settings = _settings(args)
     if args.camera:
@@ -717,7 +717,7 @@ def _cmd_eval_compare(args: argparse.Namespace) -> int:
 
 
 def _camera_and_data(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    from vigil.store import DataDir
+    from vigil.core.store import DataDir
 
     settings = _settings(args)
     camera = settings.camera(args.camera)
@@ -740,7 +740,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     from perception.encoders import encoder_names
     from perception.fitting import FitOptions, fit_profile
-    from vigil.errors import ConfigError
+    from vigil.core.errors import ConfigError
 
     settings, camera, data = _camera_and_data(args)
     if args.encoder not in encoder_names():
@@ -782,7 +782,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     try:
         folder = profile.save(data.profile_dir(args.camera))
     except OSError as exc:
-        from vigil.datadir import is_disk_full
+        from vigil.core.datadir import is_disk_full
 
         if is_disk_full(exc):
             raise  # main() names the full disk
@@ -904,7 +904,7 @@ def _train_frame_scorer(args: argparse.Namespace, profile: Any, normal: list[str
 def _readable_videos(videos: list[str], camera: Any) -> tuple[list[str], list[str]]:
     """The videos that open (an error line for each that does not) and those that do not."""
     from perception.pipeline import open_camera_video
-    from vigil.errors import VideoError
+    from vigil.core.errors import VideoError
 
     good, bad = [], []
     for v in videos:
@@ -923,7 +923,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from perception.pipeline import Scanner
     from perception.recording import StoreRecorder, write_score_csv
     from perception.video import identify_source
-    from vigil.errors import ConfigError, VideoError
+    from vigil.core.errors import ConfigError, VideoError
 
     settings, camera, data = _camera_and_data(args)
     profile = _load_profile(data, args.camera)
@@ -1025,7 +1025,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _bench_serve(args: argparse.Namespace) -> int:
     import tempfile
 
-    from vigil.serve_bench import format_serve_bench, run_serve_bench
+    from vigil.server.bench import format_serve_bench, run_serve_bench
 
     if args.watchers < 0 or not args.rps > 0 or not args.seconds > 0:
         raise ConfigError("vigil bench serve: --watchers must be >= 0, --rps and --seconds positive")
@@ -1076,7 +1076,7 @@ def _bench_ask(args: argparse.Namespace) -> int:
     import statistics
 
     from agents.ask import AskContext, resolve_scope
-    from vigil.store import DataDir
+    from vigil.core.store import DataDir
 
     if args.repeat < 1:
         raise ConfigError(f"--repeat {args.repeat}: must be at least 1")
@@ -1305,8 +1305,8 @@ class _Agents:
 
     def __init__(self, args: argparse.Namespace, settings: Any, data: Any) -> None:
         from agents.graph import AlertGraph
-        from vigil.llm import LlamaCppChat, OpenAIChat, VisionClient
-        from vigil.memory import PatternMemory, text_embedder
+        from vigil.core.llm import LlamaCppChat, OpenAIChat, VisionClient
+        from vigil.core.memory import PatternMemory, text_embedder
 
         self.backend = None
         self.warnings: list[str] = []  # said at start
@@ -1408,8 +1408,8 @@ def _run_watch(args: argparse.Namespace, settings: Any, camera_id: str, camera: 
     from tqdm import tqdm
 
     from agents.watch import Watcher, WatchOptions
-    from vigil.errors import VideoError
-    from vigil.notify import Webhook, check_webhook_url
+    from vigil.app.delivery.webhook import Webhook, check_webhook_url
+    from vigil.core.errors import VideoError
 
     url = getattr(args, "webhook", None)
     if url:
@@ -1574,7 +1574,7 @@ def _format_answer(answer: Any) -> str:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from agents.ask import check_scope_flags, resolve_scope, roles
-    from vigil.store import DataDir
+    from vigil.core.store import DataDir
 
     if not args.question.strip():
         raise ConfigError('the question is empty; ask e.g. vigil ask "When did someone fall?" --camera lobby')
@@ -1604,10 +1604,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from data_engine.owned import demo_folder
     from eval.alerts import evaluate_alerts, format_alert_report
-    from vigil.config import load_settings
-    from vigil.report import write_report
-    from vigil.schemas import load_ground_truth
-    from vigil.store import DataDir
+    from vigil.app.report import write_report
+    from vigil.core.config import load_settings
+    from vigil.core.schemas import load_ground_truth
+    from vigil.core.store import DataDir
 
     out = Path(args.out)
     folder, fresh = demo_folder(out, args.seed)  # only a folder the demo made; it touches only what it wrote
@@ -1682,9 +1682,9 @@ class _quiet_stdout:
 
 def _cmd_eval_alerts(args: argparse.Namespace) -> int:
     from eval.alerts import evaluate_alerts, format_alert_report
-    from vigil.errors import UnknownCameraError
-    from vigil.schemas import load_ground_truth
-    from vigil.store import DataDir
+    from vigil.core.errors import UnknownCameraError
+    from vigil.core.schemas import load_ground_truth
+    from vigil.core.store import DataDir
 
     settings = _settings(args)
     truth = load_ground_truth(args.gt)
@@ -1822,7 +1822,7 @@ def _annotate_footage(args: argparse.Namespace, out: Path) -> tuple[Any, dict[st
     from perception.pipeline import open_camera_video
     from perception.scene import scene_facts
     from perception.video import open_video
-    from vigil.store import DataDir
+    from vigil.core.store import DataDir
 
     if not args.camera:
         raise ConfigError("--from-footage needs --camera NAME (a fitted camera: its profile and rules find the events)")
@@ -1922,7 +1922,7 @@ def _cmd_eval_predict(args: argparse.Namespace) -> int:
 
     from data_engine.hivau import read_rows
     from eval.predict import predict
-    from vigil.llm import LLMError, VisionClient
+    from vigil.core.llm import LLMError, VisionClient
 
     settings = _settings(args)
     if not settings.vlm.configured:
@@ -1970,9 +1970,9 @@ def _cmd_eval_ask(args: argparse.Namespace) -> int:
         judge,
         load_questions,
     )
-    from vigil.config import load_settings
-    from vigil.schemas import load_ground_truth
-    from vigil.store import DataDir
+    from vigil.core.config import load_settings
+    from vigil.core.schemas import load_ground_truth
+    from vigil.core.store import DataDir
 
     out = Path(args.data)
     for need in ("gt.json", "vigil.yaml", "test"):
@@ -2065,7 +2065,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from vigil.log import init_logging
+    from vigil.core.log import init_logging
 
     init_logging(args.verbose)
     handler: Handler | None = getattr(args, "handler", None)
@@ -2075,7 +2075,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_positive(args)
         if getattr(args, "camera", None) is not None:  # every command's --camera: a folder of the data dir
-            from vigil.datadir import validate_camera_name
+            from vigil.core.datadir import validate_camera_name
 
             validate_camera_name(args.camera)
         return handler(args)
@@ -2088,7 +2088,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        from vigil.datadir import disk_full_error, is_disk_full
+        from vigil.core.datadir import disk_full_error, is_disk_full
 
         if not is_disk_full(exc):
             raise

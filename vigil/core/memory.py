@@ -36,9 +36,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from vigil.datadir import DiskFullError, disk_full_message
-from vigil.errors import VigilError
-from vigil.imports import require
+from vigil.core.datadir import DiskFullError, disk_full_message
+from vigil.core.errors import VigilError
+from vigil.core.imports import require
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def text_embedder(endpoint: Any = None) -> TextEmbedder:
     """The configured text embedder: the ``embeddings`` endpoint when it has a URL, else hashing.
 
     Args:
-        endpoint: a :class:`vigil.config.Endpoint` (or ``None``).
+        endpoint: a :class:`vigil.core.config.Endpoint` (or ``None``).
     """
     if endpoint is not None and getattr(endpoint, "configured", False):
         key = endpoint.api_key.get_secret_value() if endpoint.api_key else None

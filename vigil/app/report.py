@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vigil.schemas import ANOMALY_TYPES, VideoTruth
-from vigil.store import Store
+from vigil.core.schemas import ANOMALY_TYPES, VideoTruth
+from vigil.core.store import Store
 
 
 def _timeline_png(windows: Sequence[Any], events: Sequence[Any], alerts: Sequence[dict[str, Any]],

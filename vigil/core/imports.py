@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from vigil.errors import MissingDependencyError
+from vigil.core.errors import MissingDependencyError
 
 # module -> extra that installs it
 _EXTRAS = {

@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vigil.errors import ConfigError, StoreError
+from vigil.core.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
-    from vigil.store import Store
+    from vigil.core.store import Store
 
 STORE_NAME = "vigil.db"
 CHECKPOINTS_NAME = "checkpoints.db"
@@ -232,7 +232,7 @@ class DataDir:
 
     def open_store(self) -> Store:
         """Open (creating if needed) the store of this data dir."""
-        from vigil.store import Store
+        from vigil.core.store import Store
 
         self.check_writable()
         return Store(self.store_path)

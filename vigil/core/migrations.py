@@ -1,7 +1,7 @@
 """The store's schema, as forward migrations.
 
 ``PRAGMA user_version`` holds how many of :data:`MIGRATIONS` a database has had; opening it
-applies the rest (:meth:`vigil.store.Store`), all in one write transaction.
+applies the rest (:meth:`vigil.core.store.Store`), all in one write transaction.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ command-line flags. A camera section holds only what differs from ``defaults``::
           - {name: server-room door, kind: restricted,
              polygon: [[0.70, 0.40], [0.95, 0.40], [0.95, 0.90], [0.70, 0.90]]}
 
-Any invalid value raises :class:`~vigil.errors.ConfigError` with one line naming the field,
+Any invalid value raises :class:`~vigil.core.errors.ConfigError` with one line naming the field,
 the value and what is allowed; so does a file over 1 MiB or one whose aliases expand past
-:data:`vigil.safeyaml.MAX_VALUES` values.
+:data:`vigil.core.safeyaml.MAX_VALUES` values.
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from pydantic import (
 )
 
 # camera names are checked where the data dir's layout is defined (re-exported here)
-from vigil.datadir import CAMERA_NAME as CAMERA_NAME
-from vigil.datadir import MODELS_NAME, camera_name_problem
-from vigil.datadir import validate_camera_name as validate_camera_name
-from vigil.errors import ConfigError, UnknownCameraError
-from vigil.safeyaml import TooLargeError, read_text_capped, safe_load
+from vigil.core.datadir import CAMERA_NAME as CAMERA_NAME
+from vigil.core.datadir import MODELS_NAME, camera_name_problem
+from vigil.core.datadir import validate_camera_name as validate_camera_name
+from vigil.core.errors import ConfigError, UnknownCameraError
+from vigil.core.safeyaml import TooLargeError, read_text_capped, safe_load
 
 CONFIG_ENV = "VIGIL_CONFIG"
 DEFAULT_CONFIG_NAME = "vigil.yaml"
@@ -380,7 +380,7 @@ class Settings(BaseModel):
     def _check_mqtt(cls, value: str | None) -> str | None:
         if not value:
             return None
-        from vigil.mqtt import parse_mqtt_url
+        from vigil.core.mqtt_url import parse_mqtt_url
 
         try:
             parse_mqtt_url(value)

@@ -81,7 +81,7 @@ def prepare(out: Path, seed: int = 0, models_dir: Path | None = None, say: Any =
     from data_engine.owned import SERVE_BENCH, demo_folder
     from data_engine.synthetic import SynthSpec, synthesize
     from perception.fitting import FitOptions, fit_profile
-    from vigil.config import load_settings
+    from vigil.core.config import load_settings
 
     # only a folder this command made: it removes and rewrites only what it wrote there
     folder, fresh = demo_folder(out, seed, by=SERVE_BENCH)
@@ -113,7 +113,7 @@ def run_serve_bench(out: Path, *, watchers: int = 4, rps: float = 20.0, seconds:
     import httpx
 
     from data_engine.owned import SERVE_BENCH, OwnedFolder
-    from vigil.config import load_settings
+    from vigil.core.config import load_settings
     from vigil.server import BackgroundServer, Service, create_app
 
     fitted, videos = prepare(out, models_dir=models_dir, say=say)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vigil.errors import DataError
+from vigil.core.errors import DataError
 
 #: Canonical anomaly types, in the order reports list them, with their display names.
 ANOMALY_TYPES: dict[str, str] = {

@@ -1,4 +1,4 @@
-"""Rows of the store as Python values (see :mod:`vigil.store`)."""
+"""Rows of the store as Python values (see :mod:`vigil.core.store`)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vigil.errors import DataError
+from vigil.core.errors import DataError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
