@@ -40,10 +40,12 @@ demo: $(STAMP) $(MODEL)
 
 test: $(STAMP) $(MODEL) $(YOLO11)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	VIGIL_MODELS_DIR=$(abspath $(DATA_DIR))/models $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
