@@ -5,7 +5,7 @@ The Darknet files come from the model cache (:mod:`perception.detect.weights`, f
 (:mod:`perception.detect.darknet`), which ONNX Runtime runs. Why not OpenCV's DNN module:
 OpenCV 5 dropped its Darknet importer, and on this CPU ONNX Runtime runs the same network
 2.5 times faster at 416 pixels and 1.7 times faster at 896,
-with the same boxes and confidences (``tests/data/yolov3_tiny_reference.json`` holds OpenCV
+with the same boxes and confidences (``tests/perception/data/yolov3_tiny_reference.json`` holds OpenCV
 4's detections of one Ped2 frame, which the test checks against).
 
 The network sees the frame at ``input_size`` pixels on its long side (a multiple of 32, the

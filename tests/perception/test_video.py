@@ -37,7 +37,7 @@ from perception.video import (
 from vigil.cli import main
 from vigil.core.errors import StreamError, VideoError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """vigil eval captions: predictions it cannot score are refused with one line that says why.
 
-(Scores against pycocoevalcap and the report's layout: tests/test_data_engine.py.)
+(Scores against pycocoevalcap and the report's layout: tests/data_engine/test_data_engine.py.)
 """
 
 from __future__ import annotations

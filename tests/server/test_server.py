@@ -26,7 +26,7 @@ from vigil.core.schemas import Alert, AlertExplanation, Region  # noqa: E402
 from vigil.core.store import ClipRecord, DataDir, EventRecord, WindowRecord  # noqa: E402
 from vigil.server import BackgroundServer, Service, create_app, video_id  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("VIGIL_TEST_ARTIFACTS", REPO / "test-artifacts"))
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 SOURCE = "/footage/lobby/door.mp4"
