@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from faults import INJECTION, camera_args, final_call, hostile, normal_counts, parse_alerts, vigil_run
+from faults import (
+    INJECTION,
+    camera_args,
+    final_call,
+    hostile,
+    normal_counts,
+    parse_alerts,
+    vigil_run,
+)
 from helpers import FakeOpenAI, chat_reply, synth_video
 
 from vigil.core.llm import CircuitBreaker
