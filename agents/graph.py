@@ -33,18 +33,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
 from agents import policy
-from agents.runner import run_agent
+from agents.llm_step import RULES, model_or_rules
 from agents.state import AlertState, AnalystReport, Decision, ObserverDecision
 from agents.tools import TOOLS, ToolContext
-from prompts import load_prompt
 from vigil.core.errors import StoreError
 from vigil.core.llm import ChatBackend, clean_text
 from vigil.core.schemas import ANOMALY_TYPES
 from vigil.core.store import BUSY_TIMEOUT_S, use_wal
 
 log = logging.getLogger(__name__)
-
-RULES = "rules"
 
 
 def candidate_data(ctx: ToolContext) -> dict[str, Any]:
@@ -125,22 +122,20 @@ class AlertGraph:
                                         "dismissed without asking the model")
             trace = [f"observer rules: {decision.reason}"]
         elif self.backend is not None:
-            msgs = load_prompt("observer").messages(camera=ctx.event.camera_id, threshold=ctx.camera.threshold)
-            run = run_agent(self.backend, msgs, ObserverDecision, case_file={"candidate": candidate_data(ctx)})
-            trace = [f"observer: {t}" for t in run.trace]
-            if run.output is not None:
-                decision, by = run.output, self.backend.label
-                floor = policy.protected_detection(ctx) if rules_escalate and not decision.escalate else None
-                if floor is not None:
-                    # the safety floor: a model may not drop what the rules confidently detect
-                    note = f"the Observer model would drop it ({clean_text(decision.reason, 300)})"
-                    disagreements.append(note)
-                    decision = ObserverDecision(escalate=True, reason=f"escalated by the safety floor: the rules see {floor.kind} "
-                                                f"at {floor.confidence:.2f}, at or above the camera's confidence threshold")
-                    by = RULES
-                    trace.append(f"observer: safety floor: {note}; escalated")
-            else:
-                trace.append(f"observer fell back to rules ({run.error})")
+            rules_decision = decision
+            step = model_or_rules(self.backend, "observer", "observer", ObserverDecision, lambda: rules_decision,
+                                  variables={"camera": ctx.event.camera_id, "threshold": ctx.camera.threshold},
+                                  case_file={"candidate": candidate_data(ctx)})
+            decision, by, trace = step.value, step.by, step.trace
+            floor = policy.protected_detection(ctx) if step.by_model and rules_escalate and not decision.escalate else None
+            if floor is not None:
+                # the safety floor: a model may not drop what the rules confidently detect
+                note = f"the Observer model would drop it ({clean_text(decision.reason, 300)})"
+                disagreements.append(note)
+                decision = ObserverDecision(escalate=True, reason=f"escalated by the safety floor: the rules see {floor.kind} "
+                                            f"at {floor.confidence:.2f}, at or above the camera's confidence threshold")
+                by = RULES
+                trace.append(f"observer: safety floor: {note}; escalated")
         update = {"observer": {**decision.model_dump(), **extra}, "explained_by": [by], "trace": trace,
                   "disagreements": disagreements}
         # the edge: escalate -> the Analyst looks closer; drop -> done
@@ -153,16 +148,12 @@ class AlertGraph:
             report, results = policy.analyst(ctx)
             trace = ["analyst rules: " + ", ".join(results)]
         else:
-            msgs = load_prompt("analyst").messages(camera=ctx.event.camera_id, types=", ".join(ANOMALY_TYPES))
             case = {"candidate": candidate_data(ctx), "observer_note": state.get("observer", {}).get("reason", "")}
-            run = run_agent(self.backend, msgs, AnalystReport, ctx=ctx, tools=TOOLS, case_file=case)
-            trace = [f"analyst: {t}" for t in run.trace]
-            results = dict(run.results)
-            if run.output is not None:
-                report, by = run.output, self.backend.label
-            else:
-                trace.append(f"analyst fell back to rules ({run.error})")
-                report, results = policy.analyst(ctx)
+            # the model's report goes with its own tools' results; the rules' with theirs
+            step = model_or_rules(self.backend, "analyst", "analyst", AnalystReport, lambda: policy.analyst(ctx),
+                                  variables={"camera": ctx.event.camera_id, "types": ", ".join(ANOMALY_TYPES)},
+                                  take=lambda report, results: (report, results), ctx=ctx, tools=TOOLS, case_file=case)
+            (report, results), by, trace = step.value, step.by, step.trace
             # the Decider and the alert need the keyframes and the classification either way
             if "sample_keyframes" not in results:
                 results["sample_keyframes"] = TOOLS["sample_keyframes"].run(ctx, TOOLS["sample_keyframes"].spec.args())
@@ -184,18 +175,16 @@ class AlertGraph:
         by, trace, disagreements = RULES, [f"decider rules: {decision.verdict} {decision.event_type}"], []
         if self.backend is not None:
             traffic = policy.traffic_only(ctx)
-            msgs = load_prompt("decider").messages(camera=ctx.event.camera_id, confidence_threshold=ctx.camera.confidence_threshold,
-                                                   rules=camera_rules(ctx))
             case = {"candidate": candidate_data(ctx), "analyst_evidence": report.evidence,
                     "analyst_proposal": {"type": report.proposed_type, "confidence": round(report.confidence, 3)}}
             if traffic:
                 case["only_passing_traffic_there"] = traffic
-            run = run_agent(self.backend, msgs, Decision, validate=_consistent, case_file=case)
-            trace = [f"decider: {t}" for t in run.trace]
-            if run.output is not None:
-                decision, by = run.output, self.backend.label
-            else:
-                trace.append(f"decider fell back to rules ({run.error})")
+            rules_answer = decision
+            step = model_or_rules(self.backend, "decider", "decider", Decision, lambda: rules_answer,
+                                  variables={"camera": ctx.event.camera_id, "rules": camera_rules(ctx),
+                                             "confidence_threshold": ctx.camera.confidence_threshold},
+                                  validate=_consistent, case_file=case)
+            decision, by, trace = step.value, step.by, step.trace
         if decision.verdict == "suppress" and rules_decision.verdict == "alert" and policy.protected_detection(ctx, tools.get("classify")):
             # the safety floor: what the rules confidently alert on is not suppressed by a model
             # (nor by the rules reading a model's report)

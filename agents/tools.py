@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel
 
+from agents.keyframes import describe_event, save_keyframes
 from agents.rules import CellSignals, RuleSettings, TypeEvidence, classify_scene
 from agents.state import KeyframeArgs, NoArgs, RollbackArgs
 from perception.encoders.motion import MotionEncoder
@@ -24,12 +25,10 @@ from perception.engram import EngramMemory
 from perception.events import CandidateEvent, frame_scores
 from perception.head import known_type
 from perception.norms import BlobNorms
-from perception.sampler import AnomalyFocusedSampler
 from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts, scene_facts
 from perception.video import Frame
-from prompts import load_prompt
 from vigil.core.config import CameraConfig
-from vigil.core.llm import LLMError, ToolSpec, VisionClient
+from vigil.core.llm import ToolSpec, VisionClient
 from vigil.core.memory import PatternMemory
 
 log = logging.getLogger(__name__)
@@ -133,42 +132,27 @@ def sample_keyframes(ctx: ToolContext, args: KeyframeArgs) -> dict[str, Any]:
     frames = [f for f in ctx.frames if ctx.event.start_s - 1.0 <= f.t <= ctx.event.end_s + 0.5] or ctx.frames
     if not frames:
         return {"keyframes": [], "note": "no frames of this event are available"}
-    times = np.array([f.t for f in frames])
-    scores = frame_scores(ctx.event.windows, times, smooth=1)
-    idx = AnomalyFocusedSampler(dedupe=True).sample(scores, args.n)
-    ctx.event_dir.mkdir(parents=True, exist_ok=True)
-    ctx.keyframes = []
-    for k, i in enumerate(idx.tolist()):
-        path = ctx.event_dir / f"keyframe_{k:02d}.jpg"
-        bgr = cv2.cvtColor(frames[i].image, cv2.COLOR_RGB2BGR)
-        if not cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, 90]):
-            log.warning("could not write keyframe %s", path)
-            continue
-        ctx.keyframes.append((round(frames[i].t, 2), str(path)))
+    scores = frame_scores(ctx.event.windows, np.array([f.t for f in frames]), smooth=1)
+    ctx.keyframes = save_keyframes(frames, scores, args.n, ctx.event_dir, logger=log)
     return {"keyframes": [{"t": t, "path": p} for t, p in ctx.keyframes]}
 
 
 def describe(ctx: ToolContext, _args: NoArgs) -> dict[str, Any]:
     """What the keyframes show: the VLM's account, or scene facts from tracking."""
     facts = ctx.scene()
-    if ctx.vision is not None:
+
+    def images() -> list[np.ndarray]:
         if not ctx.keyframes:
             sample_keyframes(ctx, KeyframeArgs())
-        images = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for _, p in ctx.keyframes]
-        prompt = load_prompt("describe")
-        system, user = prompt.render(
-            n_frames=len(images), camera=ctx.event.camera_id, start_s=f"{ctx.event.start_s:.1f}",
-            end_s=f"{ctx.event.end_s:.1f}", region=[round(v, 2) for v in ctx.event.region()],
-        )
-        try:
-            ctx.vlm_calls += 1
-            ctx.description = ctx.vision.describe(images, system, user)
-            ctx.description_by = f"vlm:{ctx.vision.model}"
-            return {"description": ctx.description, "by": ctx.description_by, "scene_facts": facts.text()}
-        except LLMError as exc:
-            log.warning("VLM describe failed (%s); using scene facts", exc)
-    ctx.description = facts.text()
-    ctx.description_by = "scene facts"
+        return [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for _, p in ctx.keyframes]
+
+    e = ctx.event
+    seen = describe_event(ctx.vision, images, camera=e.camera_id, start_s=e.start_s, end_s=e.end_s, region=e.region(),
+                          fallback=facts.text, fallback_by="scene facts", logger=log)
+    ctx.vlm_calls += int(seen.asked)
+    ctx.description, ctx.description_by = seen.text, seen.by
+    if seen.by_vlm:
+        return {"description": ctx.description, "by": ctx.description_by, "scene_facts": facts.text()}
     return {"description": ctx.description, "by": ctx.description_by}
 
 

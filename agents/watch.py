@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from agents.delivery import AlertHook
 from agents.graph import AlertGraph
 from agents.policy import ONSET_LEAD_S, alert_onset
 from agents.rules import RuleSettings
@@ -44,7 +45,6 @@ from perception.recording import StoreRecorder
 from perception.scene import DetectedObjects
 from perception.tripwires import Tripwires
 from perception.video import Frame, identify_source, write_clip
-from vigil.app.delivery.webhook import Webhook
 from vigil.core.config import CameraConfig
 from vigil.core.errors import VideoError, VigilError
 from vigil.core.llm import VisionClient, clean_text
@@ -183,7 +183,8 @@ class Watcher:
     """Watches sources of one camera (see the module docstring).
 
     ``text_embedder`` embeds event texts for questions (default: hashed n-grams); use the same
-    one that ``vigil ask`` will search with.
+    one that ``vigil ask`` will search with. ``webhook`` is any :class:`~agents.delivery.AlertHook`
+    (the application's :class:`~vigil.app.delivery.webhook.Webhook` is one).
     """
 
     def __init__(
@@ -197,7 +198,7 @@ class Watcher:
         *,
         memory: PatternMemory | None = None,
         vision: VisionClient | None = None,
-        webhook: Webhook | None = None,
+        webhook: AlertHook | None = None,
         options: WatchOptions | None = None,
         on_alert: Callable[[Alert], None] | None = None,
         rules: RuleSettings | None = None,

@@ -33,6 +33,7 @@ from perception.scene import SceneFacts, TrackFacts
 from prompts import load_prompt
 from vigil.core.llm import FINAL, ChatBackend, LLMError, ToolSpec, VisionClient, case_file_messages
 from vigil.core.schemas import ANOMALY_TYPES
+from vigil.core.vision import vlm_or_fallback
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +139,19 @@ def vlm_captioner(vision: VisionClient, read_frames: Callable[[str, float, float
     prompt = load_prompt("caption")
 
     def caption(video: FootageVideo, t0: float, t1: float) -> str:
-        frames = read_frames(video.path, t0, t1)
-        if frames:
+        def pick() -> list[np.ndarray] | None:
+            frames = read_frames(video.path, t0, t1)
+            if not frames:
+                return None
             idx = np.unique(np.linspace(0, len(frames) - 1, min(n_frames, len(frames))).round().astype(int))
-            system, user = prompt.render(n_frames=len(idx), start_s=f"{t0:.1f}", end_s=f"{t1:.1f}")
-            try:
-                text = vision.describe([frames[i] for i in idx], system, user).strip()
-                if text:
-                    counts["vlm"] += 1
-                    return " ".join(text.split())
-            except LLMError as exc:
-                log.warning("VLM caption failed (%s); using scene facts", exc)
-        counts["scene facts"] += 1
-        return fallback(video, t0, t1)
+            return [frames[i] for i in idx]
+
+        seen = vlm_or_fallback(
+            vision, pick, lambda n: prompt.render(n_frames=n, start_s=f"{t0:.1f}", end_s=f"{t1:.1f}"),
+            lambda: fallback(video, t0, t1), fallback_by="scene facts", task="caption",
+            tidy=lambda text: " ".join(text.split()), logger=log)
+        counts["vlm" if seen.by_vlm else "scene facts"] += 1
+        return seen.text
 
     return caption, counts
 

@@ -201,3 +201,58 @@ def test_a_planted_checkpoint_runs_no_code(tmp_path: Path) -> None:
     finally:
         graph.close()
     assert not marker.exists(), "a checkpoint in the data dir ran a command"
+
+
+class ScriptedVision:
+    """A VLM that answers from a script: a description, or an exception to raise."""
+
+    model = "scripted-vlm"
+
+    def __init__(self, script: Sequence[str | Exception]) -> None:
+        self.script = list(script)
+        self.images: list[int] = []  # how many frames each call was shown
+
+    def describe(self, images: Sequence[Any], system: str, prompt: str) -> str:
+        self.images.append(len(images))
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def test_the_vlm_describes_and_scene_facts_stand_in_when_it_fails(falling_event: dict[str, Any], tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from agents.state import NoArgs
+    from agents.tools import describe
+
+    ctx = _ctx(falling_event, tmp_path)
+    ctx.vision = ScriptedVision(["A person falls near the bench.", LLMError("no answer within 5 s")])  # type: ignore[assignment]
+    got = describe(ctx, NoArgs())
+    assert got["description"] == "A person falls near the bench." and got["by"] == "vlm:scripted-vlm"
+    assert got["scene_facts"] == ctx.scene().text() and ctx.vlm_calls == 1
+    assert ctx.keyframes and ctx.vision.images == [len(ctx.keyframes)]  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING", logger="agents.tools"):
+        got = describe(ctx, NoArgs())
+    assert got == {"description": ctx.scene().text(), "by": "scene facts"} and ctx.vlm_calls == 2
+    assert "VLM describe failed (no answer within 5 s); using scene facts" in caplog.text
+
+
+def test_the_vlm_helper_falls_back_without_frames_or_a_reply() -> None:
+    import numpy as np
+
+    from vigil.core.vision import vlm_or_fallback
+
+    frame = np.zeros((4, 4, 3), np.uint8)
+    vision = ScriptedVision(["  two  people\n walk ", "   "])
+
+    def ask(frames: Any) -> Any:
+        return vlm_or_fallback(vision, lambda: frames, lambda n: ("system", f"{n} frames"), lambda: "facts",  # type: ignore[arg-type]
+                               fallback_by="scene facts", tidy=lambda t: " ".join(t.split()))
+
+    seen = ask([frame])
+    assert (seen.text, seen.by, seen.asked, seen.by_vlm) == ("two people walk", "vlm:scripted-vlm", True, True)
+    seen = ask(None)  # nothing to show: no call
+    assert (seen.text, seen.by, seen.asked) == ("facts", "scene facts", False) and vision.images == [1]
+    seen = ask([frame, frame])  # a reply that is blank once tidied
+    assert (seen.text, seen.by, seen.asked) == ("facts", "scene facts", True) and vision.images == [1, 2]
+    assert vlm_or_fallback(None, lambda: [frame], lambda n: ("s", "u"), lambda: "facts", fallback_by="x").by == "x"
