@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from vigil.core.datadir import DiskFullError, disk_full_message
+from vigil.core.diskfull import DiskFullError, disk_full_message
 from vigil.core.errors import VigilError
 from vigil.core.imports import require
 
