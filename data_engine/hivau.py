@@ -27,7 +27,7 @@ import json
 import random
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from prompts import load_pool
 from vigil.core.errors import DataError
+from vigil.core.files import iter_jsonl
+from vigil.core.files import write_jsonl as write_jsonl  # the dataset writer, as callers know it
 from vigil.core.paths import name_problem
 
 Level = Literal["clip", "event", "video"]
@@ -254,43 +256,15 @@ def train_rows(items: list[Item]) -> Iterator[dict[str, Any]]:
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a test-schema JSONL file (``anwser`` or ``answer``), validated; one clear line if broken."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
     rows = []
-    with path.open("rb") as fh:  # decoded line by line, so a bad byte is named by its line
-        for n, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError(f"{path}:{n}: not UTF-8 text") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{n}: expected a JSON object")
-            if ANSWER_KEY not in row and "answer" in row:
-                row[ANSWER_KEY] = row.pop("answer")
-            missing = [k for k in ("id", "type", "task", "video", ANSWER_KEY) if k not in row]
-            if missing:
-                raise DataError(f"{path}:{n}: missing {', '.join(missing)}")
-            rows.append(row)
+    for n, row in iter_jsonl(path):
+        if ANSWER_KEY not in row and "answer" in row:
+            row[ANSWER_KEY] = row.pop("answer")
+        missing = [k for k in ("id", "type", "task", "video", ANSWER_KEY) if k not in row]
+        if missing:
+            raise DataError(f"{path}:{n}: missing {', '.join(missing)}")
+        rows.append(row)
     return rows
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write rows atomically (a temporary file renamed into place); returns how many."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
-    return n
 
 
 def stats(videos: dict[str, RawVideo], items: list[Item]) -> dict[str, Any]:

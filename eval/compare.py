@@ -96,7 +96,7 @@ def compare(
         log: called with a line per finished step.
         progress: training progress (stage, step, total, loss).
     """
-    from perception.learned.training import fit_frame_scorer
+    from perception.scorer_training import fit_frame_scorer
 
     say = log or (lambda _: None)
     t0 = time.perf_counter()

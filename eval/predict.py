@@ -15,6 +15,7 @@ function ``vigil train vlm`` uses, so a model tuned there is asked about the sam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from perception.sampler import sample_video_frames
 from perception.video import find_video
 from prompts import load_prompt
 from vigil.core.errors import DataError, VideoError
+from vigil.core.files import iter_jsonl
 from vigil.core.llm import LLMError, VisionClient
 
 log = logging.getLogger(__name__)
@@ -67,11 +69,10 @@ def predict(
         raise DataError(f"--videos {videos_dir}: folder not found (it must hold the items' video files)")
     done: set[Any] = set()
     if out_path.is_file():
-        for line in out_path.read_text(encoding="utf-8").splitlines():
-            try:
-                done.add(json.loads(line)["id"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a torn last line from an interrupted run is answered again
+        # a torn last line from an interrupted run is skipped, and its item answered again
+        for _, pred in iter_jsonl(out_path, skip_broken=True):
+            with contextlib.suppress(KeyError, TypeError):  # no id, or one that is not a value
+                done.add(pred["id"])
     report = PredictReport(resumed=sum(1 for r in rows if r["id"] in done))
     todo = [r for r in rows if r["id"] not in done]
     paths = {r["video"]: find_video(videos_dir, r["video"]) for r in todo}

@@ -198,13 +198,13 @@ BLOB_SETTINGS: tuple[str, ...] = ("vehicle_size", "still_speed", "lying_aspect",
 class BlobNorms:
     """The camera's normal foreground-blob tracks (the scene facts of its normal footage), one
     row of :data:`BLOB_FEATURES` per track: how long it was vehicle-sized and moving
-    (:meth:`perception.scene.TrackFacts.vehicle_s`), how long it lay at rest if it was a small
-    object (:meth:`perception.scene.TrackFacts.rest_stretch`), how long it looked like someone
-    lying if it was person-sized (:meth:`perception.scene.TrackFacts.lying`), how long it stayed
+    (:meth:`perception.track_facts.TrackFacts.vehicle_s`), how long it lay at rest if it was a small
+    object (:meth:`perception.track_facts.TrackFacts.rest_stretch`), how long it looked like someone
+    lying if it was person-sized (:meth:`perception.track_facts.TrackFacts.lying`), how long it stayed
     within reach of another person-sized track in one spot with one of them erratic if it was
-    person-sized (:meth:`perception.scene.TrackFacts.scuffle_s`, its longest with any other),
+    person-sized (:meth:`perception.track_facts.TrackFacts.scuffle_s`, its longest with any other),
     how fast it kept going if it was person-sized, seen 1.5 s and not a piece of a vehicle
-    (:meth:`perception.scene.TrackFacts.sustained_speed`, the running rule's measure; each NaN
+    (:meth:`perception.track_facts.TrackFacts.sustained_speed`, the running rule's measure; each NaN
     for the other kinds), and its median feet point.
 
     The yardstick of the rules on unnamed blobs: people walking together merge into one

@@ -21,8 +21,8 @@ import numpy as np
 from perception.encoders import Embedding, Encoder
 from perception.engram import EngramStream
 from perception.events import CandidateEvent, EventBuilder, ScoredWindow, ZoneRuleHit
+from perception.frame_scorer import FrameScorer, to_model_frame
 from perception.head import TypeHead
-from perception.learned import FrameScorer, to_model_frame
 from perception.objects import ObjectStage, score_window, window_objects
 from perception.profile import CameraProfile
 from perception.scene import DetectedObjects

@@ -24,6 +24,9 @@ from perception.encoders import Encoder, encoder_class, encoder_names
 from perception.encoders.motion import MotionEncoder
 from perception.engram import EngramMemory
 from perception.head import TypeHead
+
+# from the package, not perception.frame_scorer: importing it registers every built-in scorer,
+# so a saved one restores by name
 from perception.learned import FrameScorer
 from perception.norms import BlobNorms, TrackNorms
 from perception.objects import ObjectNormality, ObjectStage, StageSettings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 
 from perception.events import CandidateEvent, ScoredWindow, frame_scores
 from vigil.core.errors import DataError
+from vigil.core.files import write_text_atomic
 from vigil.core.store import EventRecord, Store, WindowRecord
 
 
@@ -86,24 +88,23 @@ def write_score_csv(path: str | Path, windows: Sequence[ScoredWindow], times: np
         scores = (scores - lo) / (hi - lo) if hi > lo else np.zeros_like(scores)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        if types:
-            at = np.array([t for t, _ in types], dtype=np.float64)
-            order = np.argsort(at)
-            at, names = at[order], [types[k][1] for k in order]
-            writer.writerow(["frame", "time_s", "score", "type"])
-            for i, (t, s) in enumerate(zip(times, scores)):
-                k = int(np.clip(np.searchsorted(at, t), 1, len(at) - 1)) if len(at) > 1 else 0
-                if len(at) > 1 and abs(at[k - 1] - t) <= abs(at[k] - t):
-                    k -= 1
-                writer.writerow([i, f"{t:.4f}", f"{s:.5f}", names[k]])
-        else:
-            writer.writerow(["frame", "time_s", "score"])
-            for i, (t, s) in enumerate(zip(times, scores)):
-                writer.writerow([i, f"{t:.4f}", f"{s:.5f}"])
-    tmp.replace(path)
+    handle = io.StringIO(newline="")
+    writer = csv.writer(handle)
+    if types:
+        at = np.array([t for t, _ in types], dtype=np.float64)
+        order = np.argsort(at)
+        at, names = at[order], [types[k][1] for k in order]
+        writer.writerow(["frame", "time_s", "score", "type"])
+        for i, (t, s) in enumerate(zip(times, scores)):
+            k = int(np.clip(np.searchsorted(at, t), 1, len(at) - 1)) if len(at) > 1 else 0
+            if len(at) > 1 and abs(at[k - 1] - t) <= abs(at[k] - t):
+                k -= 1
+            writer.writerow([i, f"{t:.4f}", f"{s:.5f}", names[k]])
+    else:
+        writer.writerow(["frame", "time_s", "score"])
+        for i, (t, s) in enumerate(zip(times, scores)):
+            writer.writerow([i, f"{t:.4f}", f"{s:.5f}"])
+    write_text_atomic(path, handle.getvalue(), newline="")  # the CSV writer's \r\n as written
     return len(times)
 
 

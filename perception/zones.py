@@ -210,7 +210,7 @@ class LeftObjects:
 
     From the same looks (:attr:`~perception.objects.ObjectStage.seen`), a box smaller than
     ``CARRIED_MAX`` body heights that stays within ``still_speed`` x 1 s body heights of where it
-    was first seen (the type rules' "at rest", :meth:`perception.scene.TrackFacts.rest_stretch`)
+    was first seen (the type rules' "at rest", :meth:`perception.track_facts.TrackFacts.rest_stretch`)
     is a spot where something lies; unseen for ``gap_s`` (people walking past hide it), the spot
     is forgotten. A spot lain on for ``need_s`` with nobody beside it at the look (a limb or a
     shadow of someone standing there lies still as long as they do) holds the rule from

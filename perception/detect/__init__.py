@@ -28,10 +28,12 @@ the class (a skateboarder called a horse); the groups keep the error inside "not
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from vigil.core.registry import Registry
 
 GROUPS: tuple[str, ...] = ("person", "wheeled", "carried", "animal", "other", "unknown")
 #: COCO (and common aliases) class names -> group; names not listed are ``other``
@@ -121,37 +123,19 @@ class Detector(ABC):
         return cls(**state.get("config", {}), **runtime)
 
 
-_REGISTRY: dict[str, type[Detector]] = {}
-
-
-def register_detector(name: str) -> Callable[[type[Detector]], type[Detector]]:
-    """Class decorator adding a detector to the registry under ``name``."""
-
-    def wrap(cls: type[Detector]) -> type[Detector]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return wrap
-
-
 def _load_builtins() -> None:
     # importing the modules registers them; the external backends import their packages lazily
     from perception.detect import blobs, external, yolo, yolo11  # noqa: F401
 
 
-def detector_names() -> list[str]:
-    """Names of the registered detectors."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def detector_class(name: str) -> type[Detector]:
-    """The class registered as ``name``; raises ``ValueError`` naming the known ones."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown detector {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+#: the detectors, by name (unknown names raise ``ValueError`` naming the known ones)
+DETECTORS: Registry[Detector] = Registry("detector", ValueError, builtins=_load_builtins)
+#: class decorator adding a detector to the registry under ``name``
+register_detector = DETECTORS.register
+#: names of the registered detectors
+detector_names = DETECTORS.names
+#: the class registered as ``name``; raises ``ValueError`` naming the known ones
+detector_class = DETECTORS.get
 
 
 def get_detector(name: str, **config: Any) -> Detector:

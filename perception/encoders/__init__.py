@@ -16,13 +16,14 @@ only when constructed.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from perception.windows import Window
+from vigil.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -89,41 +90,19 @@ class Encoder(ABC):
         return cls(**state.get("config", {}))
 
 
-_REGISTRY: dict[str, Callable[..., Encoder]] = {}
-
-
-def register_encoder(name: str) -> Callable[[type[Encoder]], type[Encoder]]:
-    """Class decorator adding an encoder to the registry under ``name``."""
-
-    def wrap(cls: type[Encoder]) -> type[Encoder]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return wrap
-
-
 def _load_builtins() -> None:
     # importing the modules registers them; vjepa2 defers torch until constructed
     from perception.encoders import motion, vjepa2  # noqa: F401
 
 
-def encoder_names() -> list[str]:
-    """Names of the registered encoders."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def encoder_class(name: str) -> type[Encoder]:
-    """The class registered as ``name``.
-
-    Raises:
-        ValueError: unknown name (the message lists the known ones).
-    """
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown encoder {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]  # type: ignore[return-value]
+#: the encoders, by name (unknown names raise ``ValueError`` naming the known ones)
+ENCODERS: Registry[Encoder] = Registry("encoder", ValueError, builtins=_load_builtins)
+#: class decorator adding an encoder to the registry under ``name``
+register_encoder = ENCODERS.register
+#: names of the registered encoders
+encoder_names = ENCODERS.names
+#: the class registered as ``name``; raises ``ValueError`` naming the known ones
+encoder_class = ENCODERS.get
 
 
 def get_encoder(name: str, **config: Any) -> Encoder:

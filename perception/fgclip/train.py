@@ -18,9 +18,10 @@ from typing import Any
 
 from perception.fgclip.data import FGClipDataset, collate_fgclip, load_annotations
 from perception.fgclip.model import FGClip
+from perception.frame_scorer import LOAD_ERRORS, unloadable
 from perception.hub import out_folder
-from perception.learned import LOAD_ERRORS, unloadable
 from vigil.core.errors import ConfigError
+from vigil.core.files import write_text_atomic
 from vigil.core.imports import require
 
 #: losses averaged for the "last" figures (the last steps, so one lucky batch does not decide)
@@ -141,10 +142,9 @@ def train_fgclip(annotations: str | Path, videos: str | Path, model: str | Path,
         if done % cfg.save_every == 0 or done == cfg.steps:
             out.mkdir(parents=True, exist_ok=True)
             acc.save_state(str(ckpt))
-            tmp = state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"step": done, "losses_global": result.losses_global,
-                                       "losses_region": result.losses_region, "config": asdict(cfg)}))
-            tmp.replace(state_file)  # the checkpoint and its step agree, even after a crash here
+            # atomic: the checkpoint and its step agree, even after a crash here
+            write_text_atomic(state_file, json.dumps({"step": done, "losses_global": result.losses_global,
+                                                      "losses_region": result.losses_region, "config": asdict(cfg)}))
     clip.model = acc.unwrap_model(clip.model)
     clip.model.eval()
     clip.save(out / "model")

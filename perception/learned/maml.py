@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.learned import TrainProgress, TrainReport, mean_of, sample_indices, set_threads
+from perception.frame_scorer import TrainProgress, TrainReport, mean_of, sample_indices, set_threads
 from perception.learned.framepred import (
     HISTORY,
     FramePredConfig,

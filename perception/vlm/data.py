@@ -11,7 +11,6 @@ frames as images, then the answer, then any further question and answer. Only th
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from perception.recording import stored_scores
 from perception.sampler import sample_video_frames
 from perception.video import find_video
 from vigil.core.errors import DataError, VideoError
+from vigil.core.files import iter_jsonl
 from vigil.core.imports import require
 
 log = logging.getLogger(__name__)
@@ -66,23 +66,14 @@ def read_examples(paths: str | Path | Sequence[str | Path]) -> list[Example]:
     out: list[Example] = []
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
         path = Path(path)
-        if not path.is_file():
+        if not path.is_file():  # named by its option; a broken line is named by file and line
             raise DataError(f"--instructions {path}: file not found")
-        with path.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    out.append(_example(path, n, line))
+        out += [_example(path, n, row) for n, row in iter_jsonl(path)]
     return out
 
 
-def _example(path: Path, n: int, line: str) -> Example:
+def _example(path: Path, n: int, row: dict[str, Any]) -> Example:
     where = f"{path}:{n}"
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object")
     level, video = row.get("type"), row.get("video")
     if level not in LEVELS:
         raise DataError(f"{where}: type must be one of {', '.join(LEVELS)}, got {level!r}")

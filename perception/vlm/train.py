@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from perception.frame_scorer import LOAD_ERRORS, unloadable
 from perception.hub import out_folder, resolve_model
-from perception.learned import LOAD_ERRORS, unloadable
 from perception.vlm.data import IGNORE, Example, FrameSource, PromptFn, collate, encode, messages
 from perception.vlm.processor import load_processor, save_processor
 from vigil.core.errors import ConfigError, DataError, first_line
+from vigil.core.files import write_text_atomic
 from vigil.core.imports import require
 
 #: losses averaged for the "last" figure
@@ -344,9 +345,7 @@ def _save_checkpoint(acc: Any, net: Any, optimizer: Any, scheduler: Any, ckpt: P
         ckpt.replace(old)
     tmp.replace(ckpt)
     shutil.rmtree(old, ignore_errors=True)
-    part = state_file.with_suffix(".tmp")
-    part.write_text(json.dumps(state), encoding="utf-8")
-    part.replace(state_file)
+    write_text_atomic(state_file, json.dumps(state))
 
 
 def _record_base(adapter: Path, model: str | Path) -> None:

@@ -869,7 +869,7 @@ def _train_frame_scorer(args: argparse.Namespace, profile: Any, normal: list[str
     from tqdm import tqdm
 
     from perception.learned.maml import MetaConfig
-    from perception.learned.training import fit_frame_scorer, meta_train_framepred
+    from perception.scorer_training import fit_frame_scorer, meta_train_framepred
 
     out: dict[str, Any] = {}
     scan_cam = _scan_camera(profile, camera)

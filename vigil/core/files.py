@@ -56,11 +56,15 @@ def iter_jsonl(path: str | Path, *, label: str = "", skip_broken: bool = False) 
             yield n, row
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to a temporary file beside ``path``, then rename it into place."""
+def write_text_atomic(path: str | Path, text: str, *, newline: str | None = None) -> Path:
+    """Write ``text`` (UTF-8) to a temporary file beside ``path``, then rename it into place.
+
+    ``newline`` is as for :func:`open` (``""``: the text's line ends written as they are, as a
+    CSV writer's ``\\r\\n`` must be).
+    """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", newline=newline)
     tmp.replace(path)
     return path
 

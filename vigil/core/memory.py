@@ -36,8 +36,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from vigil.core.datadir import DiskFullError, disk_full_message
+from vigil.core.diskfull import DiskFullError, disk_full_message
 from vigil.core.errors import VigilError
+from vigil.core.files import write_text_atomic
 from vigil.core.imports import require
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,7 @@ class _Database:
             finally:
                 if write and self.path is not None:
                     self._seen = writes + 1
-                    tmp = self.path / (GENERATION_NAME + ".tmp")
-                    tmp.write_text(str(self._seen), encoding="ascii")
-                    tmp.replace(self.path / GENERATION_NAME)
+                    write_text_atomic(self.path / GENERATION_NAME, str(self._seen))
 
     def collection(self, name: str) -> Any:
         if name not in self.collections:

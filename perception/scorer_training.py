@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from perception.learned import (
+from perception.frame_scorer import (
     FrameScorer,
     TrainProgress,
     TrainReport,
-    frame_scorer_class,
     model_shape,
     to_model_frame,
 )
+from perception.learned import frame_scorer_class
 from perception.learned.framepred import FramePredConfig
 from perception.learned.maml import MetaConfig, meta_train
 from perception.pipeline import open_camera_video
