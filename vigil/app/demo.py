@@ -94,3 +94,47 @@ def run_demo(request: DemoRequest, overrides: Overrides, *, note: Callable[[str]
         html = write_report(store, CAMERA, out / "report.html", truth=truth, threshold=camera.threshold,
                             title="Vigil demo: synthetic plaza", summary=summary)
     return DemoResult(run, report, summary, html, time.perf_counter() - started)
+
+
+def bench_settings(out: Path, data_dir: Path, models_dir: Path | None = None) -> Any:
+    """The settings of a load test's folder (its vigil.yaml, no environment) with ``data_dir``."""
+    from vigil.core.config import load_settings
+
+    overrides = {"data_dir": str(data_dir)}
+    if models_dir is not None:
+        overrides["models_dir"] = str(models_dir)
+    return load_settings(out / "vigil.yaml", environ={}, overrides=overrides)
+
+
+def clear_serve_data(out: Path) -> None:
+    """Remove what the load test's last run stored in ``out`` (only a folder it made)."""
+    from data_engine.owned import SERVE_BENCH, OwnedFolder
+
+    OwnedFolder.claim(out, SERVE_BENCH).remove("serve-data")
+
+
+def prepare_bench_camera(out: Path, camera_id: str, seed: int = 0, models_dir: Path | None = None,
+                         say: Callable[[str], None] = _ignore) -> tuple[Path, list[str]]:
+    """Render and fit the load test's camera (``vigil bench serve``) in ``out`` unless done
+    before; returns the data dir and the test videos."""
+    from data_engine.owned import SERVE_BENCH, demo_folder
+    from data_engine.synthetic import SynthSpec, synthesize
+    from perception.fitting import FitOptions, fit_profile
+
+    # only a folder this command made: it removes and rewrites only what it wrote there
+    folder, fresh = demo_folder(out, seed, by=SERVE_BENCH)
+    data = out / "data"
+    if fresh:
+        folder.remove("data")
+        folder.add("data", "serve-data")
+        say(f"rendering a synthetic camera into {out}/ ...")
+        # the demo's camera: every anomaly type once, three normal test videos
+        synthesize(SynthSpec(seed=seed, n_train=4, per_type=1, n_normal_test=3, duration=45.0, fps=15.0,
+                             width=320, height=240), out)
+    settings = bench_settings(out, data, models_dir)
+    if not (data / camera_id / "profile" / "profile.json").is_file():
+        say("fitting the camera on its normal footage ...")
+        train = sorted(str(p) for p in (out / "train").glob("*.mp4"))
+        fit_profile(camera_id, train, settings.camera(camera_id), FitOptions(models_dir=settings.model_cache)).save(
+            data / camera_id / "profile")
+    return data, sorted(str(p) for p in (out / "test").glob("*.mp4"))

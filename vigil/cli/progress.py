@@ -78,3 +78,25 @@ def counting(desc: str, unit: str) -> Callable[[Any], Any]:
         with bar(desc, unit=unit, total=total) as b:
             yield b.update
     return task
+
+
+@contextmanager
+def fgclip_task(total: int | None) -> Iterator[Callable[[int, int, float, float], None]]:
+    """The bar of FG-CLIP training: (step, total, global loss, region loss)."""
+    with bar("fgclip", unit="step", total=total, leave=True) as b:
+        def tick(step: int, total: int, g: float, r: float) -> None:
+            b.n = step
+            b.set_postfix(global_loss=f"{g:.3f}", region_loss=f"{r:.3f}")
+        yield tick
+
+
+@contextmanager
+def vlm_task(total: int | None) -> Iterator[Callable[[int, int, float], None]]:
+    """The bar of VLM training: (step, total, loss)."""
+    with bar("vlm", unit="step", total=total, leave=True) as b:
+        def tick(step: int, total: int, loss: float) -> None:
+            b.total = total
+            b.n = step
+            b.set_postfix(loss=f"{loss:.3f}")
+            b.refresh()
+        yield tick

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from vigil.cli import progress
 from vigil.cli.parser import (
     Formatter,
     add,
@@ -83,11 +84,10 @@ def register(sub: Any) -> None:
 
 def _data_synth(args: argparse.Namespace) -> int:
     from vigil.app.data import SynthRequest, synth
-    from vigil.cli.progress import counting
 
     request = SynthRequest(args.out, seed=args.seed, train=args.train, per_type=args.per_type, normal=args.normal,
                            types=args.types, duration=args.duration, fps=args.fps, size=args.size, force=args.force)
-    summary = synth(request, counting("rendering", "frame"))
+    summary = synth(request, progress.counting("rendering", "frame"))
     out = Path(request.out)
     if args.json:
         print_json(summary)
@@ -102,11 +102,10 @@ def _data_synth(args: argparse.Namespace) -> int:
 
 def _data_video(args: argparse.Namespace) -> int:
     from vigil.app.data import VideoRequest, frame_size, remaster
-    from vigil.cli.progress import counting
 
     w, h = frame_size(args.size)
     summary = remaster(VideoRequest(args.sources, args.out, size=args.size, fps=args.fps, seconds=args.seconds,
-                                    folder_fps=args.folder_fps), counting("writing", "frame"))
+                                    folder_fps=args.folder_fps), progress.counting("writing", "frame"))
     if args.json:
         print_json(summary)
     else:
@@ -117,7 +116,6 @@ def _data_video(args: argparse.Namespace) -> int:
 
 def _data_build(args: argparse.Namespace) -> int:
     from vigil.app.footage import BuildProgress, BuildRequest, build
-    from vigil.cli import progress
 
     request = BuildRequest(args.out, annotations=args.annotations, from_footage=args.from_footage, videos=args.videos,
                            seed=args.seed, dataset=args.dataset, split=args.split, camera=args.camera,

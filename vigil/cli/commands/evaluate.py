@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from vigil.cli import progress
 from vigil.cli.parser import (
     Formatter,
     add,
@@ -121,11 +122,10 @@ def _eval_vad(args: argparse.Namespace) -> int:
 def _eval_compare(args: argparse.Namespace) -> int:
     from vigil.app import evaluate
     from vigil.cli.parser import error, say
-    from vigil.cli.progress import training_task
 
     request = evaluate.CompareRequest(args.camera, args.normal, args.videos, args.gt, args.out, scorers=args.scorers,
                                       steps=args.steps, scorer_set=args.scorer_set)
-    report = evaluate.compare(request, overrides(args), log=say, on_error=error, training=training_task)
+    report = evaluate.compare(request, overrides(args), log=say, on_error=error, training=progress.training_task)
     if args.json:
         print_json(report.to_dict())
     else:
@@ -170,11 +170,10 @@ def _eval_captions(args: argparse.Namespace) -> int:
 
 def _eval_predict(args: argparse.Namespace) -> int:
     from vigil.app import evaluate
-    from vigil.cli.progress import counting
 
     request = evaluate.PredictRequest(args.instructions, args.videos, args.out, sampler=args.sampler,
                                       frames=args.frames, scores=args.scores, limit=args.limit)
-    report = evaluate.predict(request, overrides(args), predicting=counting("predicting", "item"))
+    report = evaluate.predict(request, overrides(args), predicting=progress.counting("predicting", "item"))
     if report.missing_videos:
         print(f"vigil: warning: {len(report.missing_videos)} item video(s) not found under {args.videos} "
               f"(first: {report.missing_videos[0]}); those items were skipped", file=sys.stderr)
@@ -187,7 +186,6 @@ def _eval_predict(args: argparse.Namespace) -> int:
 
 def _eval_ask(args: argparse.Namespace) -> int:
     from vigil.app import evaluate
-    from vigil.cli import progress
 
     def note(line: str) -> None:
         print(line, file=sys.stderr)

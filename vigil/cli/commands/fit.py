@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from vigil.cli import progress
 from vigil.cli.parser import add, error, overrides, print_json, say
 
 
@@ -63,7 +64,6 @@ def register(sub: Any) -> None:
 
 def _fit(args: argparse.Namespace) -> int:
     from vigil.app.fit import FitRequest, fit
-    from vigil.cli import progress
 
     request = FitRequest(
         args.camera, args.normal, encoder=args.encoder, encoder_model=args.encoder_model, scorer=args.scorer,
@@ -103,7 +103,6 @@ def _fit(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from vigil.app.fit import ScoreRequest, score
-    from vigil.cli import progress
 
     request = ScoreRequest(args.camera, args.videos, args.out, encoder=args.encoder, engram=not args.no_engram,
                            per_video=args.per_video)

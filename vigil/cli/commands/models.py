@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vigil.cli import progress
 from vigil.cli.parser import Formatter, add, llm_args, need_subcommand, print_json, settings
 from vigil.core.errors import ConfigError
 
@@ -180,7 +181,6 @@ def _bench_serve(args: argparse.Namespace) -> int:
 
 def _bench_ask(args: argparse.Namespace) -> int:
     from vigil.app.bench import AskBenchRequest, bench_ask
-    from vigil.cli import progress
     from vigil.cli.parser import STARTED, models, overrides
 
     request = AskBenchRequest(args.ask, video=args.video, camera=args.camera, all_cameras=args.all,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vigil.cli import progress
 from vigil.cli.parser import add, error, llm_args, models, overrides, print_json, say, warn
 from vigil.core.errors import ConfigError
 
@@ -120,7 +121,6 @@ def _print_alert(as_json: bool) -> Any:
 
 def _watch(args: argparse.Namespace) -> int:
     from vigil.app.watch import WatchRequest, watch
-    from vigil.cli import progress
 
     request = WatchRequest(args.camera, args.sources, models=models(args), webhook=args.webhook,
                            webhook_backfill=args.webhook_backfill, max_seconds=args.max_seconds,
@@ -148,7 +148,6 @@ def _format_answer(answer: Any) -> str:
 
 def _ask(args: argparse.Namespace) -> int:
     from vigil.app.ask import AskRequest, answer
-    from vigil.cli import progress
 
     request = AskRequest(args.question, video=args.video, camera=args.camera, all_cameras=args.all, since=args.since,
                          until=args.until, start_time=args.start_time, models=models(args))
@@ -166,7 +165,6 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from vigil.app.demo import DemoRequest, run_demo
-    from vigil.cli import progress
 
     def note(line: str) -> None:
         print(line, file=sys.stderr)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from vigil.cli import progress
 from vigil.cli.parser import Formatter, add, need_subcommand, print_json
 
 
@@ -95,37 +94,13 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-@contextmanager
-def _fgclip_bar(total: int | None) -> Iterator[Callable[[int, int, float, float], None]]:
-    from vigil.cli.progress import bar
-
-    with bar("fgclip", unit="step", total=total, leave=True) as b:
-        def progress(step: int, total: int, g: float, r: float) -> None:
-            b.n = step
-            b.set_postfix(global_loss=f"{g:.3f}", region_loss=f"{r:.3f}")
-        yield progress
-
-
-@contextmanager
-def _vlm_bar(total: int | None) -> Iterator[Callable[[int, int, float], None]]:
-    from vigil.cli.progress import bar
-
-    with bar("vlm", unit="step", total=total, leave=True) as b:
-        def progress(step: int, total: int, loss: float) -> None:
-            b.total = total
-            b.n = step
-            b.set_postfix(loss=f"{loss:.3f}")
-            b.refresh()
-        yield progress
-
-
 def _train_fgclip(args: argparse.Namespace) -> int:
     from vigil.app.train import FgclipRequest, train_fgclip
 
     request = FgclipRequest(args.annotations, args.videos, args.model, out=args.out, steps=args.steps,
                             batch_size=args.batch_size, region_weight=args.region_weight, lr=args.lr,
                             frames=args.frames, save_every=args.save_every, seed=args.seed, resume=args.resume)
-    result = train_fgclip(request, _fgclip_bar)
+    result = train_fgclip(request, progress.fgclip_task)
     summary = result.summary()
     if args.json:
         print_json(summary)
@@ -154,7 +129,7 @@ def _train_vlm(args: argparse.Namespace) -> int:
             print(f"merged {args.adapter} into its base: {out}")
             print(f"  serve it: vllm serve {out} --served-model-name vigil-vlm")
         return 0
-    kind, result = train_vlm(request, _vlm_bar)
+    kind, result = train_vlm(request, progress.vlm_task)
     if kind == "plan":
         if args.json:
             print_json(result)
