@@ -58,7 +58,7 @@ import cv2  # noqa: E402  (after the log level, which OpenCV reads when its FFmp
 __all__ = [
     "IMAGE_SUFFIXES", "MAX_ASPECT", "MAX_FRAME_PIXELS", "MAX_SOURCE_PIXELS", "STREAM_SCHEMES", "CaptureFactory", "CaptureSource", "FileSource",
     "FolderSource", "Frame", "FrameSizeError", "Mp4Writer", "RateSampler", "ReconnectPolicy", "SourceId", "SourceKind", "VideoInfo",
-    "VideoSource", "check_local_source", "find_video", "identify_source", "local_exists", "open_video", "output_size", "source_key",
+    "VideoRef", "VideoSource", "check_local_source", "find_video", "identify_source", "local_exists", "open_video", "output_size", "source_key",
     "sample_indices", "source_kind", "write_clip",
 ]
 
@@ -308,8 +308,9 @@ def check_local_source(source: str | int | Path, missing: str = "video not found
 
 
 @dataclass(frozen=True)
-class SourceId:
-    """How the store knows a source, whatever spelling was typed.
+class VideoRef:
+    """A video identified once, at the edge, and passed on from there: how the store knows a
+    source, whatever spelling was typed.
 
     Attributes:
         key: files and folders: the resolved absolute path; streams: the URL; webcams: the index.
@@ -323,10 +324,24 @@ class SourceId:
     content_id: str
     kind: SourceKind
 
+    @property
+    def path(self) -> Path | None:
+        """The resolved path of a file or folder (``None`` for streams and webcams)."""
+        return Path(self.key) if self.kind in ("file", "folder") else None
 
-def source_key(source: str | int | Path) -> str:
-    """The key the store gives a source (:attr:`SourceId.key`), from its name alone: nothing is
+    def __str__(self) -> str:
+        return self.key
+
+
+#: the name this type had before it travelled (kept so older imports still work)
+SourceId = VideoRef
+
+
+def source_key(source: str | int | Path | VideoRef) -> str:
+    """The key the store gives a source (:attr:`VideoRef.key`), from its name alone: nothing is
     opened or read, so it never waits on the source."""
+    if isinstance(source, VideoRef):
+        return source.key
     if source_kind(source) in ("stream", "webcam"):
         return str(source)
     path = Path(source).expanduser()
@@ -336,30 +351,33 @@ def source_key(source: str | int | Path) -> str:
         return str(path.absolute())
 
 
-def identify_source(source: str | int | Path) -> SourceId:
-    """The :class:`SourceId` of a source (a missing file keys by its resolved path, content unknown).
+def identify_source(source: str | int | Path | VideoRef) -> VideoRef:
+    """The :class:`VideoRef` of a source (a missing file keys by its resolved path, content unknown).
 
     Never opens anything but a regular file: a FIFO or device gets an empty ``content_id``
-    (:func:`open_video` refuses it with one line).
+    (:func:`open_video` refuses it with one line). A :class:`VideoRef` is returned as it is: a
+    video is identified once, where it enters, and that object travels on.
     """
+    if isinstance(source, VideoRef):
+        return source
     kind = source_kind(source)
     key = source_key(source)
     if kind in ("stream", "webcam"):
-        return SourceId(key, "", kind)
+        return VideoRef(key, "", kind)
     path = Path(source).expanduser()
     try:
         if kind == "folder":
             digest = hashlib.sha1()
             for f in sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
                 digest.update(f"{f.name}:{f.stat().st_size};".encode())
-            return SourceId(key, "d" + digest.hexdigest()[:15], kind)
+            return VideoRef(key, "d" + digest.hexdigest()[:15], kind)
         info = path.stat()
         head = _read_regular(path, 1 << 20) if stat.S_ISREG(info.st_mode) else None
         if head is None:
-            return SourceId(key, "", kind)
-        return SourceId(key, f"{info.st_size:x}-{hashlib.sha1(head).hexdigest()[:12]}", kind)
+            return VideoRef(key, "", kind)
+        return VideoRef(key, f"{info.st_size:x}-{hashlib.sha1(head).hexdigest()[:12]}", kind)
     except OSError:
-        return SourceId(key, "", kind)
+        return VideoRef(key, "", kind)
 
 
 def open_video(

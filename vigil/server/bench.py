@@ -75,36 +75,6 @@ def _percentiles(values: list[float]) -> dict[str, float]:
             "max": round(max(values), 1), "mean": round(float(np.mean(values)), 1)}
 
 
-def prepare(out: Path, seed: int = 0, models_dir: Path | None = None, say: Any = print) -> tuple[Path, list[str]]:
-    """Render and fit the benchmark's camera in ``out`` unless done before; returns the data
-    dir and the test videos."""
-    from data_engine.owned import SERVE_BENCH, demo_folder
-    from data_engine.synthetic import SynthSpec, synthesize
-    from perception.fitting import FitOptions, fit_profile
-    from vigil.core.config import load_settings
-
-    # only a folder this command made: it removes and rewrites only what it wrote there
-    folder, fresh = demo_folder(out, seed, by=SERVE_BENCH)
-    data = out / "data"
-    if fresh:
-        folder.remove("data")
-        folder.add("data", "serve-data")
-        say(f"rendering a synthetic camera into {out}/ ...")
-        # the demo's camera: every anomaly type once, three normal test videos
-        synthesize(SynthSpec(seed=seed, n_train=4, per_type=1, n_normal_test=3, duration=45.0, fps=15.0,
-                             width=320, height=240), out)
-    overrides = {"data_dir": str(data)}
-    if models_dir is not None:
-        overrides["models_dir"] = str(models_dir)
-    settings = load_settings(out / "vigil.yaml", environ={}, overrides=overrides)
-    if not (data / CAMERA / "profile" / "profile.json").is_file():
-        say("fitting the camera on its normal footage ...")
-        train = sorted(str(p) for p in (out / "train").glob("*.mp4"))
-        fit_profile(CAMERA, train, settings.camera(CAMERA), FitOptions(models_dir=settings.model_cache)).save(
-            data / CAMERA / "profile")
-    return data, sorted(str(p) for p in (out / "test").glob("*.mp4"))
-
-
 def run_serve_bench(out: Path, *, watchers: int = 4, rps: float = 20.0, seconds: float = 60.0, models_dir: Path | None = None,
                     say: Any = print) -> ServeBenchReport:
     """Run the load test (see the module docstring)."""
@@ -112,19 +82,15 @@ def run_serve_bench(out: Path, *, watchers: int = 4, rps: float = 20.0, seconds:
 
     import httpx
 
-    from data_engine.owned import SERVE_BENCH, OwnedFolder
-    from vigil.core.config import load_settings
+    from vigil.app.demo import bench_settings, clear_serve_data, prepare_bench_camera
     from vigil.server import BackgroundServer, Service, create_app
 
-    fitted, videos = prepare(out, models_dir=models_dir, say=say)
+    fitted, videos = prepare_bench_camera(out, CAMERA, models_dir=models_dir, say=say)
     # each run starts from an empty store with the fitted profile, so every alert is new
     data = out / "serve-data"
-    OwnedFolder.claim(out, SERVE_BENCH).remove("serve-data")  # what the last run stored, never a user's
+    clear_serve_data(out)  # what the last run stored, never a user's
     shutil.copytree(fitted / CAMERA / "profile", data / CAMERA / "profile")
-    overrides = {"data_dir": str(data)}
-    if models_dir is not None:
-        overrides["models_dir"] = str(models_dir)
-    settings = load_settings(out / "vigil.yaml", environ={}, overrides=overrides)
+    settings = bench_settings(out, data, models_dir)
     report = ServeBenchReport(seconds=seconds, watchers=watchers, target_rps=rps)
     service = Service(settings)
     streamed: list[str] = []

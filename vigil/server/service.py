@@ -7,7 +7,6 @@ to status codes.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from vigil.app.runtime import ModelOptions, Runtime
 from vigil.core.errors import ConfigError, UnknownCameraError, VideoError, VigilError
 from vigil.core.schemas import ANOMALY_TYPES
 from vigil.core.store import DataDir
@@ -107,18 +107,18 @@ class Service:
 
     Args:
         settings: the loaded :class:`~vigil.core.config.Settings`.
-        agent_args: the command line's model flags (``llm``, ``llm_gguf``, ``tool_mode``); default:
-            the rule policy unless the settings name an LLM endpoint.
+        models: the agents' backend (the command line's ``--llm``, ``--llm-gguf``, ``--tool-mode``);
+            default: the rule policy unless the settings name an LLM endpoint.
         mqtt_url: publish alerts and camera status to this broker (``settings.mqtt`` if ``None``).
     """
 
-    def __init__(self, settings: Any, agent_args: argparse.Namespace | None = None, mqtt_url: str | None = None) -> None:
+    def __init__(self, settings: Any, models: ModelOptions | None = None, mqtt_url: str | None = None) -> None:
         self.settings = settings
         self.data = DataDir(settings.data_dir)
         self.data.check_writable()
         self.store = self.data.open_store()
-        self.agent_args = agent_args or argparse.Namespace(llm="auto", llm_gguf=None, tool_mode="auto")
-        self._agents: Any = None
+        self.models = models or ModelOptions()
+        self._agents: Runtime | None = None
         self._agents_lock = threading.Lock()
         self.stopping = threading.Event()  # set on shutdown: live feeds end so the server can stop
         self._jobs: dict[str, SourceJob] = {}
@@ -141,18 +141,14 @@ class Service:
 
     # ------------------------------------------------------------------ shared parts
     @property
-    def agents(self) -> Any:
-        """The backends, pattern memory and checkpointed graph, built on first use."""
+    def agents(self) -> Runtime:
+        """The backends, pattern memory and checkpointed graph (the app's :class:`Runtime`, as the
+        command line builds it), built on first use."""
         with self._agents_lock:
             if self._agents is None:
-                from vigil.cli.main import (
-                    _Agents,  # the command line's set-up, shared so both behave alike
-                )
-
-                self._agents = _Agents(self.agent_args, self.settings, self.data)
-                for w in self._agents.warnings:
+                self._agents = Runtime(self.models, self.settings, self.data)
+                for w in self._agents.take_warnings():
                     log.warning("%s", w)
-                self._agents.warnings = []
             return self._agents
 
     def camera_names(self) -> list[str]:
@@ -205,9 +201,9 @@ class Service:
             if Path(c.storage_uri).resolve() == Path(path).resolve():
                 start = c.clip_start
         if start is None:  # written before clips were recorded: the watch's default padding
-            from agents.watch import WatchOptions
+            from vigil.app.watch import clip_pad_s
 
-            start = max(0.0, float(alert["start_s"]) - WatchOptions().clip_pad_s)
+            start = max(0.0, float(alert["start_s"]) - clip_pad_s())
         return self.file_url(path), round(start, 2)
 
     def cameras(self) -> list[dict[str, Any]]:
@@ -293,19 +289,16 @@ class Service:
     def ask(self, question: str, *, video: str | None = None, camera: str | None = None, all_cameras: bool = False,
             since: str | None = None, until: str | None = None) -> dict[str, Any]:
         """Answer a question as ``vigil ask --json`` does."""
-        from agents.ask import check_scope_flags, resolve_scope, roles
-        from vigil.cli.main import _Asker
+        from vigil.app.ask import Asker, AskRequest, AskResult, check_request, resolve_scope
 
         if not question.strip():
             raise ConfigError("the question is empty")
-        args = argparse.Namespace(**vars(self.agent_args), since=since, until=until)
-        check_scope_flags(video=video, camera=camera, all_cameras=all_cameras)
-        _Asker.bounds(args)
-        scope = resolve_scope(self.store, video=video, camera=camera, all_cameras=all_cameras,
-                              fitted=self.data.fitted_cameras())
-        asker = _Asker(args, self.settings, self.data, self.store, agents=self.agents)
+        check_request(AskRequest(question, video=video, camera=camera, all_cameras=all_cameras, since=since,
+                                 until=until))
+        scope = resolve_scope(self.store, self.data, video=video, camera=camera, all_cameras=all_cameras)
+        asker = Asker(self.settings, self.data, self.store, runtime=self.agents, since=since, until=until)
         answer, state = asker.graph(scope).ask(question)
-        out = {**answer.model_dump(mode="json"), "by": roles(state)}
+        out = AskResult(answer, state).to_dict()
         for c in out.get("citations") or []:
             c["video_id"] = video_id(c.get("camera_id", ""), c.get("video", ""))
             c["keyframe_url"] = self.file_url(c.get("keyframe"))
@@ -333,7 +326,7 @@ class Service:
             VideoError: a local source that does not exist, or is a pipe, device or socket.
             FileExistsError: this source is already being watched for this camera.
         """
-        from perception.video import check_local_source, source_key
+        from vigil.app.watch import check_local_source, source_key
         from vigil.core.config import validate_camera_name
 
         validate_camera_name(camera_id)
@@ -378,16 +371,20 @@ class Service:
         a source that blocks fails the job after :attr:`identify_timeout_s` and a stop request
         ends the wait at once.
 
+        Returns:
+            The source's :class:`~perception.video.VideoRef` (``None`` when stopped first): the
+            watch goes on with it, so the source is read for its identity once.
+
         Raises:
             VideoError: the source did not answer in time.
         """
-        from perception import video
+        from vigil.app.watch import identify
 
         got: list[Any] = []
 
         def read() -> None:
             try:
-                got.append(video.identify_source(job.source))
+                got.append(identify(job.source))
             except Exception as exc:  # noqa: BLE001 - handed over to the job
                 got.append(exc)
 
@@ -400,20 +397,19 @@ class Service:
             reader.join(timeout=0.1)
         if got and isinstance(got[0], Exception):
             raise got[0]
+        return got[0] if got else None
 
     def _watch(self, job: SourceJob) -> None:
-        from agents.watch import Watcher
-        from perception.profile import CameraProfile
+        from vigil.app.watch import is_ref
 
         watcher = None
         outcome: tuple[str, str | None] = ("failed", "internal error: the watch ended without a result")
         try:
-            self._identify(job)
+            ref = self._identify(job)
             if job.stop.is_set():
                 outcome = ("stopped", None)
                 return
             agents = self.agents
-            profile = CameraProfile.load(self.data.profile_dir(job.camera_id), job.camera_id)
 
             def on_alert(alert: Any) -> None:
                 job.alerts += 1
@@ -421,12 +417,10 @@ class Service:
             def progress(t: float) -> None:
                 job.video_s = t
 
-            watcher = Watcher(job.camera_id, self.settings.camera(job.camera_id), profile, self.data, self.store,
-                              agents.graph, memory=agents.memory, vision=agents.vision, on_alert=on_alert,
-                              text_embedder=agents.embedder, models_dir=self.settings.model_cache)
+            watcher = agents.watcher(job.camera_id, self.store, on_alert=on_alert)
             job.advance("watching")
             self._publish_status(job.camera_id)
-            watcher.watch(job.source, max_seconds=job.max_seconds, progress=progress, stop=job.stop)
+            watcher.watch(ref if is_ref(ref) else job.source, max_seconds=job.max_seconds, progress=progress, stop=job.stop)
             outcome = ("stopped" if job.stop.is_set() else "finished", None)
         except VigilError as exc:
             outcome = ("failed", str(exc))
