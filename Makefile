@@ -41,7 +41,7 @@ demo: $(STAMP) $(MODEL)
 test: $(STAMP) $(MODEL) $(YOLO11)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	VIGIL_MODELS_DIR=$(abspath $(DATA_DIR))/models $(BIN)/python -m pytest -q
+	VIGIL_MODELS_DIR=$(abspath $(DATA_DIR))/models $(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
