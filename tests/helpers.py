@@ -1,13 +1,17 @@
-"""Test helpers: small video files with known content and timestamps."""
+"""Test helpers: small video files with known content and timestamps, tracks for the type rules."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
+
+if TYPE_CHECKING:
+    from perception.scene import TrackFacts
 
 
 def level(i: int) -> int:
@@ -151,3 +155,21 @@ def chat_reply(content: str | None = None, tool_calls: list | None = None) -> di
     return {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+
+def rule_track(points: list[tuple[float, float, float, float, float, float, float]], kind: str = "person") -> TrackFacts:
+    """A track for the type rules from points of (t, x, y, w, h, size, speed)."""
+    from perception.scene import TrackFacts, TrackPoint
+
+    return TrackFacts(1, kind, [TrackPoint(t, x, y, w, h, size, speed) for t, x, y, w, h, size, speed in points])
+
+
+def blob_rows(**columns: np.ndarray) -> np.ndarray:
+    """Rows of :data:`perception.norms.BLOB_FEATURES`: the columns given by name, NaN elsewhere."""
+    from perception.norms import BLOB_FEATURES
+
+    n = len(next(iter(columns.values())))
+    rows = np.full((n, len(BLOB_FEATURES)), np.nan, np.float32)
+    for name, values in columns.items():
+        rows[:, BLOB_FEATURES.index(name)] = values
+    return rows

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import blob_rows, rule_track
 
 from agents.rules import CellSignals, RuleSettings, classify_scene
 from perception.encoders.motion import FEATURES
@@ -14,26 +15,10 @@ from perception.tripwires import Tripwires
 from vigil.core.config import Zone
 
 
-def _track(points: list[tuple[float, float, float, float, float, float, float]], kind: str = "person") -> TrackFacts:
-    """Points of (t, x, y, w, h, size, speed)."""
-    return TrackFacts(1, kind, [TrackPoint(t, x, y, w, h, size, speed) for t, x, y, w, h, size, speed in points])
-
-
-def _blob_rows(**columns: np.ndarray) -> np.ndarray:
-    """Rows of :data:`perception.norms.BLOB_FEATURES`: the columns given by name, NaN elsewhere."""
-    from perception.norms import BLOB_FEATURES
-
-    n = len(next(iter(columns.values())))
-    rows = np.full((n, len(BLOB_FEATURES)), np.nan, np.float32)
-    for name, values in columns.items():
-        rows[:, BLOB_FEATURES.index(name)] = values
-    return rows
-
-
 def test_a_person_who_goes_down_and_stays_down_is_a_fall() -> None:
     walk = [(t / 4, 0.4 + t * 0.005, 0.6, 0.04, 0.12, 1.0, 0.8) for t in range(8)]
     down = [(2 + t / 4, 0.44, 0.6, 0.12, 0.04, 1.0, 0.05) for t in range(12)]
-    found = classify_scene(SceneFacts(0, 5, [_track(walk + down)]))
+    found = classify_scene(SceneFacts(0, 5, [rule_track(walk + down)]))
     assert found and found[0].event_type == "falling"
     assert 1.4 <= found[0].start_s <= 2.0
 
@@ -47,11 +32,11 @@ def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_nor
 
     def norms(lying_s: np.ndarray) -> BlobNorms:
         n = len(lying_s)
-        return BlobNorms(_blob_rows(vehicle_s=np.zeros(n), lying_s=lying_s, x=rng.uniform(0, 1, n), y=rng.uniform(0, 1, n)),
+        return BlobNorms(blob_rows(vehicle_s=np.zeros(n), lying_s=lying_s, x=rng.uniform(0, 1, n), y=rng.uniform(0, 1, n)),
                          {"lying_aspect": 1.3, "lying_speed": 1.0, "group_size": 2.5})
 
     def confidence(blob_norms: BlobNorms) -> float:
-        found = {e.event_type: e for e in classify_scene(SceneFacts(0, 5, [_track(walk + down)], blob_norms=blob_norms))}
+        found = {e.event_type: e for e in classify_scene(SceneFacts(0, 5, [rule_track(walk + down)], blob_norms=blob_norms))}
         return found["falling"].confidence if "falling" in found else 0.0
 
     assert confidence(norms(rng.uniform(0.0, 0.9, 200))) >= 0.8  # side-by-side walkers look wide for under a second
@@ -84,7 +69,7 @@ def test_an_intrusion_is_as_sure_as_the_stay_lies_beyond_the_normal_movers_time_
     # someone walks into the zone and stands there for 2 s
     walk = [(t / 4, 0.5 + t * 0.02, 0.7, 0.04, 0.12, 1.0, 0.8) for t in range(8)]
     stand = [(2 + t / 4, 0.66, 0.7, 0.04, 0.12, 1.0, 0.05) for t in range(9)]
-    track = _track(walk + stand)
+    track = rule_track(walk + stand)
     track.zones = {"keep-out": 2.5}
     rows = np.full((300, len(BLOB_FEATURES)), np.nan, np.float32)
     rng = np.random.default_rng(2)
@@ -109,13 +94,13 @@ def test_an_intrusion_is_as_sure_as_the_stay_lies_beyond_the_normal_movers_time_
 def test_a_track_that_switches_to_a_passing_car_is_not_a_fall() -> None:
     walk = [(t / 4, 0.3 - t * 0.01, 0.12, 0.03, 0.09, 0.8, 0.8) for t in range(20)]
     car = [(5 + t / 4, 0.1 + t * 0.1, 0.18, 0.2, 0.11, 6.5, 4.0) for t in range(8)]
-    assert [e.event_type for e in classify_scene(SceneFacts(0, 7, [_track(walk + car)]))] == []
+    assert [e.event_type for e in classify_scene(SceneFacts(0, 7, [rule_track(walk + car)]))] == []
 
 
 def test_a_box_cut_by_the_frame_edge_is_not_a_lying_person() -> None:
     walk = [(t / 4, 0.9, 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(8)]
     edge = [(2 + t / 4, 0.96, 0.5, 0.09, 0.04, 1.0, 0.05) for t in range(12)]  # box reaches x = 1.0
-    assert "falling" not in [e.event_type for e in classify_scene(SceneFacts(0, 5, [_track(walk + edge)]))]
+    assert "falling" not in [e.event_type for e in classify_scene(SceneFacts(0, 5, [rule_track(walk + edge)]))]
 
 
 def test_intrusion_tripwire_fires_only_for_feet_inside_a_restricted_zone() -> None:
@@ -134,7 +119,7 @@ def test_intrusion_tripwire_fires_only_for_feet_inside_a_restricted_zone() -> No
 
 def test_a_track_that_begins_with_the_person_down_does_not_time_the_fall() -> None:
     down = [(10 + t / 4, 0.44, 0.6, 0.12, 0.04, 1.0, 0.05) for t in range(12)]
-    found = classify_scene(SceneFacts(10, 13, [_track(down)]))
+    found = classify_scene(SceneFacts(10, 13, [rule_track(down)]))
     assert found and found[0].event_type == "falling" and found[0].start_s is None  # the detector's onset stands
 
 
@@ -142,7 +127,7 @@ def test_an_abandoned_bag_dates_from_when_its_owner_stood_by_it() -> None:
     arrive = [(t / 4, 0.2 + t * 0.02, 0.7, 0.04, 0.12, 1.0, 0.7) for t in range(16)]  # reaches x = 0.5 at 3.75 s
     stand = [(4 + t / 4, 0.5, 0.7, 0.04, 0.12, 1.0, 0.05) for t in range(8)]  # stands there 4-5.75 s
     leave = [(6 + t / 4, 0.5 + t * 0.03, 0.7, 0.04, 0.12, 1.0, 0.9) for t in range(16)]
-    owner = _track(arrive + stand + leave)
+    owner = rule_track(arrive + stand + leave)
     # the bag is seen apart from its owner only once they have walked off
     bag = TrackFacts(2, "small", [TrackPoint(7.5 + t / 4, 0.53, 0.7, 0.02, 0.02, 0.1, 0.0) for t in range(20)])
     short = RuleSettings(object_s=3.0)  # a demo's seconds; real sites leave a bag for minutes
@@ -170,7 +155,7 @@ def test_a_left_bag_whose_small_blob_jitters_and_breaks_as_people_pass_is_abando
 def test_a_still_patch_the_frame_edge_cuts_is_not_an_object_left_behind() -> None:
     # a passer-by walks off; a flat patch at the left edge stays put (the nose of a car waiting
     # out of view, road markings the background model lost under it): nothing shows it is small
-    walker = _track([(t / 4, 0.1 + t * 0.03, 0.3, 0.04, 0.12, 1.0, 0.9) for t in range(24)])
+    walker = rule_track([(t / 4, 0.1 + t * 0.03, 0.3, 0.04, 0.12, 1.0, 0.9) for t in range(24)])
     short = RuleSettings(object_s=3.0)
 
     def patch(x: float) -> TrackFacts:
@@ -190,7 +175,7 @@ def test_a_resting_object_counts_as_left_behind_by_how_long_it_outlasts_the_came
 
     def norms(rest: np.ndarray) -> BlobNorms:
         n = len(rest)
-        return BlobNorms(_blob_rows(vehicle_s=np.zeros(n), rest_s=rest, x=rng.uniform(0, 1, n), y=rng.uniform(0, 1, n)),
+        return BlobNorms(blob_rows(vehicle_s=np.zeros(n), rest_s=rest, x=rng.uniform(0, 1, n), y=rng.uniform(0, 1, n)),
                          {"still_speed": 0.25})
 
     quiet = norms(rng.uniform(0.0, 1.5, 200))  # shadows and limbs lie still for a moment
@@ -266,7 +251,7 @@ def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_ca
     # a camera where people walking together often stay merged into a vehicle-sized blob for up to ~2.5 s
     def norms(vehicle_s: np.ndarray) -> BlobNorms:
         # rows of blobs that were neither small objects nor person-sized: NaN but for these
-        return BlobNorms(_blob_rows(vehicle_s=vehicle_s, x=rng.uniform(0, 1, 300), y=rng.uniform(0.3, 1, 300)),
+        return BlobNorms(blob_rows(vehicle_s=vehicle_s, x=rng.uniform(0, 1, 300), y=rng.uniform(0.3, 1, 300)),
                          {"vehicle_size": 3.5, "still_speed": 0.25})
 
     crowded = norms(rng.uniform(0, 2.5, 300))
@@ -290,7 +275,7 @@ def test_two_people_walking_on_together_are_not_fighting_and_two_in_one_spot_are
         # two people side by side, their steps jerky (velocity changes of ~1 body height/s)
         a = [(t / 8, 0.4 + drift * 0.12 * t / 8 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
         b = [(t / 8, 0.43 + drift * 0.12 * t / 8 - 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
-        return [_track(a), TrackFacts(2, "person", [TrackPoint(*p) for p in b])]
+        return [rule_track(a), TrackFacts(2, "person", [TrackPoint(*p) for p in b])]
 
     def types(tracks: list[TrackFacts]) -> set[str]:
         return {e.event_type for e in classify_scene(SceneFacts(0, 3, tracks))}
@@ -307,7 +292,7 @@ def test_a_fight_between_blobs_is_as_sure_as_its_time_close_lies_beyond_the_norm
 
     a = [(t / 8, 0.4 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
     b = [(t / 8, 0.43 - 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
-    fight = [_track(a), TrackFacts(2, "person", [TrackPoint(*p) for p in b])]
+    fight = [rule_track(a), TrackFacts(2, "person", [TrackPoint(*p) for p in b])]
     s = RuleSettings()
     measured = {"fight_jitter": s.fight_jitter, "dwell_speed": s.dwell_speed}
     rng = np.random.default_rng(0)
@@ -328,10 +313,10 @@ def test_a_fight_between_blobs_is_as_sure_as_its_time_close_lies_beyond_the_norm
     # measured the same way: the pair scuffles for 2.9 s; two walking on together, or standing
     # together steadily, never do
     assert fight[0].scuffle_s(fight[1], s.fight_jitter, s.dwell_speed) == pytest.approx(2.875)
-    walking = [_track([(t / 8, 0.4 + 0.12 * t / 8 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]),
-               _track([(t / 8, 0.43 + 0.12 * t / 8, 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)])]
-    steady = [_track([(t / 8, 0.4, 0.5, 0.04, 0.12, 1.0, 0.0) for t in range(24)]),
-              _track([(t / 8, 0.43, 0.5, 0.04, 0.12, 1.0, 0.0) for t in range(24)])]
+    walking = [rule_track([(t / 8, 0.4 + 0.12 * t / 8 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]),
+               rule_track([(t / 8, 0.43 + 0.12 * t / 8, 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)])]
+    steady = [rule_track([(t / 8, 0.4, 0.5, 0.04, 0.12, 1.0, 0.0) for t in range(24)]),
+              rule_track([(t / 8, 0.43, 0.5, 0.04, 0.12, 1.0, 0.0) for t in range(24)])]
     for one, other in (walking, steady):
         assert one.scuffle_s(other, s.fight_jitter, s.dwell_speed) == 0.0
 

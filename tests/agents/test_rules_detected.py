@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import blob_rows
 
 from agents.rules import CellSignals, RuleSettings, classify_scene
 from perception.scene import SceneFacts, TrackFacts, TrackPoint
 from vigil.core.config import Zone
-
-
-def _track(points: list[tuple[float, float, float, float, float, float, float]], kind: str = "person") -> TrackFacts:
-    """Points of (t, x, y, w, h, size, speed)."""
-    return TrackFacts(1, kind, [TrackPoint(t, x, y, w, h, size, speed) for t, x, y, w, h, size, speed in points])
-
-
-def _blob_rows(**columns: np.ndarray) -> np.ndarray:
-    """Rows of :data:`perception.norms.BLOB_FEATURES`: the columns given by name, NaN elsewhere."""
-    from perception.norms import BLOB_FEATURES
-
-    n = len(next(iter(columns.values())))
-    rows = np.full((n, len(BLOB_FEATURES)), np.nan, np.float32)
-    for name, values in columns.items():
-        rows[:, BLOB_FEATURES.index(name)] = values
-    return rows
-
-
 
 WALKWAY = Zone(name="walkway", kind="pedestrian", polygon=((0.0, 0.42), (1.0, 0.42), (1.0, 1.0), (0.0, 1.0)))
 CLASSES = ("person", "bicycle")
@@ -271,7 +254,7 @@ def test_a_running_blob_is_as_sure_as_its_pace_lies_beyond_the_cameras_normal_pe
     def confidence(speeds: np.ndarray | None, measured: dict[str, float] | None = None) -> float:
         norms = None
         if speeds is not None:
-            rows = _blob_rows(speed=speeds, x=np.full(len(speeds), 0.5), y=np.full(len(speeds), 0.5))
+            rows = blob_rows(speed=speeds, x=np.full(len(speeds), 0.5), y=np.full(len(speeds), 0.5))
             norms = BlobNorms(rows, measured if measured is not None else {"group_size": 2.5})
         found = {e.event_type: e for e in classify_scene(SceneFacts(15, 22, [runner], blob_norms=norms), [])}
         return found["running"].confidence if "running" in found else 0.0
@@ -284,5 +267,5 @@ def test_a_running_blob_is_as_sure_as_its_pace_lies_beyond_the_cameras_normal_pe
     # without norms, or measured with another group size: the fixed confidence
     assert confidence(None) == confidence(walkers, {"group_size": 4.0}) >= 0.8
     found = classify_scene(SceneFacts(15, 22, [runner], blob_norms=BlobNorms(
-        _blob_rows(speed=walkers, x=np.full(400, 0.5), y=np.full(400, 0.5)), {"group_size": 2.5})), [])
+        blob_rows(speed=walkers, x=np.full(400, 0.5), y=np.full(400, 0.5)), {"group_size": 2.5})), [])
     assert "normal people keep under" in found[0].evidence

@@ -48,6 +48,15 @@ def llm_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--vlm-model", metavar="NAME", help="VLM model name ($VIGIL_VLM_MODEL)")
 
 
+def add_group(sub: Any, name: str, help_: str, description: str, example: str | None = None,
+              title: str = "commands", metavar: str = "COMMAND") -> Any:
+    """A command group (``vigil data ...``) whose bare name prints its help; returns its subparsers."""
+    epilog = {"epilog": f"example:\n  {example}"} if example else {}
+    group = sub.add_parser(name, help=help_, description=description, formatter_class=Formatter, **epilog)
+    group.set_defaults(handler=lambda a: need_subcommand(group))
+    return group.add_subparsers(title=title, metavar=metavar)
+
+
 def need_subcommand(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2

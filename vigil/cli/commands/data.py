@@ -8,11 +8,10 @@ from typing import Any
 
 from vigil.cli import progress
 from vigil.cli.parser import (
-    Formatter,
     add,
+    add_group,
     llm_args,
     models,
-    need_subcommand,
     overrides,
     print_json,
     warn,
@@ -22,10 +21,8 @@ from vigil.cli.parser import (
 def register(sub: Any) -> None:
     """Add data and its commands to the ``vigil`` subparsers."""
     # vigil data ...
-    data = sub.add_parser("data", help="build datasets: synthetic scenes, instruction data", description="Build datasets.",
-                          formatter_class=Formatter, epilog="example:\n  vigil data synth scene --seed 0")
-    data_sub = data.add_subparsers(title="commands", metavar="COMMAND")
-    data.set_defaults(handler=lambda a: need_subcommand(data))
+    data_sub = add_group(sub, "data", "build datasets: synthetic scenes, instruction data", "Build datasets.",
+                         "vigil data synth scene --seed 0")
     p = add(data_sub, "synth", _data_synth, "render a synthetic camera with ground truth",
              "vigil data synth scene --seed 0 --per-type 2",
              "Render a fixed-camera plaza: normal training videos, test videos with one anomaly each "

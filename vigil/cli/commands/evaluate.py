@@ -9,11 +9,10 @@ from typing import Any
 
 from vigil.cli import progress
 from vigil.cli.parser import (
-    Formatter,
     add,
+    add_group,
     llm_args,
     models,
-    need_subcommand,
     overrides,
     print_json,
     warn,
@@ -23,10 +22,8 @@ from vigil.cli.parser import (
 def register(sub: Any) -> None:
     """Add eval and its commands to the ``vigil`` subparsers."""
     # vigil eval ...
-    ev = sub.add_parser("eval", help="measure: VAD metrics, samplers, alerts, questions, captions", description="Measurements.",
-                        formatter_class=Formatter, epilog="example:\n  vigil eval vad --gt demo-out/gt.json --scores scores/")
-    ev_sub = ev.add_subparsers(title="commands", metavar="COMMAND")
-    ev.set_defaults(handler=lambda a: need_subcommand(ev))
+    ev_sub = add_group(sub, "eval", "measure: VAD metrics, samplers, alerts, questions, captions", "Measurements.",
+                       "vigil eval vad --gt demo-out/gt.json --scores scores/")
     p = add(ev_sub, "vad", _eval_vad, "frame-level AUC and AP of per-video score files",
              "vigil eval vad --gt demo-out/gt.json --scores scores/ --json",
              "Micro AUC (all frames), macro AUC (mean over videos with anomalies), AP, AUC per "

