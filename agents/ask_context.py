@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.keyframes import describe_event, read_rgb, save_keyframes
 from agents.question import OBJECT_TYPES, QuestionPlan
-from perception.video import Frame, identify_source
+from perception.source.video import Frame, identify_source
 from prompts import load_object_words
 from vigil.core.errors import VigilError
 from vigil.core.llm import VisionClient
@@ -105,7 +105,7 @@ class AskScope:
 
 def same_source(a: str, b: str) -> bool:
     """Whether two source strings name the same video (paths compared resolved, see
-    :func:`perception.video.identify_source`)."""
+    :func:`perception.source.video.identify_source`)."""
     if a == b:
         return True
     if "://" in a or "://" in b:

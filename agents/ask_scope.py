@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.ask_context import AskScope, same_source
-from perception.video import check_local_source, identify_source, local_exists
+from perception.source.video import check_local_source, identify_source, local_exists
 from vigil.core.errors import ConfigError, UnknownCameraError
 from vigil.core.store import Store
 

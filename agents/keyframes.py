@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from perception.sampler import AnomalyFocusedSampler
-from perception.video import Frame
+from perception.source.video import Frame
 from prompts import load_prompt
 from vigil.core.llm import VisionClient
 from vigil.core.vision import Seen, vlm_or_fallback

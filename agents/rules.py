@@ -7,13 +7,13 @@ cell scorer measured at the unusual cell, and either stays silent or returns a
 (the alert's onset). The Analyst's ``classify`` tool combines them with the type head; the
 rule policy uses them as its whole judgement.
 
-Where the scene facts carry the camera's normal tracks (:class:`perception.norms.TrackNorms`),
+Where the scene facts carry the camera's normal tracks (:class:`perception.track.norms.TrackNorms`),
 the rules on named objects take their confidence from them: a vehicle's from how far its wheeled
 probability lies beyond the normal tracks in that zone, a runner's from how far their speed lies
 beyond the normal people's, a stay's from how long the normal people stay (without loitering
 zones, a person in view far longer than that is loitering); the same scale on every camera (0.5 at the estimated 99.9th
 percentile of normal tracks). An unnamed vehicle-sized blob is measured the same way against
-the camera's normal blob tracks (:class:`perception.norms.BlobNorms`: how long people walking
+the camera's normal blob tracks (:class:`perception.track.norms.BlobNorms`: how long people walking
 together stay merged into one blob that large), with ``vehicle_s`` as the least 99.9th
 percentile, and so are a small object left behind (how long the normal small blobs lie at rest;
 ``object_s`` the least) and a blob seen upright, then lying (how long the normal person-sized
@@ -64,15 +64,21 @@ from typing import Any
 import numpy as np
 
 from agents.rule_inputs import CellSignals, RuleSettings, TypeEvidence
-from perception.norms import NORM_FEATURES
-from perception.scene import RUN_MIN_S, SceneFacts, TrackFacts, part_of_vehicle, points_by_time
+from perception.track.norms import NORM_FEATURES
+from perception.track.scene import (
+    RUN_MIN_S,
+    SceneFacts,
+    TrackFacts,
+    part_of_vehicle,
+    points_by_time,
+)
 from vigil.core.config import Zone
 
 #: seconds a track must keep a running pace (measured over one-second baselines) to count as a
 #: runner on its own, without the unusual cell's speed agreeing
 RUN_KEPT_S = 2.0
 #: a rule confidence from which evidence is unusual in itself: calibrated confidences reach it at
-#: the camera's 99.9th percentile of normal (see perception.norms.TailCalibration)
+#: the camera's 99.9th percentile of normal (see perception.track.norms.TailCalibration)
 SURE = 0.5
 
 __all__ = ["RUN_KEPT_S", "SURE", "CellSignals", "RuleSettings", "TypeEvidence", "classify_scene", "ordinary_traffic"]
@@ -167,7 +173,7 @@ def ordinary_traffic(facts: SceneFacts, zones: Sequence[Zone], box: tuple[float,
 def _intrusion(people: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, facts: SceneFacts) -> list[TypeEvidence]:
     """Someone inside a restricted zone for ``intrusion_s``. Confidence: how far the stay lies
     beyond how long the camera's normal movers' feet were inside that zone
-    (:meth:`perception.norms.BlobNorms.zone_calibration`; on most cameras nobody is ever
+    (:meth:`perception.track.norms.BlobNorms.zone_calibration`; on most cameras nobody is ever
     there, and any stay is far beyond); a fixed one for zones drawn after fitting."""
     out = []
     for zone in (z for z in zones if z.kind == "restricted"):
@@ -224,7 +230,7 @@ def _vehicle(large: list[TrackFacts], zones: Sequence[Zone], s: RuleSettings, c:
 
 
 def _blob_calibration(facts: SceneFacts, stat: str, zone: Zone | None, least: float, **settings: float) -> Any:
-    """The camera's normal blob tracks' :class:`~perception.norms.TailCalibration` of ``stat`` (in
+    """The camera's normal blob tracks' :class:`~perception.track.norms.TailCalibration` of ``stat`` (in
     ``zone``), its 99.9th percentile at least ``least`` (the rule's configured minimum), or ``None``
     without them or when they were measured with other ``settings`` than the rule's."""
     norms = facts.blob_norms
@@ -235,7 +241,7 @@ def _named_vehicle(t: TrackFacts, ped: Sequence[Zone], s: RuleSettings, facts: S
     """A wheeled object the detector names (bicycle, skateboard, car) moving inside a pedestrian zone.
 
     Confidence: how far its wheeled probability lies beyond the camera's normal tracks in that
-    zone (:meth:`perception.norms.TrackNorms.confidence`); without enough normal tracks, from
+    zone (:meth:`perception.track.norms.TrackNorms.confidence`); without enough normal tracks, from
     the time spent inside as for unnamed vehicles.
     """
     speed = t.sustained_speed(0.5)
@@ -291,7 +297,7 @@ def _shortened(t: TrackFacts, s: RuleSettings, facts: SceneFacts) -> TypeEvidenc
     stays down for ``lying_s`` with the feet in one spot (:meth:`TrackFacts.height_drop`).
 
     Confidence: how far the time down lies beyond the longest the camera's normal people looked
-    that way (:meth:`perception.norms.TrackNorms.drop_calibration`: crowds hide people below the
+    that way (:meth:`perception.track.norms.TrackNorms.drop_calibration`: crowds hide people below the
     knees for a moment); 0.85 without them."""
     drop = t.height_drop(s.fallen_height, s.lying_speed, s.group_size)
     if drop is None or drop[0] < s.lying_s:
@@ -353,7 +359,7 @@ def _rested_since(t: TrackFacts, rest_t: float, small: list[TrackFacts], rests: 
     """When the object ``t`` (resting since ``rest_t`` until its last point) came to rest, counting
     the earlier tracks of small objects that rested on the same spot until at most ``gap_s``
     before (the blob of an object on the ground breaks while people pass in front of it);
-    ``rests``: each small track's :meth:`~perception.scene.TrackFacts.rest_stretch`."""
+    ``rests``: each small track's :meth:`~perception.track.scene.TrackFacts.rest_stretch`."""
     last = t.points[-1]
     unit = max(last.person_h or 4 * last.h, 1e-6)
     changed = True

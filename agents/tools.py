@@ -21,12 +21,18 @@ from agents.keyframes import describe_event, save_keyframes
 from agents.rules import CellSignals, RuleSettings, TypeEvidence, classify_scene
 from agents.state import KeyframeArgs, NoArgs, RollbackArgs
 from perception.encoders.motion import MotionEncoder
-from perception.engram import EngramMemory
 from perception.events import CandidateEvent, frame_scores
-from perception.head import known_type
-from perception.norms import BlobNorms
-from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts, scene_facts
-from perception.video import Frame
+from perception.score.engram import EngramMemory
+from perception.score.head import known_type
+from perception.source.video import Frame
+from perception.track.norms import BlobNorms
+from perception.track.scene import (
+    DetectedObjects,
+    SceneFacts,
+    combine_facts,
+    object_facts,
+    scene_facts,
+)
 from vigil.core.config import CameraConfig
 from vigil.core.llm import ToolSpec, VisionClient
 from vigil.core.memory import PatternMemory

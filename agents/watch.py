@@ -12,7 +12,7 @@ Only verdicts the rules themselves reach are learned as normal: a model's suppre
 Alerts have deterministic ids; the store keeps one per id and the checkpointed graph does not
 decide an event twice, so a restarted watch neither loses nor duplicates alerts.
 
-Sources are keyed by :func:`perception.video.identify_source` (resolved path plus content
+Sources are keyed by :func:`perception.source.video.identify_source` (resolved path plus content
 identity), so one file under two spellings is one video. With a model configured, the graph
 runs in a background thread (:class:`DecisionWorker`): frames keep being read and scored while
 a model thinks, and the source's end waits for the decisions still out.
@@ -42,9 +42,9 @@ from perception.events import CandidateEvent, ScoredWindow, remainder
 from perception.pipeline import Scanner, open_camera_video
 from perception.profile import CameraProfile, add_engram_counts
 from perception.recording import StoreRecorder
-from perception.scene import DetectedObjects
-from perception.tripwires import Tripwires
-from perception.video import Frame, identify_source, write_clip
+from perception.score.tripwires import Tripwires
+from perception.source.video import Frame, identify_source, write_clip
+from perception.track.scene import DetectedObjects
 from vigil.core.config import CameraConfig
 from vigil.core.errors import VideoError, VigilError
 from vigil.core.llm import VisionClient, clean_text

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from data_engine.hivau import RawVideo, SummarySplit
-from perception.scene import SceneFacts, TrackFacts
+from perception.track.scene import SceneFacts, TrackFacts
 from prompts import load_prompt
 from vigil.core.llm import FINAL, ChatBackend, LLMError, ToolSpec, VisionClient, case_file_messages
 from vigil.core.schemas import ANOMALY_TYPES

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.video import Mp4Writer, open_video
+from perception.source.video import Mp4Writer, open_video
 from vigil.core.errors import VideoError
 from vigil.core.paths import inside
 

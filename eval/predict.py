@@ -27,7 +27,7 @@ import numpy as np
 
 from perception.recording import stored_scores
 from perception.sampler import sample_video_frames
-from perception.video import find_video
+from perception.source.video import find_video
 from prompts import load_prompt
 from vigil.core.errors import DataError, VideoError
 from vigil.core.files import iter_jsonl

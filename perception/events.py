@@ -1,6 +1,6 @@
 """From window scores to candidate events: smoothing, hysteresis, minimum duration, rollback.
 
-A window where a tripwire fired (:mod:`perception.tripwires`: someone running, a vehicle
+A window where a tripwire fired (:mod:`perception.score.tripwires`: someone running, a vehicle
 where vehicles never go) counts as at least ``TRIPWIRE_SCORE`` for event detection; its own
 score is left as it is. Scores are smoothed with a centred moving average over ``smooth`` windows (so the builder
 runs ``smooth // 2`` windows behind the video). An event opens when the smoothed score reaches
@@ -8,7 +8,7 @@ runs ``smooth // 2`` windows behind the video). An event opens when the smoothed
 to ``max_gap_s``. Its onset is found by rolling back from the window that crossed the
 threshold through the stored windows while they were at least ``low``: the moment an anomaly
 *became* visible, not the moment the detector was sure; an event opened by a zone rule
-(:mod:`perception.zones`) reaches back at least to when the zone's occupancy began. Events
+(:mod:`perception.track.zones`) reaches back at least to when the zone's occupancy began. Events
 shorter than ``min_event_s`` are dropped.
 """
 
@@ -24,10 +24,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ZoneRuleHit:
-    """A camera zone rule that held during a window (see :mod:`perception.zones`)."""
+    """A camera zone rule that held during a window (see :mod:`perception.track.zones`)."""
 
     zone: str       # the zone's name ("" for a left object)
-    kind: str       # restricted | loitering | left_object (perception.zones.LeftObjects)
+    kind: str       # restricted | loitering | left_object (perception.track.zones.LeftObjects)
     start_s: float  # from when the rule held (a restricted zone's from the entry: may lie before the window)
     end_s: float    # until when (the last time someone was seen there)
     floor: float    # the score the window was raised to (detection.zone_score)
@@ -65,7 +65,7 @@ class ScoredWindow:
     types: dict[str, float] | None = None
     ungated: float | None = None
     features: dict[str, float] | None = None  # the unusual cell's named features, if any
-    trigger: str | None = None  # a tripwire that fired in this window (see perception.tripwires)
+    trigger: str | None = None  # a tripwire that fired in this window (see perception.score.tripwires)
     vector: np.ndarray | None = field(default=None, repr=False)  # the clip embedding
     box: tuple[float, float, float, float] | None = None
     objects: list[dict] | None = field(default=None, repr=False)
@@ -99,7 +99,7 @@ class CandidateEvent:
     peak_time_s: float
     windows: list[ScoredWindow] = field(default_factory=list)
     smoothed: list[float] = field(default_factory=list)  # the smoothed score of each window
-    content_id: str = ""  # the source's content identity (see perception.video.SourceId)
+    content_id: str = ""  # the source's content identity (see perception.source.video.SourceId)
 
     @property
     def event_id(self) -> str:

@@ -31,10 +31,14 @@ from perception.detect.blobs import BlobDetector
 from perception.detect.yolo import MAX_INPUT, input_size_for
 from perception.encoders import Encoder, get_encoder
 from perception.encoders.motion import MotionEncoder
-from perception.engram import EngramMemory
-from perception.head import NORMAL, TypeHead
-from perception.norms import BLOB_SETTINGS, TRACK_SETTINGS, TrackNorms
-from perception.objects import (
+from perception.pipeline import embed_windows, open_camera_video, threaded_frames
+from perception.profile import CameraProfile
+from perception.score.engram import EngramMemory
+from perception.score.head import NORMAL, TypeHead
+from perception.score.scoring import Calibration, NormalityModel, fuse_levels
+from perception.source.video import Frame
+from perception.track.norms import BLOB_SETTINGS, TRACK_SETTINGS, TrackNorms
+from perception.track.objects import (
     OBJECT_FEATURES,
     ObjectNormality,
     ObjectStage,
@@ -44,12 +48,8 @@ from perception.objects import (
     fit_scale,
     object_features,
 )
-from perception.pipeline import embed_windows, open_camera_video, threaded_frames
-from perception.profile import CameraProfile
-from perception.scene import NormalBlobs, normal_track_evidence
-from perception.scoring import Calibration, NormalityModel, fuse_levels
-from perception.tracking import PersonScale, Track, TrackerSettings, frame_aspect
-from perception.video import Frame
+from perception.track.scene import NormalBlobs, normal_track_evidence
+from perception.track.tracking import PersonScale, Track, TrackerSettings, frame_aspect
 from vigil.core.config import CameraConfig, DetectionConfig
 from vigil.core.errors import DataError
 from vigil.core.schemas import load_ground_truth

@@ -19,19 +19,19 @@ from typing import Any
 import numpy as np
 
 from perception.encoders import Embedding, Encoder
-from perception.engram import EngramStream
 from perception.events import CandidateEvent, EventBuilder, ScoredWindow, ZoneRuleHit
-from perception.frame_scorer import FrameScorer, to_model_frame
-from perception.head import TypeHead
-from perception.objects import ObjectStage, score_window, window_objects
 from perception.profile import CameraProfile
-from perception.scene import DetectedObjects
-from perception.scoring import Calibration, fuse_levels
-from perception.tracking import PersonScale, frame_aspect
-from perception.tripwires import Tripwires
-from perception.video import Frame, ReconnectPolicy, VideoSource, open_video
-from perception.windows import Window, iter_windows
-from perception.zones import LeftObjects, ZoneOccupancy
+from perception.score.engram import EngramStream
+from perception.score.frame_scorer import FrameScorer, to_model_frame
+from perception.score.head import TypeHead
+from perception.score.scoring import Calibration, fuse_levels
+from perception.score.tripwires import Tripwires
+from perception.source.video import Frame, ReconnectPolicy, VideoSource, open_video
+from perception.source.windows import Window, iter_windows
+from perception.track.objects import ObjectStage, score_window, window_objects
+from perception.track.scene import DetectedObjects
+from perception.track.tracking import PersonScale, frame_aspect
+from perception.track.zones import LeftObjects, ZoneOccupancy
 from vigil.core.config import CameraConfig
 
 _DONE = object()

@@ -22,16 +22,16 @@ from perception.detect import detector_class, detector_names
 from perception.detect.blobs import BlobDetector
 from perception.encoders import Encoder, encoder_class, encoder_names
 from perception.encoders.motion import MotionEncoder
-from perception.engram import EngramMemory
-from perception.head import TypeHead
 
-# from the package, not perception.frame_scorer: importing it registers every built-in scorer,
+# from the package, not perception.score.frame_scorer: importing it registers every built-in scorer,
 # so a saved one restores by name
 from perception.learned import FrameScorer
-from perception.norms import BlobNorms, TrackNorms
-from perception.objects import ObjectNormality, ObjectStage, StageSettings
-from perception.scoring import NormalityModel
-from perception.tracking import PersonScale, TrackerSettings
+from perception.score.engram import EngramMemory
+from perception.score.head import TypeHead
+from perception.score.scoring import NormalityModel
+from perception.track.norms import BlobNorms, TrackNorms
+from perception.track.objects import ObjectNormality, ObjectStage, StageSettings
+from perception.track.tracking import PersonScale, TrackerSettings
 from vigil.core.errors import UnknownCameraError, VigilError
 
 PROFILE_FORMAT = 2  # 2: learned foreground thresholds, the object path

@@ -124,7 +124,7 @@ def sample_video_frames(path: str | Path, n: int, sampler: str = "ats", *,
     Raises:
         VideoError: the file cannot be read or has no frames.
     """
-    from perception.video import open_video
+    from perception.source.video import open_video
 
     with open_video(path, fps=1.0, width=16) as probe:
         duration = probe.info.duration_s or 0.0

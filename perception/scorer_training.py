@@ -18,19 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from perception.frame_scorer import (
+from perception.learned import frame_scorer_class
+from perception.learned.framepred import FramePredConfig
+from perception.learned.maml import MetaConfig, meta_train
+from perception.pipeline import open_camera_video
+from perception.profile import CameraProfile
+from perception.score.frame_scorer import (
     FrameScorer,
     TrainProgress,
     TrainReport,
     model_shape,
     to_model_frame,
 )
-from perception.learned import frame_scorer_class
-from perception.learned.framepred import FramePredConfig
-from perception.learned.maml import MetaConfig, meta_train
-from perception.pipeline import open_camera_video
-from perception.profile import CameraProfile
-from perception.scoring import Calibration
+from perception.score.scoring import Calibration
 from vigil.core.config import CameraConfig
 from vigil.core.errors import DataError
 

@@ -64,7 +64,7 @@ def falling_event(synth_small: Path, fitted_camera: tuple[Path, Path]) -> dict[s
     """The falling test video scanned with the fitted camera: its candidate event and frames."""
     from perception.pipeline import Scanner
     from perception.profile import CameraProfile
-    from perception.tripwires import Tripwires
+    from perception.score.tripwires import Tripwires
     from vigil.core.config import load_settings
     from vigil.core.schemas import load_ground_truth
 

@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 if TYPE_CHECKING:
-    from perception.scene import TrackFacts
+    from perception.track.scene import TrackFacts
 
 
 def level(i: int) -> int:
@@ -159,14 +159,14 @@ def chat_reply(content: str | None = None, tool_calls: list | None = None) -> di
 
 def rule_track(points: list[tuple[float, float, float, float, float, float, float]], kind: str = "person") -> TrackFacts:
     """A track for the type rules from points of (t, x, y, w, h, size, speed)."""
-    from perception.scene import TrackFacts, TrackPoint
+    from perception.track.scene import TrackFacts, TrackPoint
 
     return TrackFacts(1, kind, [TrackPoint(t, x, y, w, h, size, speed) for t, x, y, w, h, size, speed in points])
 
 
 def blob_rows(**columns: np.ndarray) -> np.ndarray:
-    """Rows of :data:`perception.norms.BLOB_FEATURES`: the columns given by name, NaN elsewhere."""
-    from perception.norms import BLOB_FEATURES
+    """Rows of :data:`perception.track.norms.BLOB_FEATURES`: the columns given by name, NaN elsewhere."""
+    from perception.track.norms import BLOB_FEATURES
 
     n = len(next(iter(columns.values())))
     rows = np.full((n, len(BLOB_FEATURES)), np.nan, np.float32)

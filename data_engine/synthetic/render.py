@@ -14,7 +14,7 @@ from data_engine.synthetic.captions import video_facts
 from data_engine.synthetic.drawing import draw_bag, draw_car, draw_person, render_background
 from data_engine.synthetic.layout import Layout
 from data_engine.synthetic.plans import RenderedVideo, VideoPlan
-from perception.video import Mp4Writer
+from perception.source.video import Mp4Writer
 from vigil.core.schemas import frame_labels
 
 

@@ -2,7 +2,7 @@
 
 A :class:`Detector` turns frames into :class:`supervision.Detections` (pixel boxes in the frame
 it was given, a confidence, a class id and, in ``data``, the probability of each class group),
-which the one tracker (:mod:`perception.tracking`) follows. Detectors are chosen by name
+which the one tracker (:mod:`perception.track.tracking`) follows. Detectors are chosen by name
 (``get_detector("yolov3-tiny")``); heavy ones import their dependencies only when built.
 
 ===============  ============================================================================

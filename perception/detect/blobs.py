@@ -1,6 +1,6 @@
 """Foreground blobs as detections: for cameras no object detector fits, and for what it misses.
 
-The camera's background (:class:`perception.background.BackgroundModel`, learned from its normal
+The camera's background (:class:`perception.source.background.BackgroundModel`, learned from its normal
 footage at ``work_width`` pixels) gives a foreground mask; each connected region larger than
 ``min_area`` (a share of the frame) becomes a box of the ``unknown`` group with confidence 1.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from perception.background import BackgroundModel, BackgroundSettings
 from perception.detect import GROUPS, Detector, empty_detections, make_detections, register_detector
+from perception.source.background import BackgroundModel, BackgroundSettings
 
 log = logging.getLogger(__name__)
 

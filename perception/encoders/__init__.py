@@ -1,6 +1,6 @@
 """Window encoders: one registry, one interface.
 
-An :class:`Encoder` turns a :class:`~perception.windows.Window` into an :class:`Embedding`: a
+An :class:`Encoder` turns a :class:`~perception.source.windows.Window` into an :class:`Embedding`: a
 clip-level vector plus a grid of per-cell vectors, so that scores can be localised in the frame.
 Encoders are chosen by name (``get_encoder("motion")``); heavy ones import their dependencies
 only when constructed.
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.windows import Window
+from perception.source.windows import Window
 from vigil.core.registry import Registry
 
 

@@ -4,10 +4,10 @@ Per frame, at a reduced working resolution:
 
 - dense optical flow (OpenCV DIS, ultrafast preset) between consecutive sampled frames;
 - foreground against a background learned from the camera's normal footage
-  (:class:`perception.background.BackgroundModel`: light followed block by block, a per-pixel
+  (:class:`perception.source.background.BackgroundModel`: light followed block by block, a per-pixel
   threshold from the normal footage's own noise);
 - foreground blobs (connected components) with their feet point (bottom centre), shape and
-  mean optical flow (blobs are not tracked here: the one tracker is :mod:`perception.tracking`);
+  mean optical flow (blobs are not tracked here: the one tracker is :mod:`perception.track.tracking`);
 - where a blob moved further between two sampled frames than optical flow can follow (more
   than half its own size: its old and new places barely overlap, as for a runner a few pixels
   wide, and the flow of its flat inside reads almost nothing), its speed is also read by
@@ -37,9 +37,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from perception.background import BackgroundModel, BackgroundSettings
 from perception.encoders import Embedding, Encoder, register_encoder
-from perception.windows import Window
+from perception.source.background import BackgroundModel, BackgroundSettings
+from perception.source.windows import Window
 
 FEATURES: tuple[str, ...] = (
     "fg_mean",         # mean foreground fraction of the cell
@@ -323,7 +323,7 @@ class MotionEncoder(Encoder):
                     aspect[r, c] = max(aspect[r, c], bw / bh)
                 per_s = cfg.fps / person
                 # velocity: the blob's mean optical flow (objects are followed by the one
-                # tracker, perception.tracking; the cells only say what moved where)
+                # tracker, perception.track.tracking; the cells only say what moved where)
                 vx, vy = fx[k] / a * per_s, fy[k] / a * per_s
                 moved = math.hypot(vx, vy)
                 if cfg.match_speeds and previous is not None and bh >= cfg.min_blob_height and not is_large:

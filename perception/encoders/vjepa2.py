@@ -25,7 +25,7 @@ import numpy as np
 
 from perception.encoders import Embedding, Encoder, register_encoder
 from perception.hub import resolve_model
-from perception.windows import Window
+from perception.source.windows import Window
 from vigil.core.errors import ConfigError, MissingDependencyError, VigilError, first_line
 from vigil.core.imports import require
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from perception.video import open_video
+from perception.source.video import open_video
 from vigil.core.errors import DataError, VideoError
 from vigil.core.paths import inside, name_problem
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from perception.frame_scorer import (
+from perception.score.frame_scorer import (
     FrameScorer,
     ScorerConfig,
     ScoreStream,

@@ -18,8 +18,8 @@ from typing import Any
 
 from perception.fgclip.data import FGClipDataset, collate_fgclip, load_annotations
 from perception.fgclip.model import FGClip
-from perception.frame_scorer import LOAD_ERRORS, unloadable
 from perception.hub import out_folder
+from perception.score.frame_scorer import LOAD_ERRORS, unloadable
 from vigil.core.errors import ConfigError
 from vigil.core.files import write_text_atomic
 from vigil.core.imports import require

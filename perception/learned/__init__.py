@@ -12,8 +12,8 @@ sampled frame by how badly it explains it:
   synthetic anomalies.
 
 Both work on small greyscale frames (``size`` pixels on the long side) so they train on a CPU in
-minutes. Their interface (:class:`~perception.frame_scorer.FrameScorer`), shared training loop
-and registry are in :mod:`perception.frame_scorer`; this package is where every built-in scorer
+minutes. Their interface (:class:`~perception.score.frame_scorer.FrameScorer`), shared training loop
+and registry are in :mod:`perception.score.frame_scorer`; this package is where every built-in scorer
 registers: importing it registers ``framepred``, ``aedmae`` and the zero-shot ``fgclip``
 (:mod:`perception.fgclip.scorer`). Fitting one onto a camera is
 :mod:`perception.scorer_training`.
@@ -23,7 +23,9 @@ from __future__ import annotations
 
 # importing the scorers' modules registers them (each module's @register_scorer)
 from perception.fgclip import scorer as _fgclip  # noqa: F401
-from perception.frame_scorer import (
+from perception.learned import aedmae as _aedmae  # noqa: F401
+from perception.learned import framepred as _framepred  # noqa: F401
+from perception.score.frame_scorer import (
     FRAME_SCORERS,
     FrameScorer,
     ScorerConfig,
@@ -32,8 +34,6 @@ from perception.frame_scorer import (
     TrainReport,
     register_scorer,
 )
-from perception.learned import aedmae as _aedmae  # noqa: F401
-from perception.learned import framepred as _framepred  # noqa: F401
 
 #: names of the registered frame scorers
 frame_scorer_names = FRAME_SCORERS.names

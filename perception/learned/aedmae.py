@@ -36,7 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from perception.frame_scorer import (
+from perception.score.frame_scorer import (
     Checkpointer,
     FrameScorer,
     ScorerConfig,

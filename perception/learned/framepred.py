@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.frame_scorer import (
+from perception.score.frame_scorer import (
     LOAD_ERRORS,
     Checkpointer,
     FrameScorer,

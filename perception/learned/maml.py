@@ -35,13 +35,19 @@ from typing import Any
 
 import numpy as np
 
-from perception.frame_scorer import TrainProgress, TrainReport, mean_of, sample_indices, set_threads
 from perception.learned.framepred import (
     HISTORY,
     FramePredConfig,
     build_unet,
     make_batch,
     prediction_loss,
+)
+from perception.score.frame_scorer import (
+    TrainProgress,
+    TrainReport,
+    mean_of,
+    sample_indices,
+    set_threads,
 )
 from vigil.core.errors import DataError
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from perception.recording import stored_scores
 from perception.sampler import sample_video_frames
-from perception.video import find_video
+from perception.source.video import find_video
 from vigil.core.errors import DataError, VideoError
 from vigil.core.files import iter_jsonl
 from vigil.core.imports import require

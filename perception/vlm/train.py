@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from perception.frame_scorer import LOAD_ERRORS, unloadable
 from perception.hub import out_folder, resolve_model
+from perception.score.frame_scorer import LOAD_ERRORS, unloadable
 from perception.vlm.data import IGNORE, Example, FrameSource, PromptFn, collate, encode, messages
 from perception.vlm.processor import load_processor, save_processor
 from vigil.core.errors import ConfigError, DataError, first_line

@@ -160,7 +160,7 @@ def test_interrupted_run_resumes_and_finished_run_is_not_repeated(falling_event:
 
 
 def test_a_fitted_camera_keeps_its_normal_blob_tracks_as_the_yardstick_of_the_blob_rules(falling_event: dict[str, Any]) -> None:
-    from perception.norms import MIN_TRACKS
+    from perception.track.norms import MIN_TRACKS
 
     profile, camera = falling_event["profile"], falling_event["camera"]
     norms = profile.blob_norms  # saved with the profile and loaded back

@@ -10,8 +10,8 @@ from helpers import blob_rows, rule_track
 
 from agents.rules import CellSignals, RuleSettings, classify_scene
 from perception.encoders.motion import FEATURES
-from perception.scene import SceneFacts, TrackFacts, TrackPoint
-from perception.tripwires import Tripwires
+from perception.score.tripwires import Tripwires
+from perception.track.scene import SceneFacts, TrackFacts, TrackPoint
 from vigil.core.config import Zone
 
 
@@ -24,7 +24,7 @@ def test_a_person_who_goes_down_and_stays_down_is_a_fall() -> None:
 
 
 def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_normal_blobs_look_like_that() -> None:
-    from perception.norms import BlobNorms
+    from perception.track.norms import BlobNorms
 
     walk = [(t / 4, 0.4 + t * 0.005, 0.6, 0.04, 0.12, 1.0, 0.8) for t in range(8)]
     down = [(2 + t / 4, 0.44, 0.6, 0.12, 0.04, 1.0, 0.05) for t in range(13)]  # down for 3 s
@@ -44,7 +44,7 @@ def test_a_fall_is_as_sure_as_the_time_down_lies_beyond_how_long_the_cameras_nor
 
 
 def test_a_profile_fitted_before_a_blob_statistic_existed_keeps_the_others_calibrated() -> None:
-    from perception.norms import BLOB_FEATURES, BlobNorms
+    from perception.track.norms import BLOB_FEATURES, BlobNorms
 
     rng = np.random.default_rng(3)
     older = [name for name in BLOB_FEATURES if name != "scuffle_s"]  # what such a profile stored
@@ -63,7 +63,7 @@ def test_a_profile_fitted_before_a_blob_statistic_existed_keeps_the_others_calib
 
 
 def test_an_intrusion_is_as_sure_as_the_stay_lies_beyond_the_normal_movers_time_in_the_zone() -> None:
-    from perception.norms import BLOB_FEATURES, BlobNorms
+    from perception.track.norms import BLOB_FEATURES, BlobNorms
 
     zone = Zone(name="keep-out", kind="restricted", polygon=((0.6, 0.6), (0.9, 0.6), (0.9, 0.95), (0.6, 0.95)))
     # someone walks into the zone and stands there for 2 s
@@ -168,7 +168,7 @@ def test_a_still_patch_the_frame_edge_cuts_is_not_an_object_left_behind() -> Non
 
 
 def test_a_resting_object_counts_as_left_behind_by_how_long_it_outlasts_the_cameras_normal_small_blobs() -> None:
-    from perception.norms import BlobNorms
+    from perception.track.norms import BlobNorms
 
     bag = TrackFacts(1, "small", [TrackPoint(2 + k / 8, 0.25, 0.34, 0.02, 0.02, 0.1, 0.0, person_h=0.15) for k in range(81)])
     rng = np.random.default_rng(0)
@@ -238,7 +238,7 @@ def test_people_walking_together_are_not_called_a_vehicle() -> None:
 
 
 def test_a_vehicle_sized_blob_counts_as_a_vehicle_by_how_long_it_outlasts_the_cameras_normal_merges() -> None:
-    from perception.norms import BlobNorms
+    from perception.track.norms import BlobNorms
 
     plaza = Zone(name="plaza", kind="pedestrian", polygon=((0.0, 0.25), (1.0, 0.25), (1.0, 1.0), (0.0, 1.0)))
 
@@ -288,7 +288,7 @@ def test_a_fight_between_blobs_is_as_sure_as_its_time_close_lies_beyond_the_norm
     """Two erratic blobs close together in one spot for 2.9 s: sure where normal people pass each
     other in a moment; doubtful where normal blobs merge and split erratically for seconds. The
     yardstick is measured on normal blob tracks the way the rule measures."""
-    from perception.norms import BLOB_FEATURES, BlobNorms
+    from perception.track.norms import BLOB_FEATURES, BlobNorms
 
     a = [(t / 8, 0.4 + 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
     b = [(t / 8, 0.43 - 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8) for t in range(24)]
@@ -326,9 +326,9 @@ def test_a_fight_between_named_people_is_as_sure_as_its_time_close_lies_beyond_t
     where normal boxes never jitter together that long; doubtful where a crowd's do. The
     yardstick is measured on the normal tracks the way the rule measures."""
     from perception.detect import GROUPS
-    from perception.norms import NORM_FEATURES, TRACK_SETTINGS, TrackNorms
-    from perception.scene import normal_track_evidence
-    from perception.tracking import Observation, PersonScale, Track
+    from perception.track.norms import NORM_FEATURES, TRACK_SETTINGS, TrackNorms
+    from perception.track.scene import normal_track_evidence
+    from perception.track.tracking import Observation, PersonScale, Track
 
     def named(track_id: int, x0: float, sign: float) -> TrackFacts:
         pts = [TrackPoint(t / 8, x0 + sign * 0.01 * (t % 2), 0.5, 0.04, 0.12, 1.0, 0.8, person_h=0.12) for t in range(24)]

@@ -7,7 +7,7 @@ import pytest
 from helpers import blob_rows
 
 from agents.rules import CellSignals, RuleSettings, classify_scene
-from perception.scene import SceneFacts, TrackFacts, TrackPoint
+from perception.track.scene import SceneFacts, TrackFacts, TrackPoint
 from vigil.core.config import Zone
 
 WALKWAY = Zone(name="walkway", kind="pedestrian", polygon=((0.0, 0.42), (1.0, 0.42), (1.0, 1.0), (0.0, 1.0)))
@@ -17,7 +17,7 @@ CLASSES = ("person", "bicycle")
 def _norms(n: int = 60) -> object:
     """Normal people on the walkway: mostly person, a wheeled probability up to about 0.2 (the
     detector's occasional mistake), walking at 0.3-0.7 body heights per second."""
-    from perception.norms import NORM_FEATURES, TrackNorms
+    from perception.track.norms import NORM_FEATURES, TrackNorms
 
     rng = np.random.default_rng(0)
     rows = np.zeros((n, len(NORM_FEATURES)), np.float32)
@@ -34,7 +34,7 @@ def _object_track(track_id: int, p_wheeled: float, bicycle_looks: int, looks: in
     """A detector track crossing the walkway at 8 looks per second; the first ``bicycle_looks``
     looks name it a bicycle (the rest a person)."""
     from perception.detect import GROUPS
-    from perception.tracking import Observation, Track
+    from perception.track.tracking import Observation, Track
 
     groups = np.zeros(len(GROUPS), np.float32)
     groups[GROUPS.index("person")], groups[GROUPS.index("wheeled")] = 0.5, p_wheeled
@@ -46,7 +46,7 @@ def _object_track(track_id: int, p_wheeled: float, bicycle_looks: int, looks: in
 
 
 def test_calibration_puts_the_normal_median_low_and_its_far_tail_at_one_half() -> None:
-    from perception.norms import TailCalibration
+    from perception.track.norms import TailCalibration
 
     normal = np.random.default_rng(1).exponential(1.0, 500)
     cal = TailCalibration.fit(normal)
@@ -56,8 +56,8 @@ def test_calibration_puts_the_normal_median_low_and_its_far_tail_at_one_half() -
 
 
 def test_a_bicycle_the_detector_names_on_the_walkway_is_a_vehicle_in_its_words() -> None:
-    from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts
-    from perception.tracking import PersonScale
+    from perception.track.scene import DetectedObjects, SceneFacts, combine_facts, object_facts
+    from perception.track.tracking import PersonScale
 
     norms = _norms()
     rider = _object_track(1, p_wheeled=0.6, bicycle_looks=30)
@@ -71,7 +71,7 @@ def test_a_bicycle_the_detector_names_on_the_walkway_is_a_vehicle_in_its_words()
     assert vehicle.confidence >= 0.8 and vehicle.track_id == 1 and vehicle.start_s == 0.0
     assert "a bicycle" in vehicle.evidence and "'walkway'" in vehicle.evidence and "body heights/s" in vehicle.evidence
     # the same bicycle on a camera whose normal footage is full of wheeled things is not unusual there
-    from perception.norms import NORM_FEATURES, TrackNorms
+    from perception.track.norms import NORM_FEATURES, TrackNorms
 
     busy = TrackNorms(norms.rows.copy())
     busy.rows[:, NORM_FEATURES.index("p_wheeled")] += 0.5
@@ -81,8 +81,8 @@ def test_a_bicycle_the_detector_names_on_the_walkway_is_a_vehicle_in_its_words()
 
 
 def test_blob_tracks_a_named_object_explains_are_left_out() -> None:
-    from perception.scene import DetectedObjects, SceneFacts, combine_facts, object_facts
-    from perception.tracking import PersonScale
+    from perception.track.scene import DetectedObjects, SceneFacts, combine_facts, object_facts
+    from perception.track.tracking import PersonScale
 
     objects = DetectedObjects.snapshot([_object_track(1, 0.6, 30)], CLASSES, PersonScale(0.0, 0.15, 0.02, True), (360, 240))
     named = object_facts(objects, [WALKWAY])
@@ -115,9 +115,9 @@ def test_a_height_drop_fall_is_as_sure_as_its_time_down_lies_beyond_the_normal_c
     """A fall seen as a height drop: sure on a camera where normal people never look that short
     for long; doubtful where crowds hide people below the knees for seconds. The yardstick is
     measured on normal tracks the way the rule measures (a person hidden for a moment, then whole)."""
-    from perception.norms import NORM_FEATURES, TRACK_SETTINGS, TrackNorms
-    from perception.scene import normal_track_evidence
-    from perception.tracking import Observation, PersonScale, Track
+    from perception.track.norms import NORM_FEATURES, TRACK_SETTINGS, TrackNorms
+    from perception.track.scene import normal_track_evidence
+    from perception.track.tracking import Observation, PersonScale, Track
 
     def person(heights: list[float]) -> TrackFacts:
         pts = [TrackPoint(i / 8, 0.5, 0.7, 0.05, h, 1.0, 0.0, person_h=0.2) for i, h in enumerate(heights)]
@@ -198,7 +198,7 @@ def test_a_strip_of_a_cars_blob_that_splits_off_under_it_is_no_runner_but_a_runn
 
 
 def test_without_zones_a_person_loiters_when_they_stay_far_longer_than_the_cameras_normal_people() -> None:
-    from perception.norms import NORM_FEATURES, TrackNorms
+    from perception.track.norms import NORM_FEATURES, TrackNorms
 
     norms = _norms()  # normal people stay 8 s
     stayer = TrackFacts(4, "person", [TrackPoint(150 + t, 0.5, 0.7, 0.05, 0.15, 1.0, 0.1) for t in range(10)],
@@ -214,7 +214,7 @@ def test_without_zones_a_person_loiters_when_they_stay_far_longer_than_the_camer
 
 
 def test_a_detected_runner_is_measured_against_the_speeds_of_the_cameras_normal_people() -> None:
-    from perception.norms import NORM_FEATURES, TrackNorms
+    from perception.track.norms import NORM_FEATURES, TrackNorms
 
     pts = [TrackPoint(t / 8, 0.1 + t * 0.0375, 0.7, 0.05, 0.15, 1.0, 2.5, person_h=0.15) for t in range(24)]
     stats = np.zeros(len(NORM_FEATURES), np.float32)
@@ -244,7 +244,7 @@ def test_vehicles_one_after_another_in_a_pedestrian_zone_began_with_the_first() 
 
 
 def test_a_running_blob_is_as_sure_as_its_pace_lies_beyond_the_cameras_normal_person_blobs() -> None:
-    from perception.norms import BlobNorms
+    from perception.track.norms import BlobNorms
 
     # a blob crossing at 0.24 frame widths/s, a person 0.1 tall: 2.4 body heights/s for 3.4 s
     runner = TrackFacts(9, "person", [TrackPoint(17 + t / 8, 0.9 - t * 0.03, 0.4, 0.03, 0.1, 1.0, 2.4, person_h=0.1)

@@ -13,7 +13,7 @@ import pytest
 from helpers import FakeOpenAI, chat_reply
 
 from eval.alerts import evaluate_alerts
-from perception.video import open_video
+from perception.source.video import open_video
 from vigil.cli import main
 from vigil.core.schemas import Alert, load_ground_truth
 from vigil.core.store import Store

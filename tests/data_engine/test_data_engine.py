@@ -15,7 +15,7 @@ from conftest import SHARED_DATA
 from helpers import FakeOpenAI, chat_reply
 
 from data_engine.hivau import dump_annotations, load_annotations, read_rows
-from perception.video import open_video
+from perception.source.video import open_video
 from prompts import load_pool
 from vigil.cli import main
 from vigil.core.errors import DataError

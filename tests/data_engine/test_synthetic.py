@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from data_engine.synthetic import SynthSpec, synthesize
-from perception.video import open_video
+from perception.source.video import open_video
 from vigil.core.config import load_settings
 from vigil.core.schemas import ANOMALY_TYPES, frame_labels, load_ground_truth
 

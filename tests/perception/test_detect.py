@@ -15,7 +15,7 @@ from perception.detect import GROUPS, make_detections
 from perception.detect.weights import YOLO11N, YOLOV3_TINY, WeightsError
 from perception.detect.yolo import YoloV3Tiny
 from perception.detect.yolo11 import Yolo11n, decode_anchor_free
-from perception.tracking import ObjectTracker, TrackerSettings
+from perception.track.tracking import ObjectTracker, TrackerSettings
 from vigil.cli import main
 
 REFERENCE = Path(__file__).parent / "data" / "yolov3_tiny_reference.json"
@@ -316,7 +316,7 @@ def test_ped2_labels_are_ground_truth_for_eval_vad(tmp_path: Path, capsys: pytes
 
 
 def test_crops_cover_each_object_with_context_and_merge_when_they_touch() -> None:
-    from perception.objects import look_boxes
+    from perception.track.objects import look_boxes
 
     # two walkers side by side and one far away, in a 320 x 240 image seen at 2 network px per px
     boxes = np.array([[100, 100, 110, 130], [112, 100, 122, 130], [290, 200, 300, 230]], np.float32)
@@ -333,7 +333,7 @@ def test_crops_cover_each_object_with_context_and_merge_when_they_touch() -> Non
 
 @needs_model
 def test_looking_around_the_people_finds_them_as_the_whole_frame_does() -> None:
-    from perception.objects import look_boxes
+    from perception.track.objects import look_boxes
 
     ref, image = _reference()
     h, w = image.shape[:2]
@@ -351,7 +351,7 @@ def test_looking_around_the_people_finds_them_as_the_whole_frame_does() -> None:
 
 
 def test_someone_who_gets_on_a_bicycle_is_a_bicycle_from_then() -> None:
-    from perception.tracking import PersonScale, merge_riders
+    from perception.track.tracking import PersonScale, merge_riders
 
     classes = ("person", "bicycle")
     onehot = np.eye(len(GROUPS), dtype=np.float32)
@@ -400,7 +400,7 @@ def test_the_int8_detector_calibrated_on_normal_frames_finds_the_same_people(tmp
 
 def test_between_looks_a_track_moves_with_what_its_box_holds() -> None:
     from perception.detect import Detector
-    from perception.objects import ObjectStage, StageSettings
+    from perception.track.objects import ObjectStage, StageSettings
 
     rng = np.random.default_rng(3)
     background = cv2.GaussianBlur(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8), (3, 3), 0)

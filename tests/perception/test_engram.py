@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.engram import EngramMemory
+from perception.score.engram import EngramMemory
 
 
 def _memory() -> EngramMemory:

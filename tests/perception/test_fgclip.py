@@ -28,7 +28,7 @@ def tiny(synth_small: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_normal_video_loads_its_timestamped_segment_and_an_anomaly_video_all_of_itself(synth_small: Path) -> None:
     import cv2
 
-    from perception.video import open_video
+    from perception.source.video import open_video
 
     entries = load_annotations(synth_small / "fgclip.json")
     normal = next(e for e in entries if e.normal).model_copy(update={"timestamps": [[10.0, 20.0]]})

@@ -9,8 +9,8 @@ import pytest
 
 from perception.encoders import encoder_names, get_encoder
 from perception.encoders.motion import FEATURES, MotionEncoder
-from perception.video import open_video
-from perception.windows import iter_windows
+from perception.source.video import open_video
+from perception.source.windows import iter_windows
 from vigil.core.schemas import load_ground_truth
 
 F = {name: i for i, name in enumerate(FEATURES)}
@@ -61,7 +61,7 @@ def test_a_fallen_person_is_a_wide_persistent_blob(encoder: MotionEncoder, synth
 
 def test_a_runner_is_faster_than_walkers(encoder: MotionEncoder, synth_small: Path) -> None:
     """Speeds in body heights per second, as the tracker follows the encoder's blobs (scene facts)."""
-    from perception.scene import scene_facts
+    from perception.track.scene import scene_facts
 
     def people(path: Path, t0: float = 0.0, t1: float = 1e9) -> list:
         with open_video(path, fps=8, width=320) as video:

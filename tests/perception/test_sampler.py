@@ -70,7 +70,7 @@ def test_frames_of_a_file_follow_its_stored_scores(tmp_path: Path) -> None:
     """What eval predict and train vlm send the VLM: ATS over a file's score CSV picks its high stretch."""
     from perception.recording import stored_scores
     from perception.sampler import sample_video_frames
-    from perception.video import Mp4Writer
+    from perception.source.video import Mp4Writer
 
     path = tmp_path / "ramp.mp4"
     writer = Mp4Writer(path, 64, 48, 10.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.scoring import Calibration, NormalityModel
+from perception.score.scoring import Calibration, NormalityModel
 
 
 def _normal(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

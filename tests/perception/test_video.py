@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from helpers import decode_index, level, write_clip, write_frames
 
-from perception.video import (
+from perception.source.video import (
     MAX_FRAME_PIXELS,
     CaptureSource,
     Frame,

@@ -13,7 +13,7 @@ transformers = pytest.importorskip("transformers", reason="the vjepa2 extra (tra
 
 from perception.encoders import get_encoder  # noqa: E402
 from perception.encoders.vjepa2 import IMAGENET_MEAN, IMAGENET_STD, ModelLoadError  # noqa: E402
-from perception.windows import Window  # noqa: E402
+from perception.source.windows import Window  # noqa: E402
 from vigil.cli import main  # noqa: E402
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from helpers import write_clip
 
-from perception.video import Frame, open_video
-from perception.windows import iter_windows
+from perception.source.video import Frame, open_video
+from perception.source.windows import iter_windows
 
 
 def test_windows_of_a_real_decode_start_every_stride_seconds(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from perception.events import ScoredWindow, ZoneRuleHit, frame_scores
-from perception.tracking import PersonScale
-from perception.zones import LeftObjects, ZoneOccupancy
+from perception.track.tracking import PersonScale
+from perception.track.zones import LeftObjects, ZoneOccupancy
 from vigil.cli import main
 from vigil.core.config import DetectionConfig, Zone
 from vigil.core.schemas import load_ground_truth
@@ -140,7 +140,7 @@ def test_an_object_left_lying_raises_the_score_once_it_has_lain_unattended_long_
 
 
 def test_the_left_object_floor_waits_for_the_rest_the_type_rule_is_sure_at() -> None:
-    from perception.norms import BLOB_FEATURES, BlobNorms
+    from perception.track.norms import BLOB_FEATURES, BlobNorms
 
     # the camera's normal small blobs lie still for 0.5-2 s
     rows = np.full((200, len(BLOB_FEATURES)), np.nan, np.float32)

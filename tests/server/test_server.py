@@ -317,7 +317,7 @@ def test_a_fifo_source_is_refused_at_once_and_a_stuck_watch_can_be_stopped(
         seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx
 
-    import perception.video
+    import perception.source.video
 
     tmp = seeded["tmp"]
     profile = seeded["data"].root / "lobby" / "profile"
@@ -328,7 +328,7 @@ def test_a_fifo_source_is_refused_at_once_and_a_stuck_watch_can_be_stopped(
     clip = tmp / "clip.mp4"
     clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
     release = threading.Event()
-    real_identify = perception.video.identify_source
+    real_identify = perception.source.video.identify_source
 
     def stuck_identify(source: Any) -> Any:  # a source that stops answering once the job reads it
         release.wait(60)
@@ -343,7 +343,7 @@ def test_a_fifo_source_is_refused_at_once_and_a_stuck_watch_can_be_stopped(
                 assert r.status_code == 422 and "not a regular file" in r.json()["detail"]
             r = client.post("/api/ask", json={"question": "Any falls?", "video": str(fifo)})
             assert r.status_code == 422 and "not a regular file" in r.json()["detail"]
-            monkeypatch.setattr(perception.video, "identify_source", stuck_identify)
+            monkeypatch.setattr(perception.source.video, "identify_source", stuck_identify)
             job = client.post("/api/sources", json={"source": str(clip), "camera": "lobby"})
             assert job.status_code == 201 and job.json()["status"] == "starting"  # answered before any read
             assert client.get("/health").json()["watching"] == 1
@@ -362,7 +362,7 @@ def test_a_fifo_source_is_refused_at_once_and_a_stuck_watch_can_be_stopped(
             assert client.get("/health").json()["watching"] == 0
             # and a source that never answers fails the job by itself
             monkeypatch.undo()
-            monkeypatch.setattr(perception.video, "identify_source", stuck_identify)
+            monkeypatch.setattr(perception.source.video, "identify_source", stuck_identify)
             service.identify_timeout_s = 0.5
             slow = client.post("/api/sources", json={"source": str(clip), "camera": "lobby"}).json()
             assert _wait(lambda: client.get(f"/api/sources/{slow['id']}").json()["status"] == "failed")

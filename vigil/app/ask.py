@@ -93,9 +93,9 @@ class Asker:
         self.progress = progress
 
     def scan(self, video: Any, camera_id: str, start_time: datetime | None = None) -> None:
-        """Index ``video`` (a path or :class:`~perception.video.VideoRef`) with ``camera_id``'s
+        """Index ``video`` (a path or :class:`~perception.source.video.VideoRef`) with ``camera_id``'s
         profile (alerts, windows, event texts)."""
-        from perception.video import identify_source
+        from perception.source.video import identify_source
 
         watcher = self.runtime.watcher(camera_id, self.store, start_time=start_time)
         ref = identify_source(video)

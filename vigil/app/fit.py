@@ -249,7 +249,7 @@ def score(request: ScoreRequest, overrides: Overrides, *, on_error: Callable[[st
     """
     from perception.pipeline import Scanner
     from perception.recording import StoreRecorder, write_score_csv
-    from perception.video import identify_source
+    from perception.source.video import identify_source
 
     settings = overrides.settings()
     camera, data = camera_and_data(settings, request.camera_id)

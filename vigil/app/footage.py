@@ -157,8 +157,8 @@ def annotate_footage(request: BuildRequest, overrides: Overrides, *, warn: Calla
         vlm_captioner,
     )
     from perception.pipeline import open_camera_video
-    from perception.scene import scene_facts
-    from perception.video import open_video
+    from perception.source.video import open_video
+    from perception.track.scene import scene_facts
     from vigil.core.store import DataDir
 
     progress = progress or BuildProgress()

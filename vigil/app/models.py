@@ -63,8 +63,8 @@ class ProbeReport:
 def probe(source: str, settings: Any, *, camera_id: str | None = None, fps: float | None = None,
           width: int | None = None, max_seconds: float | None = None) -> ProbeReport:
     """Open a source with a camera's settings (or the defaults), read it, count frames and windows."""
-    from perception.video import ReconnectPolicy, open_video
-    from perception.windows import iter_windows
+    from perception.source.video import ReconnectPolicy, open_video
+    from perception.source.windows import iter_windows
 
     cam = settings.camera(camera_id, must_exist=True) if camera_id else settings.defaults
     fps = fps or cam.fps

@@ -1,6 +1,6 @@
 """Watching sources with a fitted camera: the service behind ``vigil watch`` (and the demo).
 
-Each source is identified once (a :class:`~perception.video.VideoRef`) and that object goes on
+Each source is identified once (a :class:`~perception.source.video.VideoRef`) and that object goes on
 to the watcher. Nothing here prints: alerts go to ``on_alert``, warnings to ``warn``, a source
 that cannot be read to ``on_error``, and the results come back in a :class:`WatchRun`.
 """
@@ -79,7 +79,7 @@ def run_watch(request: WatchRequest, settings: Any, camera: Any, data: Any, *,
         on_error: called with the message of each source that could not be read.
         progress: a progress task per source (its name in, a callback of video seconds out).
     """
-    from perception.video import identify_source
+    from perception.source.video import identify_source
     from vigil.app.delivery.webhook import Webhook, check_webhook_url
 
     start_time = iso_time(request.start_time, "--start-time")
@@ -141,29 +141,29 @@ def watch(request: WatchRequest, overrides: Overrides, **callbacks: Any) -> Watc
 
 # ---------------------------------------------------------------- sources, for the server
 def identify(source: str) -> Any:
-    """The :class:`~perception.video.VideoRef` of ``source`` (reads a file's first MiB)."""
-    from perception import video  # looked up when called: tests stand in a slow reader
+    """The :class:`~perception.source.video.VideoRef` of ``source`` (reads a file's first MiB)."""
+    from perception.source import video  # looked up when called: tests stand in a slow reader
 
     return video.identify_source(source)
 
 
 def is_ref(obj: Any) -> bool:
-    """Whether ``obj`` is an identified video (a :class:`~perception.video.VideoRef`)."""
-    from perception.video import VideoRef
+    """Whether ``obj`` is an identified video (a :class:`~perception.source.video.VideoRef`)."""
+    from perception.source.video import VideoRef
 
     return isinstance(obj, VideoRef)
 
 
 def source_key(source: str) -> str:
     """The key the store gives ``source``, from its name alone (nothing is opened)."""
-    from perception.video import source_key as key
+    from perception.source.video import source_key as key
 
     return key(source)
 
 
 def check_local_source(source: str, missing: str = "video not found") -> None:
     """Refuse a local source that is neither a regular file nor a folder (``stat`` only)."""
-    from perception.video import check_local_source as check
+    from perception.source.video import check_local_source as check
 
     check(source, missing=missing)
 

@@ -372,7 +372,7 @@ class Service:
         ends the wait at once.
 
         Returns:
-            The source's :class:`~perception.video.VideoRef` (``None`` when stopped first): the
+            The source's :class:`~perception.source.video.VideoRef` (``None`` when stopped first): the
             watch goes on with it, so the source is read for its identity once.
 
         Raises:

@@ -4,7 +4,7 @@ Two sources, one form. The object path's tracks (:class:`DetectedObjects`, a cop
 the footage is read) carry the detector's class names: :func:`object_facts` turns each into a
 :class:`TrackFacts` with its ``label`` (``bicycle``, ``person``) and class-group probabilities.
 Foreground blobs of the camera's motion model (background, perspective), followed by the same
-tracker (:class:`perception.tracking.ObjectTracker`: ByteTrack over ``supervision.Detections``),
+tracker (:class:`perception.track.tracking.ObjectTracker`: ByteTrack over ``supervision.Detections``),
 cover what no detector names (:func:`scene_facts`); :func:`combine_facts` keeps the blob tracks
 that no named object explains. Each :class:`TrackFacts` has its path of feet points, size in
 person areas, shape, speeds in body heights per second, time spent still, and seconds inside
@@ -12,7 +12,7 @@ each configured zone. :meth:`SceneFacts.text` renders them as plain sentences, w
 agents read when no vision-language model is configured.
 
 :class:`TrackFacts`, :class:`TrackPoint` and the measures on them are in
-:mod:`perception.track_facts` (imported here too, as the agents and tests have them).
+:mod:`perception.track.track_facts` (imported here too, as the agents and tests have them).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import numpy as np
 
 from perception.detect import GROUPS, group_of
 from perception.encoders.motion import LARGE_BLOB, MotionEncoder
-from perception.norms import BLOB_FEATURES, BlobNorms, TrackNorms
-from perception.track_facts import (
+from perception.source.video import Frame
+from perception.track.norms import BLOB_FEATURES, BlobNorms, TrackNorms
+from perception.track.track_facts import (
     PERSON_BOX_WIDTH,
     RUN_MIN_S,
     STILL_SPEED,
@@ -38,14 +39,13 @@ from perception.track_facts import (
     part_of_vehicle,
     points_by_time,
 )
-from perception.tracking import (
+from perception.track.tracking import (
     ObjectTracker,
     PersonScale,
     Track,
     TrackerSettings,
     frame_aspect,
 )
-from perception.video import Frame
 from vigil.core.config import Zone
 
 
@@ -102,7 +102,7 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
 
     if not frames:
         return SceneFacts(0.0, 0.0)
-    # the one tracker (perception.tracking), over every frame's blobs; a blob unseen for half a
+    # the one tracker (perception.track.tracking), over every frame's blobs; a blob unseen for half a
     # second is another blob's (blobs merge and split as people pass), so its track ends
     tracker = ObjectTracker(fps, TrackerSettings(lost_s=0.5, activation=0.5, high_confidence=0.5, min_iou=0.05))
     tracks: dict[int, TrackFacts] = {}
@@ -164,10 +164,10 @@ def scene_facts(frames: Sequence[Frame], encoder: MotionEncoder, zones: Sequence
 
 
 class NormalBlobs:
-    """Collects the :class:`perception.norms.BlobNorms` of normal footage while it is read for
+    """Collects the :class:`perception.track.norms.BlobNorms` of normal footage while it is read for
     fitting: :func:`scene_facts` over stretches of ``chunk_s`` seconds (events are judged over
     stretches of about that length), one row per blob track, measured with the camera's
-    detection ``settings`` (:data:`perception.norms.BLOB_SETTINGS`), and how long each spent in
+    detection ``settings`` (:data:`perception.track.norms.BLOB_SETTINGS`), and how long each spent in
     the camera's restricted ``zones``. Frames are pushed one video after another
     (:meth:`end_video` after each); one stretch is held at a time."""
 
@@ -260,7 +260,7 @@ def object_facts(objects: DetectedObjects, zones: Sequence[Zone] = (), t0: float
     track's kind comes from its most likely class group: ``person``; ``wheeled`` is ``large``;
     ``carried`` is ``small``; any other by its size, as for blobs.
     """
-    from perception.norms import track_row
+    from perception.track.norms import track_row
 
     aspect = frame_aspect(objects.frame_size)
     out = []
@@ -320,7 +320,7 @@ def normal_track_evidence(videos: Sequence[tuple[Sequence[Track], tuple[int, int
     normal footage (the tracks of each video with its frame size): ``drops``, the longest each
     looked fallen (:meth:`TrackFacts.longest_height_drop`), and ``scuffles``, the longest each
     stayed close to another in one spot, both erratic (:meth:`TrackFacts.scuffle_s`). The
-    yardsticks of :class:`perception.norms.TrackNorms`."""
+    yardsticks of :class:`perception.track.norms.TrackNorms`."""
     drops: list[float] = []
     scuffles: list[float] = []
     for tracks, size in videos:

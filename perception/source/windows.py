@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.video import Frame
+from perception.source.video import Frame
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Writing frames as H.264 MP4 (PyAV). Import these names from :mod:`perception.video`."""
+"""Writing frames as H.264 MP4 (PyAV). Import these names from :mod:`perception.source.video`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.frame_source import Frame
+from perception.source.frame_source import Frame
 from vigil.core.errors import VideoError
 
 

@@ -5,7 +5,7 @@ A :class:`TrackFacts` is one track (a detector's named object or a foreground bl
 second, time spent still and seconds inside each configured zone, and the measures the rules
 and the camera's normal tracks compare (sustained speed, rest stretches, lying, scuffles,
 vehicle time). :meth:`TrackFacts.describe` renders one as a plain sentence. How tracks are
-gathered from a stretch of footage is :mod:`perception.scene`.
+gathered from a stretch of footage is :mod:`perception.track.scene`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perception.tracking import cut_by_edge
+from perception.track.tracking import cut_by_edge
 
 STILL_SPEED = 0.25  # body heights per second (default of detection.still_speed)
 #: width of a standing person's box as a share of its height (arms and stride included): a
@@ -63,7 +63,7 @@ class TrackFacts:
     still_speed: float = STILL_SPEED  # body heights per second below which it is still
     label: str = ""  # the detector's class name for it ("" for a foreground blob)
     groups: dict[str, float] = field(default_factory=dict)  # class-group probabilities (detector tracks)
-    stats: np.ndarray | None = None  # its perception.norms.NORM_FEATURES row over the stretch (detector tracks)
+    stats: np.ndarray | None = None  # its perception.track.norms.NORM_FEATURES row over the stretch (detector tracks)
     since_t: float | None = None  # when the object was first seen, before the stretch too (detector tracks)
 
     @property

@@ -9,8 +9,8 @@ A local path that is not a regular file or folder (a FIFO, a device) is refused 
 opens it.
 
 This module holds files and folders and :func:`open_video`; streams live in
-:mod:`perception.capture`, the shared types in :mod:`perception.frame_source`, the MP4 writer in
-:mod:`perception.video_writer`. Import any of them from here.
+:mod:`perception.source.capture`, the shared types in :mod:`perception.source.frame_source`, the MP4 writer in
+:mod:`perception.source.video_writer`. Import any of them from here.
 
 >>> with open_video("lobby.mp4", fps=8, width=320) as video:   # doctest: +SKIP
 ...     for frame in video.frames():
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from perception.capture import CaptureFactory, CaptureSource, ReconnectPolicy
-from perception.frame_source import (
+from perception.source.capture import CaptureFactory, CaptureSource, ReconnectPolicy
+from perception.source.frame_source import (
     MAX_ASPECT,
     MAX_FRAME_PIXELS,
     MAX_SOURCE_PIXELS,
@@ -47,7 +47,7 @@ from perception.frame_source import (
     output_size,
     sample_indices,
 )
-from perception.video_writer import Mp4Writer, write_clip
+from perception.source.video_writer import Mp4Writer, write_clip
 from vigil.core.errors import VideoError, first_line
 
 # Decoder chatter ("[h264 @ 0x..] Invalid NAL unit size") goes to the raw stderr; Vigil reports

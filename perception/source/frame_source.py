@@ -1,8 +1,8 @@
 """What every video source shares: frames, source facts, rate sampling and the working frame size.
 
-:mod:`perception.video` (files, folders, :func:`~perception.video.open_video`) and
-:mod:`perception.capture` (streams, webcams) build on these; import them from
-:mod:`perception.video`, which re-exports them.
+:mod:`perception.source.video` (files, folders, :func:`~perception.source.video.open_video`) and
+:mod:`perception.source.capture` (streams, webcams) build on these; import them from
+:mod:`perception.source.video`, which re-exports them.
 """
 
 from __future__ import annotations

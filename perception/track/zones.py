@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.tracking import PersonScale, cut_by_edge
+from perception.track.tracking import PersonScale, cut_by_edge
 
 #: the zone kinds whose occupancy is a rule, and the detection setting that says for how long
 RULE_KINDS: dict[str, str] = {"restricted": "intrusion_s", "loitering": "loiter_s"}
@@ -73,7 +73,7 @@ class _Look:
 
 def _new_looks(seen: Iterable[tuple[float, np.ndarray]], after: float | None, t1: float, scale: PersonScale,
                aspect: float) -> Iterator[_Look]:
-    """The looks of ``seen`` (:attr:`~perception.objects.ObjectStage.seen`) after ``after`` (the
+    """The looks of ``seen`` (:attr:`~perception.track.objects.ObjectStage.seen`) after ``after`` (the
     last look taken before) up to ``t1``, in order."""
     previous = after
     for t, boxes in seen:
@@ -137,7 +137,7 @@ class ZoneOccupancy:
 
     def update(self, seen: Iterable[tuple[float, np.ndarray]], t0: float, t1: float, aspect: float = 1.0) -> list[ZoneHit]:
         """Take the looks up to ``t1`` not taken yet (``(time, (K, 4) normalised xyxy boxes)``,
-        :attr:`~perception.objects.ObjectStage.seen`; ``aspect``: the frame's width over height);
+        :attr:`~perception.track.objects.ObjectStage.seen`; ``aspect``: the frame's width over height);
         returns the zones whose rule held in the window ``[t0, t1]``.
 
         Looks come in as frames are read, which may be after the window that spans them is
@@ -208,15 +208,15 @@ class LeftObjects:
     """Objects left lying: the camera's ``abandoned_s`` rule in the score, as :class:`ZoneOccupancy`
     puts the zone rules there.
 
-    From the same looks (:attr:`~perception.objects.ObjectStage.seen`), a box smaller than
+    From the same looks (:attr:`~perception.track.objects.ObjectStage.seen`), a box smaller than
     ``CARRIED_MAX`` body heights that stays within ``still_speed`` x 1 s body heights of where it
-    was first seen (the type rules' "at rest", :meth:`perception.track_facts.TrackFacts.rest_stretch`)
+    was first seen (the type rules' "at rest", :meth:`perception.track.track_facts.TrackFacts.rest_stretch`)
     is a spot where something lies; unseen for ``gap_s`` (people walking past hide it), the spot
     is forgotten. A spot lain on for ``need_s`` with nobody beside it at the look (a limb or a
     shadow of someone standing there lies still as long as they do) holds the rule from
     ``since + need_s`` on. Boxes the frame edge cuts are never at rest (what shows may be part of
     something larger). ``need_s`` is ``abandoned_s``, or, where the profile measured how long the
-    camera's normal small blobs lie still (:class:`~perception.norms.BlobNorms`), the rest at
+    camera's normal small blobs lie still (:class:`~perception.track.norms.BlobNorms`), the rest at
     which the type rule's confidence, calibrated on them, reaches the camera's
     ``confidence_threshold`` (see :meth:`for_camera`).
     """

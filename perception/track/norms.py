@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from perception.detect import GROUPS
-from perception.tracking import PersonScale, Track, frame_aspect
+from perception.track.tracking import PersonScale, Track, frame_aspect
 
 #: per-track statistics (columns of :attr:`TrackNorms.rows`)
 NORM_FEATURES: tuple[str, ...] = (*(f"p_{g}" for g in GROUPS), "speed", "duration_s", "x", "y")
@@ -89,7 +89,7 @@ class TrackNorms:
     """The camera's normal tracks as statistics rows (see the module docstring).
 
     It also keeps, per normal person track the detector names, what the rules on named people
-    measure (:data:`TRACK_EVIDENCE`, :func:`perception.scene.normal_track_evidence`): the longest
+    measure (:data:`TRACK_EVIDENCE`, :func:`perception.track.scene.normal_track_evidence`): the longest
     its box looked fallen toward or away from the camera (``drops``; in a crowd people are
     hidden below the knees for a moment), and the longest it stayed close to another in one
     spot, both erratic (``scuffles``; boxes jitter in a crowd): the yardsticks of falls seen as a
@@ -198,13 +198,13 @@ BLOB_SETTINGS: tuple[str, ...] = ("vehicle_size", "still_speed", "lying_aspect",
 class BlobNorms:
     """The camera's normal foreground-blob tracks (the scene facts of its normal footage), one
     row of :data:`BLOB_FEATURES` per track: how long it was vehicle-sized and moving
-    (:meth:`perception.track_facts.TrackFacts.vehicle_s`), how long it lay at rest if it was a small
-    object (:meth:`perception.track_facts.TrackFacts.rest_stretch`), how long it looked like someone
-    lying if it was person-sized (:meth:`perception.track_facts.TrackFacts.lying`), how long it stayed
+    (:meth:`perception.track.track_facts.TrackFacts.vehicle_s`), how long it lay at rest if it was a small
+    object (:meth:`perception.track.track_facts.TrackFacts.rest_stretch`), how long it looked like someone
+    lying if it was person-sized (:meth:`perception.track.track_facts.TrackFacts.lying`), how long it stayed
     within reach of another person-sized track in one spot with one of them erratic if it was
-    person-sized (:meth:`perception.track_facts.TrackFacts.scuffle_s`, its longest with any other),
+    person-sized (:meth:`perception.track.track_facts.TrackFacts.scuffle_s`, its longest with any other),
     how fast it kept going if it was person-sized, seen 1.5 s and not a piece of a vehicle
-    (:meth:`perception.track_facts.TrackFacts.sustained_speed`, the running rule's measure; each NaN
+    (:meth:`perception.track.track_facts.TrackFacts.sustained_speed`, the running rule's measure; each NaN
     for the other kinds), and its median feet point.
 
     The yardstick of the rules on unnamed blobs: people walking together merge into one

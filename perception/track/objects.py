@@ -3,8 +3,8 @@
 :class:`ObjectStage` runs the detector on sampled frames at ``detector_fps`` (faster, at
 ``flagged_fps``, while the cheap cell scorer flags the footage), adds foreground regions no
 detection explains as ``unknown`` objects, and follows everything with the one tracker
-(:mod:`perception.tracking`). With ``carry`` (the default for detectors), every sampled frame
-between looks moves the tracks by optical flow (:class:`~perception.tracking.FlowCarry`), so
+(:mod:`perception.track.tracking`). With ``carry`` (the default for detectors), every sampled frame
+between looks moves the tracks by optical flow (:class:`~perception.track.tracking.FlowCarry`), so
 speeds are measured at the sampling rate however seldom the detector looks, and a track the
 detector misses once goes on (for :meth:`ObjectStage.carry_s`); without it tracks wait for the
 next look, and below about one look a second they no longer link from look to look. The
@@ -18,7 +18,7 @@ body heights per second, box height and width relative to a person standing ther
 feet are, and how long it has been on screen. :class:`ObjectNormality` scores those vectors by
 their distance to the nearest objects of the camera's normal footage (k nearest neighbours over
 scaled features), in units of a high quantile of held-out normal distances, like the cell
-levels of :class:`~perception.scoring.NormalityModel`. A track keeps the highest score it had
+levels of :class:`~perception.score.scoring.NormalityModel`. A track keeps the highest score it had
 over the last ``memory_s`` seconds: a cyclist flagged once stays flagged while it is in view,
 even where the detector only sees the rider.
 """
@@ -35,7 +35,7 @@ import numpy as np
 from sklearn.neighbors import KDTree
 
 from perception.detect import GROUPS, Detector
-from perception.tracking import (
+from perception.track.tracking import (
     FlowCarry,
     ObjectTracker,
     PersonScale,
@@ -478,7 +478,7 @@ class ObjectNormality:
 
     def calibrate(self, window_max: np.ndarray) -> None:
         """Set :attr:`level_scale` from held-out normal per-window maxima (windows with objects)."""
-        from perception.scoring import _robust_high
+        from perception.score.scoring import _robust_high
 
         values = np.asarray(window_max, float)
         values = values[values > 0]

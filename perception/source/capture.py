@@ -2,7 +2,7 @@
 
 Live sources that stop delivering frames are reopened with bounded exponential backoff.
 Finite media -- a file, or a file served over HTTP, whose length the container reports -- end
-at their last frame and are never fetched again. Import these names from :mod:`perception.video`.
+at their last frame and are never fetched again. Import these names from :mod:`perception.source.video`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from perception.frame_source import (
+from perception.source.frame_source import (
     Frame,
     RateSampler,
     SourceKind,
@@ -30,8 +30,8 @@ from vigil.core.errors import StreamError, VideoError
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402  (after the log level, which OpenCV reads when its FFmpeg backend loads)
 
-# the log keeps the name it had before this module was split off perception.video
-log = logging.getLogger("perception.video")
+# the log keeps the name it had before this module was split off perception.source.video
+log = logging.getLogger("perception.source.video")
 
 CaptureFactory = Callable[[Any], Any]
 # unreadable frames in a row after which finite media is taken to end there
