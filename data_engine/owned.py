@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from vigil.core.errors import DataError
+from vigil.core.files import write_text_atomic
 
 MARKER = ".vigil-owned.json"
 
@@ -78,10 +79,8 @@ class OwnedFolder:
             path.unlink()
 
     def _save(self) -> None:
-        tmp = self.root / (MARKER + ".tmp")
-        tmp.write_text(json.dumps({"made_by": self.by, "entries": sorted(self.entries)}, indent=1) + "\n",
-                       encoding="utf-8")
-        tmp.replace(self.root / MARKER)
+        write_text_atomic(self.root / MARKER, json.dumps({"made_by": self.by, "entries": sorted(self.entries)},
+                                                         indent=1) + "\n")
 
 
 DEMO = "vigil demo"
