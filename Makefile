@@ -8,6 +8,9 @@ TORCH  := torch==2.13.0
 # llama.cpp (the test extra's local LLM server) built for any x86-64 with AVX2: a native build
 # uses instructions (AMX, AVX-512 BF16) the CPU advertises but a VM may not allow, and crashes
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# its wheel is built once per machine and these flags (about 4 minutes on two cores) and kept
+# outside the checkout, so a fresh clone reuses it; delete the folder to rebuild
+LLAMA_WHEELS := $(HOME)/.cache/vigil/llama-wheels/$(shell echo '$(LLAMA_CMAKE)' | md5sum | cut -c1-12)
 DEMO_OUT ?= demo-out
 # the default data dir; its models/ is the model cache `vigil models pull` fills
 DATA_DIR ?= vigil-data
@@ -21,7 +24,8 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing vigil into $(VENV) (first run takes a few minutes)" >&2
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH) 2>&1 | grep -v "^WARNING: Location" >&2 || true
-	@CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-cache-dir 'llama-cpp-python[server]>=0.3' 2>&1 | grep -v "^WARNING: Location" >&2 || true
+	@mkdir -p $(LLAMA_WHEELS) && ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-cache-dir --no-deps -w $(LLAMA_WHEELS) 'llama-cpp-python>=0.3' 2>&1 | grep -v "^WARNING: Location" >&2 || true
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --prefer-binary --find-links $(LLAMA_WHEELS) 'llama-cpp-python[server]>=0.3' 2>&1 | grep -v "^WARNING: Location" >&2 || true
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,vjepa2,learned,serve,train]' 2>&1 | grep -v "^WARNING: Location" >&2 || true
 	@$(BIN)/python -c "import vigil, torch" || (echo "installation failed; see the pip output above" >&2; exit 1)
 	@touch $@
