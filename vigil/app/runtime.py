@@ -156,24 +156,14 @@ class Runtime:
             choice = "llamacpp" if options.llm_gguf else ("openai" if settings.llm.configured else "rules")
         if choice == "openai":
             self.backend = OpenAIChat(settings.llm, tool_mode=options.tool_mode)
-            problem = probe_endpoint(settings.llm)
-            if problem:
-                self.backend.usage.mark_down(problem)
-                self._said.add("LLM")
-                self.warnings.append(f"LLM endpoint {settings.llm.url} {problem}; decisions fall back to the rule policy "
-                                     f"(tried again after {settings.llm.retry_after_s:g} s)")
+            self._probe("LLM", self.backend, settings.llm, "decisions fall back to the rule policy")
         elif choice == "llamacpp":
             if not options.llm_gguf:
                 raise ConfigError("--llm llamacpp needs --llm-gguf PATH")
             self.backend = LlamaCppChat(options.llm_gguf)
         self.vision = VisionClient(settings.vlm) if settings.vlm.configured else None
         if self.vision is not None:
-            problem = probe_endpoint(settings.vlm)
-            if problem:
-                self.vision.usage.mark_down(problem)
-                self._said.add("VLM")
-                self.warnings.append(f"VLM endpoint {settings.vlm.url} {problem}; descriptions fall back to scene facts "
-                                     f"(tried again after {settings.vlm.retry_after_s:g} s)")
+            self._probe("VLM", self.vision, settings.vlm, "descriptions fall back to scene facts")
         self.memory = PatternMemory(data.memory_dir, url=settings.memory_url)
         self.embedder = text_embedder(settings.embeddings)  # event texts, for questions
         self.graph = AlertGraph(self.backend, data.checkpoints_path)
@@ -182,6 +172,15 @@ class Runtime:
     def backend_label(self) -> str:
         """The backend's label, or ``rules``."""
         return self.backend.label if self.backend else "rules"
+
+    def _probe(self, label: str, client: Any, endpoint: Any, instead: str) -> None:
+        """Probe ``endpoint`` once; one that fails is marked down at once and warned about."""
+        problem = probe_endpoint(endpoint)
+        if problem:
+            client.usage.mark_down(problem)
+            self._said.add(label)
+            self.warnings.append(f"{label} endpoint {endpoint.url} {problem}; {instead} "
+                                 f"(tried again after {endpoint.retry_after_s:g} s)")
 
     def take_warnings(self) -> list[str]:
         """The start-up warnings not yet taken (each is given once)."""

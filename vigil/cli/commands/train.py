@@ -109,16 +109,14 @@ def _train_fgclip(args: argparse.Namespace) -> int:
     return 0
 
 
-_VLM_FIELDS = ("instructions", "videos", "model", "out", "lora_r", "lora_alpha", "lora_dropout", "lora_targets",
-               "vision_lora", "frames", "sampler", "scores", "frame_width", "epochs", "max_steps", "lr", "batch_size",
-               "grad_accum", "max_tokens", "bf16", "gradient_checkpointing", "save_every", "seed",
-               "trust_remote_code", "resume", "dry_run", "merge", "adapter")
-
 
 def _train_vlm(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
     from vigil.app.train import VlmRequest, merge_vlm, train_vlm
 
-    request = VlmRequest(**{name: getattr(args, name) for name in _VLM_FIELDS})
+    # the request's fields are the command's options, name for name
+    request = VlmRequest(**{f.name: getattr(args, f.name) for f in fields(VlmRequest)})
     if args.merge:
         out = merge_vlm(request)
         if args.json:
